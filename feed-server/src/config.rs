@@ -1,0 +1,398 @@
+//! The feed server's configuration: one YAML file, every field overridable by a `NUGET_FEED_*`
+//! environment variable or a command-line flag, resolved into one validated [`Config`].
+//!
+//! `FileConfig` is what the file says (the operator renders exactly this into a ConfigMap), `Args`
+//! is what was typed, and [`Config::resolve`] merges them (flag > env > file > default) and
+//! validates once, so nothing after it checks again.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// 250 MiB, nuget.org's limit (PUB-8).
+pub const DEFAULT_MAX_PACKAGE_BYTES: u64 = 250 * 1024 * 1024;
+/// Replicas look for each other's changes this often (DESIGN invariant 4: converge within 2 s).
+pub const DEFAULT_SYNC_INTERVAL_MS: u64 = 1000;
+
+/// The configuration file, field by field. Unknown fields are an error so a typo is not ignored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct FileConfig {
+    /// Address and port to listen on. Default `0.0.0.0:5000`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// Public URL of the feed, without `index.json` (e.g. `https://nuget.example.com/team-a/main`).
+    /// Every URL the feed serves is built from it. When absent, URLs come from the request's
+    /// Host / X-Forwarded-Proto / X-Forwarded-Host / X-Forwarded-Prefix headers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_base_url: Option<String>,
+    /// Path under which the feed is served (e.g. `/team-a/main`); the service index is at
+    /// `{path_base}/index.json`. Defaults to the path of `public_base_url`, else the root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_base: Option<String>,
+    /// Where the feed's state lives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageConfig>,
+    /// Largest accepted package upload in bytes; larger pushes get 413. Default 250 MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_package_bytes: Option<u64>,
+    /// File with the API keys allowed to push and unlist (see [`crate::auth`] for the format).
+    /// Without it the feed accepts no pushes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_keys_file: Option<PathBuf>,
+    /// File with read tokens, one per line (plain or `sha256:<hex>`). When set, every read
+    /// needs HTTP Basic authentication with one of them as the password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_tokens_file: Option<PathBuf>,
+    /// What `DELETE {publish}/{id}/{version}` does: `unlist` (default, as nuget.org) or `delete`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_mode: Option<DeleteMode>,
+    /// How often, in milliseconds, the server picks up changes made by other replicas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_interval_ms: Option<u64>,
+    /// Optional file (YAML or JSON) of vulnerability advisories served by VulnerabilityInfo
+    /// and shown in registration and search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vulnerabilities_file: Option<PathBuf>,
+    /// Folder for uploads in progress. Defaults to the system temp folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temp_dir: Option<PathBuf>,
+    /// Log format: `json` (default) or `text`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// Object storage for the feed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct StorageConfig {
+    /// A local folder (`./data`, `/var/lib/nuget`, `file:///abs`), `memory://` (tests),
+    /// `s3://bucket/prefix`, `az://container/prefix` or `gs://bucket/prefix`. Default `./data`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Backend options as `object_store` names them (`aws_region`, `aws_endpoint`,
+    /// `aws_allow_http`, `aws_virtual_hosted_style_request`, `azure_storage_account_name`, ...).
+    /// Credentials are better left to the backend's usual environment variables.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum DeleteMode {
+    /// Hide the version from search and restore-by-range; it stays downloadable (nuget.org).
+    #[default]
+    Unlist,
+    /// Remove the version and its files for good.
+    Delete,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Json,
+    Text,
+}
+
+/// Command-line flags and their environment variables; each overrides the file.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Args {
+    /// Configuration file (YAML).
+    #[arg(long, short = 'c', env = "NUGET_FEED_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address and port to listen on [default: 0.0.0.0:5000].
+    #[arg(long, env = "NUGET_FEED_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Public URL of the feed, without index.json.
+    #[arg(long, env = "NUGET_FEED_PUBLIC_BASE_URL")]
+    pub public_base_url: Option<String>,
+    /// Path under which the feed is served (e.g. /team-a/main).
+    #[arg(long, env = "NUGET_FEED_PATH_BASE")]
+    pub path_base: Option<String>,
+    /// Storage URL: a folder, memory://, s3://, az:// or gs:// [default: ./data].
+    #[arg(long, env = "NUGET_FEED_STORAGE_URL")]
+    pub storage_url: Option<String>,
+    /// Largest accepted package in bytes [default: 262144000].
+    #[arg(long, env = "NUGET_FEED_MAX_PACKAGE_BYTES")]
+    pub max_package_bytes: Option<u64>,
+    /// File with the API keys allowed to push and unlist.
+    #[arg(long, env = "NUGET_FEED_API_KEYS_FILE")]
+    pub api_keys_file: Option<PathBuf>,
+    /// File with read tokens; when set, reads need HTTP Basic auth.
+    #[arg(long, env = "NUGET_FEED_READ_TOKENS_FILE")]
+    pub read_tokens_file: Option<PathBuf>,
+    /// What DELETE does [default: unlist].
+    #[arg(long, env = "NUGET_FEED_DELETE_MODE")]
+    pub delete_mode: Option<DeleteMode>,
+    /// How often (ms) to pick up other replicas' changes [default: 1000].
+    #[arg(long, env = "NUGET_FEED_SYNC_INTERVAL_MS")]
+    pub sync_interval_ms: Option<u64>,
+    /// File of vulnerability advisories (YAML or JSON).
+    #[arg(long, env = "NUGET_FEED_VULNERABILITIES_FILE")]
+    pub vulnerabilities_file: Option<PathBuf>,
+    /// Folder for uploads in progress [default: the system temp folder].
+    #[arg(long, env = "NUGET_FEED_TEMP_DIR")]
+    pub temp_dir: Option<PathBuf>,
+    /// Log format [default: json].
+    #[arg(long, env = "NUGET_FEED_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// The validated configuration the server runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Absolute public URL without trailing slash, when configured.
+    pub public_base_url: Option<String>,
+    /// `""` for the root, else `/a/b` (leading slash, no trailing slash).
+    pub path_base: String,
+    pub storage_url: String,
+    pub storage_options: BTreeMap<String, String>,
+    pub max_package_bytes: u64,
+    pub api_keys_file: Option<PathBuf>,
+    pub read_tokens_file: Option<PathBuf>,
+    pub delete_mode: DeleteMode,
+    pub sync_interval_ms: u64,
+    pub vulnerabilities_file: Option<PathBuf>,
+    pub temp_dir: PathBuf,
+    pub log_format: LogFormat,
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The configuration file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The configuration file is not valid YAML for [`FileConfig`].
+    #[error("config file {path} is invalid: {source}")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: serde_yaml_ng::Error,
+    },
+    /// A value is out of range or malformed.
+    #[error("invalid {field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+}
+
+impl Default for Config {
+    /// The README quick start: a feed from `./data` on port 5000.
+    fn default() -> Self {
+        Config::resolve(FileConfig::default(), Args::default())
+            .expect("the default configuration is valid")
+    }
+}
+
+impl Config {
+    /// Reads the file named by `args.config` (if any) and merges it with the flags.
+    pub fn load(args: Args) -> Result<Config, ConfigError> {
+        let file = match &args.config {
+            Some(path) => FileConfig::read(path)?,
+            None => FileConfig::default(),
+        };
+        Config::resolve(file, args)
+    }
+
+    /// Merges flags over the file over defaults and validates the result.
+    pub fn resolve(file: FileConfig, args: Args) -> Result<Config, ConfigError> {
+        let storage = file.storage.unwrap_or_default();
+        let public_base_url = args
+            .public_base_url
+            .or(file.public_base_url)
+            .map(|u| validate_public_base_url(&u))
+            .transpose()?;
+        let path_base = match args.path_base.or(file.path_base) {
+            Some(p) => normalize_path_base(&p)?,
+            None => match &public_base_url {
+                Some(u) => url_path(u),
+                None => String::new(),
+            },
+        };
+        let max_package_bytes = args
+            .max_package_bytes
+            .or(file.max_package_bytes)
+            .unwrap_or(DEFAULT_MAX_PACKAGE_BYTES);
+        if max_package_bytes == 0 {
+            return Err(invalid("max_package_bytes", "must be greater than 0"));
+        }
+        let sync_interval_ms = args
+            .sync_interval_ms
+            .or(file.sync_interval_ms)
+            .unwrap_or(DEFAULT_SYNC_INTERVAL_MS);
+        if !(10..=60_000).contains(&sync_interval_ms) {
+            return Err(invalid(
+                "sync_interval_ms",
+                format!("{sync_interval_ms} is outside 10..=60000"),
+            ));
+        }
+        let storage_url = args
+            .storage_url
+            .or(storage.url)
+            .unwrap_or_else(|| "./data".to_owned());
+        if storage_url.trim().is_empty() {
+            return Err(invalid("storage.url", "must not be empty"));
+        }
+        Ok(Config {
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 5000))),
+            public_base_url,
+            path_base,
+            storage_url,
+            storage_options: storage.options,
+            max_package_bytes,
+            api_keys_file: args.api_keys_file.or(file.api_keys_file),
+            read_tokens_file: args.read_tokens_file.or(file.read_tokens_file),
+            delete_mode: args.delete_mode.or(file.delete_mode).unwrap_or_default(),
+            sync_interval_ms,
+            vulnerabilities_file: args.vulnerabilities_file.or(file.vulnerabilities_file),
+            temp_dir: args
+                .temp_dir
+                .or(file.temp_dir)
+                .unwrap_or_else(std::env::temp_dir),
+            log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+        })
+    }
+}
+
+impl FileConfig {
+    pub fn read(path: &Path) -> Result<FileConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        FileConfig::parse(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    pub fn parse(yaml: &str) -> Result<FileConfig, serde_yaml_ng::Error> {
+        if yaml.trim().is_empty() {
+            return Ok(FileConfig::default());
+        }
+        serde_yaml_ng::from_str(yaml)
+    }
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+fn validate_public_base_url(raw: &str) -> Result<String, ConfigError> {
+    let url = url::Url::parse(raw).map_err(|e| {
+        invalid(
+            "public_base_url",
+            format!("`{raw}` is not an absolute URL ({e})"),
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(invalid(
+            "public_base_url",
+            format!("`{raw}` must be an http or https URL with a host"),
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            "public_base_url",
+            format!("`{raw}` must not have a query or fragment"),
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+fn url_path(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|u| u.path().trim_end_matches('/').to_owned())
+        .unwrap_or_default()
+}
+
+fn normalize_path_base(raw: &str) -> Result<String, ConfigError> {
+    let trimmed = raw.trim().trim_matches('/');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    for segment in trimmed.split('/') {
+        let ok = !segment.is_empty()
+            && segment != "."
+            && segment != ".."
+            && segment
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c));
+        if !ok {
+            return Err(invalid(
+                "path_base",
+                format!("`{raw}` must be slash-separated segments of letters, digits, '-', '.', '_' or '~'"),
+            ));
+        }
+    }
+    Ok(format!("/{trimmed}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_is_the_quick_start() {
+        let c = Config::default();
+        assert_eq!(c.listen, SocketAddr::from(([0, 0, 0, 0], 5000)));
+        assert_eq!(c.storage_url, "./data");
+        assert_eq!(c.path_base, "");
+        assert_eq!(c.max_package_bytes, DEFAULT_MAX_PACKAGE_BYTES);
+        assert_eq!(c.delete_mode, DeleteMode::Unlist);
+    }
+
+    #[test]
+    fn path_base_defaults_to_public_url_path() {
+        let file = FileConfig {
+            public_base_url: Some("https://nuget.example.com/team-a/main/".into()),
+            ..Default::default()
+        };
+        let c = Config::resolve(file, Args::default()).unwrap();
+        assert_eq!(c.public_base_url.as_deref(), Some("https://nuget.example.com/team-a/main"));
+        assert_eq!(c.path_base, "/team-a/main");
+    }
+
+    #[test]
+    fn flags_override_file() {
+        let file = FileConfig::parse("listen: 127.0.0.1:7000\nmax_package_bytes: 10\n").unwrap();
+        let args = Args {
+            max_package_bytes: Some(20),
+            ..Default::default()
+        };
+        let c = Config::resolve(file, args).unwrap();
+        assert_eq!(c.listen, SocketAddr::from(([127, 0, 0, 1], 7000)));
+        assert_eq!(c.max_package_bytes, 20);
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_are_refused() {
+        assert!(FileConfig::parse("lisen: 1.2.3.4:5\n").is_err());
+        let bad_path = Args {
+            path_base: Some("/a/../b".into()),
+            ..Default::default()
+        };
+        assert!(Config::resolve(FileConfig::default(), bad_path).is_err());
+        let bad_url = Args {
+            public_base_url: Some("ftp://x/".into()),
+            ..Default::default()
+        };
+        assert!(Config::resolve(FileConfig::default(), bad_url).is_err());
+    }
+}

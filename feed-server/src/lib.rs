@@ -2,9 +2,15 @@
 //!
 //! Layers, data flowing one way: [`http`] -> [`api`] (protocol views) -> [`feed`] (state and
 //! operations) -> [`storage`] (object layout on `object_store`), with [`package`] (ids, versions,
-//! nuspec and nupkg parsing) pure and shared.
+//! nuspec and nupkg parsing) pure and shared. [`server`] wires them to a [`config::Config`].
 
+pub mod api;
+pub mod auth;
 pub mod config;
+pub mod feed;
+pub mod http;
 pub mod package;
+pub mod server;
+pub mod storage;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -1,0 +1,266 @@
+//! Package metadata fields that several views render the same way: hosted URLs of embedded
+//! files (REG-15), license expressions, dependency groups (REG-9) and package types.
+//!
+//! Registration `catalogEntry`, catalog leaves and search results take these from here so an
+//! icon URL or a dependency range can never differ between them.
+
+use serde_json::{Map, Value, json};
+
+use super::urls::{FeedUrls, Hive};
+use crate::feed::event::EmbeddedFiles;
+use crate::package::{LicenseKind, Nuspec, PackageType};
+
+/// Where license expressions are rendered as a page (REG-15, nuget.org's convention).
+const LICENSES_BASE: &str = "https://licenses.nuget.org/";
+
+/// Inserts `key` only when there is a value: absent beats `null` or `""` for clients that
+/// would otherwise try to parse an empty URL.
+pub(crate) fn put(map: &mut Map<String, Value>, key: &str, value: Option<impl Into<Value>>) {
+    if let Some(value) = value {
+        map.insert(key.to_owned(), value.into());
+    }
+}
+
+/// `iconUrl`: the hosted icon when the package embeds one (REG-15), else the nuspec's
+/// deprecated `<iconUrl>`.
+pub(crate) fn icon_url(urls: &FeedUrls, nuspec: &Nuspec, files: EmbeddedFiles) -> Option<String> {
+    if files.icon {
+        return Some(urls.icon(&nuspec.id, &nuspec.version));
+    }
+    nuspec.icon_url.clone()
+}
+
+/// `licenseUrl`: the hosted license file (REG-15), or `https://licenses.nuget.org/{expr}` for
+/// a license expression, else the nuspec's `<licenseUrl>`. Packages with a `<license>` carry
+/// the placeholder `https://aka.ms/deprecateLicenseUrl` there, so the license wins.
+pub(crate) fn license_url(
+    urls: &FeedUrls,
+    nuspec: &Nuspec,
+    files: EmbeddedFiles,
+) -> Option<String> {
+    match &nuspec.license {
+        Some(l) if l.kind == LicenseKind::File && files.license => {
+            Some(urls.license(&nuspec.id, &nuspec.version))
+        }
+        Some(l) if l.kind == LicenseKind::Expression => {
+            Some(format!("{LICENSES_BASE}{}", encode_path_segment(&l.value)))
+        }
+        _ => nuspec.license_url.clone(),
+    }
+}
+
+/// `licenseExpression`: the SPDX expression, when the license is one.
+pub(crate) fn license_expression(nuspec: &Nuspec) -> Option<&str> {
+    nuspec
+        .license
+        .as_ref()
+        .filter(|l| l.kind == LicenseKind::Expression)
+        .map(|l| l.value.as_str())
+}
+
+/// `licenseExpressionVersion`: read by the client (`PackageSearchMetadata`) to decide whether
+/// it can parse the expression.
+pub(crate) fn license_expression_version(nuspec: &Nuspec) -> Option<&str> {
+    nuspec
+        .license
+        .as_ref()
+        .filter(|l| l.kind == LicenseKind::Expression)
+        .and_then(|l| l.version.as_deref())
+}
+
+/// `readmeUrl`: the hosted readme when the package embeds one (REG-15, TPL-3).
+pub(crate) fn readme_url(urls: &FeedUrls, nuspec: &Nuspec, files: EmbeddedFiles) -> Option<String> {
+    files
+        .readme
+        .then(|| urls.readme(&nuspec.id, &nuspec.version))
+}
+
+/// `dependencyGroups` (REG-9), or `None` when the nuspec declares none. Ranges are normalized;
+/// `targetFramework` only when the group has one (absent = every framework); a group without
+/// dependencies is kept with `"dependencies": []` (it still says the framework is supported).
+/// With `registration`, each dependency links to its registration index in that hive.
+pub(crate) fn dependency_groups(
+    nuspec: &Nuspec,
+    registration: Option<(&FeedUrls, Hive)>,
+) -> Option<Value> {
+    if nuspec.dependency_groups.is_empty() {
+        return None;
+    }
+    let groups = nuspec
+        .dependency_groups
+        .iter()
+        .map(|g| {
+            let deps: Vec<Value> = g
+                .dependencies
+                .iter()
+                .map(|d| {
+                    let mut dep = Map::new();
+                    dep.insert("id".into(), d.id.as_str().into());
+                    dep.insert("range".into(), d.range.to_normalized().into());
+                    put(
+                        &mut dep,
+                        "registration",
+                        registration.map(|(urls, hive)| urls.registration_index(hive, &d.id)),
+                    );
+                    Value::Object(dep)
+                })
+                .collect();
+            let mut group = Map::new();
+            put(&mut group, "targetFramework", g.target_framework.clone());
+            group.insert("dependencies".into(), Value::Array(deps));
+            Value::Object(group)
+        })
+        .collect();
+    Some(Value::Array(groups))
+}
+
+/// `packageTypes` as the catalog and registration write them (`[{name, version?}]`), or
+/// `None` when the nuspec declares none.
+pub(crate) fn package_types(nuspec: &Nuspec) -> Option<Value> {
+    if nuspec.package_types.is_empty() {
+        return None;
+    }
+    let types = nuspec.package_types.iter().map(package_type).collect();
+    Some(Value::Array(types))
+}
+
+fn package_type(t: &PackageType) -> Value {
+    let mut v = Map::new();
+    v.insert("name".into(), t.name.clone().into());
+    put(&mut v, "version", t.version.clone());
+    Value::Object(v)
+}
+
+/// `authors` as registration and catalog write them: one string, joined as NuGet joins them.
+pub(crate) fn authors_joined(nuspec: &Nuspec) -> Option<String> {
+    (!nuspec.authors.is_empty()).then(|| nuspec.authors.join(", "))
+}
+
+/// The `vulnerabilities` array of registration (`severity` a string, REG-11) or search (an
+/// integer, SQ-9).
+pub(crate) fn vulnerabilities(list: &[super::Vulnerability], severity_as_string: bool) -> Value {
+    list.iter()
+        .map(|v| {
+            let severity = if severity_as_string {
+                Value::from(v.severity.to_string())
+            } else {
+                Value::from(v.severity)
+            };
+            json!({ "advisoryUrl": v.advisory_url, "severity": severity })
+        })
+        .collect()
+}
+
+/// Percent-encodes a license expression for a URL path: everything except RFC 3986
+/// unreserved characters and `+ ( )`, which SPDX uses (`GPL-2.0+`, `(MIT OR X)`).
+fn encode_path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~+()".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::test_support::nuspec;
+
+    const BASE: &str = "http://localhost:5000/team-a/main";
+
+    #[test]
+    fn license_expression_links_to_licenses_nuget_org() {
+        // REG-15
+        let n = nuspec(
+            "Contoso.Lib",
+            "1.0.0",
+            r#"<license type="expression">MIT OR Apache-2.0</license><licenseUrl>https://aka.ms/deprecateLicenseUrl</licenseUrl>"#,
+        );
+        let urls = FeedUrls::new(BASE);
+        assert_eq!(
+            license_url(&urls, &n, EmbeddedFiles::default()).as_deref(),
+            Some("https://licenses.nuget.org/MIT%20OR%20Apache-2.0")
+        );
+        assert_eq!(license_expression(&n), Some("MIT OR Apache-2.0"));
+    }
+
+    #[test]
+    fn embedded_files_get_hosted_urls() {
+        // REG-15: never the path inside the package.
+        let n = nuspec(
+            "Contoso.Lib",
+            "1.0.0-Beta",
+            r#"<license type="file">LICENSE.txt</license><icon>icon.png</icon><iconUrl>http://old/icon.png</iconUrl><readme>README.md</readme>"#,
+        );
+        let urls = FeedUrls::new(BASE);
+        let files = EmbeddedFiles {
+            icon: true,
+            readme: true,
+            license: true,
+        };
+        let dir = format!("{BASE}/flatcontainer/contoso.lib/1.0.0-beta");
+        assert_eq!(icon_url(&urls, &n, files), Some(format!("{dir}/icon")));
+        assert_eq!(
+            license_url(&urls, &n, files),
+            Some(format!("{dir}/license"))
+        );
+        assert_eq!(readme_url(&urls, &n, files), Some(format!("{dir}/readme")));
+        assert_eq!(license_expression(&n), None);
+        let none = EmbeddedFiles::default();
+        assert_eq!(
+            icon_url(&urls, &n, none).as_deref(),
+            Some("http://old/icon.png")
+        );
+        assert_eq!(readme_url(&urls, &n, none), None);
+    }
+
+    #[test]
+    fn dependency_groups_normalize_ranges_and_link_registrations() {
+        // REG-9
+        let n = nuspec(
+            "Contoso.Lib",
+            "1.0.0",
+            r#"<dependencies>
+                 <group targetFramework="net8.0"><dependency id="Newtonsoft.Json" version="13.0"/></group>
+                 <group targetFramework="netstandard2.0"/>
+                 <group><dependency id="Contoso.Core" version="[1.0, 2.0)"/><dependency id="Any"/></group>
+               </dependencies>"#,
+        );
+        let urls = FeedUrls::new(BASE);
+        let groups = dependency_groups(&n, Some((&urls, Hive::SemVer1))).unwrap();
+        assert_eq!(
+            groups,
+            json!([
+                {"targetFramework": "net8.0", "dependencies": [{
+                    "id": "Newtonsoft.Json", "range": "[13.0.0, )",
+                    "registration": format!("{BASE}/registration/newtonsoft.json/index.json")}]},
+                {"targetFramework": "netstandard2.0", "dependencies": []},
+                {"dependencies": [
+                    {"id": "Contoso.Core", "range": "[1.0.0, 2.0.0)",
+                     "registration": format!("{BASE}/registration/contoso.core/index.json")},
+                    {"id": "Any", "range": "(, )",
+                     "registration": format!("{BASE}/registration/any/index.json")}]}
+            ])
+        );
+        let bare = dependency_groups(&n, None).unwrap();
+        assert!(bare[0]["dependencies"][0].get("registration").is_none());
+    }
+
+    #[test]
+    fn package_types_only_when_declared() {
+        assert_eq!(package_types(&nuspec("A", "1.0.0", "")), None);
+        let tool = nuspec(
+            "A",
+            "1.0.0",
+            r#"<packageTypes><packageType name="DotnetTool" version="1.0"/></packageTypes>"#,
+        );
+        assert_eq!(
+            package_types(&tool),
+            Some(json!([{"name": "DotnetTool", "version": "1.0"}]))
+        );
+    }
+}

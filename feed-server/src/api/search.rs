@@ -1,0 +1,331 @@
+//! Search and autocomplete responses (SQ-8, SQ-9, AC-1, AC-2), rendered from the hits of
+//! [`crate::feed::search::SearchIndex`] and the package records.
+//!
+//! Matching, ranking and `totalHits` are the index's; this module only turns each hit into a
+//! result from its record: metadata of the latest listed version the filters admit, and the
+//! list of those versions.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::metadata::{self, put};
+use super::urls::{FeedUrls, Hive};
+use super::vulnerabilities::Vulnerability;
+use crate::feed::record::{PackageRecord, VersionFilter};
+use crate::feed::search::{SearchHits, SearchQuery, package_type_names};
+use crate::package::{NuGetVersion, PackageId};
+
+/// The versions a search or autocomplete request may see: never unlisted ones (SQ-7).
+fn filter(prerelease: bool, semver2: bool) -> VersionFilter {
+    VersionFilter {
+        semver2,
+        prerelease,
+        unlisted: false,
+    }
+}
+
+/// The search response (SQ-8, SQ-9). `records[i]` is the record of `hits.ids[i]`; a hit whose
+/// record no longer has an admitted version (it changed since the search) is left out.
+///
+/// `owners` lists the accounts allowed to push an id (SQ-10: never the nuspec's `<owners>`;
+/// omitted when empty). `downloads` counts downloads of one version. `vulnerabilities` gives
+/// a version's advisories (SQ-9: severity as an integer here).
+pub fn render_search(
+    hits: &SearchHits,
+    records: &[Arc<PackageRecord>],
+    query: &SearchQuery,
+    urls: &FeedUrls,
+    owners: &dyn Fn(&PackageId) -> Vec<String>,
+    downloads: &dyn Fn(&str, &NuGetVersion) -> u64,
+    vulnerabilities: &dyn Fn(&PackageId, &NuGetVersion) -> Vec<Vulnerability>,
+) -> Value {
+    // Registration links must point at a hive that shows the versions listed (REG-1).
+    let hive = if query.semver2 {
+        Hive::SemVer2Gz
+    } else {
+        Hive::SemVer1
+    };
+    let filter = filter(query.prerelease, query.semver2);
+    let data: Vec<Value> = hits
+        .ids
+        .iter()
+        .zip(records)
+        .filter_map(|(lower_id, record)| {
+            let versions: Vec<_> = record.visible(filter).collect();
+            let latest = versions.last()?;
+            let (id, n) = (latest.id(), &latest.nuspec);
+            let mut total_downloads: u64 = 0;
+            let version_list: Vec<Value> = versions
+                .iter()
+                .map(|v| {
+                    let count = downloads(lower_id, v.version());
+                    total_downloads = total_downloads.saturating_add(count);
+                    json!({
+                        "version": v.version().to_full(),
+                        "downloads": count,
+                        "@id": urls.registration_leaf(hive, v.id(), v.version()),
+                    })
+                })
+                .collect();
+
+            let mut r = Map::new();
+            r.insert("@id".into(), urls.registration_index(hive, id).into());
+            r.insert("@type".into(), "Package".into());
+            r.insert(
+                "registration".into(),
+                urls.registration_index(hive, id).into(),
+            );
+            r.insert("id".into(), id.as_str().into());
+            // N-6: the full version, with build metadata.
+            r.insert("version".into(), latest.version().to_full().into());
+            put(&mut r, "description", n.description.clone());
+            put(&mut r, "summary", n.summary.clone());
+            put(&mut r, "title", n.title.clone());
+            put(&mut r, "iconUrl", metadata::icon_url(urls, n, latest.files));
+            put(
+                &mut r,
+                "licenseUrl",
+                metadata::license_url(urls, n, latest.files),
+            );
+            put(&mut r, "licenseExpression", metadata::license_expression(n));
+            put(&mut r, "projectUrl", n.project_url.clone());
+            put(
+                &mut r,
+                "readmeUrl",
+                metadata::readme_url(urls, n, latest.files),
+            );
+            r.insert("tags".into(), n.tags.clone().into());
+            r.insert("authors".into(), n.authors.clone().into());
+            let owners = owners(id);
+            if !owners.is_empty() {
+                r.insert("owners".into(), owners.into());
+            }
+            r.insert("totalDownloads".into(), total_downloads.into());
+            // SQ-10: verified means an id-prefix reservation, which this feed does not have.
+            r.insert("verified".into(), false.into());
+            let types: Vec<Value> = package_type_names(n)
+                .into_iter()
+                .map(|name| json!({ "name": name }))
+                .collect();
+            r.insert("packageTypes".into(), types.into());
+            r.insert("versions".into(), version_list.into());
+            let vulns = vulnerabilities(id, latest.version());
+            r.insert(
+                "vulnerabilities".into(),
+                metadata::vulnerabilities(&vulns, false),
+            );
+            Some(Value::Object(r))
+        })
+        .collect();
+    json!({ "totalHits": hits.total, "data": data })
+}
+
+/// The autocomplete response in id mode (AC-1): `{totalHits, data: [ids]}`, each id as its
+/// latest version spells it. `records[i]` is the record of `hits.ids[i]`.
+pub fn render_autocomplete_ids(hits: &SearchHits, records: &[Arc<PackageRecord>]) -> Value {
+    let data: Vec<&str> = hits
+        .ids
+        .iter()
+        .zip(records)
+        .map(|(lower_id, record)| record.id().map_or(lower_id.as_str(), |id| id.as_str()))
+        .collect();
+    json!({ "totalHits": hits.total, "data": data })
+}
+
+/// The autocomplete response in version mode (AC-2): `{data: [versions]}` without
+/// `totalHits`, listed versions only, ascending; with `semver2` (`semVerLevel=2.0.0`) full
+/// strings including build metadata. An unknown id gives an empty list.
+pub fn render_autocomplete_versions(
+    record: Option<&PackageRecord>,
+    prerelease: bool,
+    semver2: bool,
+) -> Value {
+    let filter = filter(prerelease, semver2);
+    let data: Vec<String> = record
+        .into_iter()
+        .flat_map(|r| r.visible(filter))
+        .map(|v| {
+            if semver2 {
+                v.version().to_full()
+            } else {
+                v.version().to_normalized()
+            }
+        })
+        .collect();
+    json!({ "data": data })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::test_support::{edit, record, unlist, version, version_with};
+    use crate::feed::event::EmbeddedFiles;
+    use crate::feed::search::SearchIndex;
+
+    const BASE: &str = "http://localhost:5000/team-a/main";
+
+    /// Contoso.Lib: 1.0.0, 1.1.0 (unlisted), 1.2.0-beta, 2.0.0-rc.1+sha.abc (SemVer2).
+    fn lib() -> Arc<PackageRecord> {
+        let mut r = record(&[
+            version_with(
+                "Contoso.Lib",
+                "1.0.0",
+                r#"<title>Contoso Library</title><summary>Parses things.</summary>
+                   <tags>json parser</tags><authors>Ann, Bob</authors>
+                   <projectUrl>https://example.com/contoso</projectUrl>
+                   <license type="expression">MIT</license>"#,
+            ),
+            version("Contoso.Lib", "1.1.0"),
+            version("Contoso.Lib", "1.2.0-beta"),
+            version_with(
+                "CONTOSO.LIB",
+                "2.0.0-rc.1+sha.abc",
+                r#"<title>Contoso Library 2</title><icon>icon.png</icon>
+                   <packageTypes><packageType name="DotnetTool"/></packageTypes>"#,
+            ),
+        ]);
+        unlist(&mut r, "1.1.0");
+        edit(&mut r, "2.0.0-rc.1", |v| {
+            v.files = EmbeddedFiles {
+                icon: true,
+                readme: false,
+                license: false,
+            }
+        });
+        Arc::new(r)
+    }
+
+    fn render(query: &SearchQuery) -> Value {
+        let lib = lib();
+        let mut index = SearchIndex::default();
+        index.update("contoso.lib", Some(&lib));
+        let hits = index.search(query);
+        let records: Vec<_> = hits.ids.iter().map(|_| lib.clone()).collect();
+        let owners = |_: &PackageId| vec!["team-a".to_owned()];
+        let downloads = |_: &str, v: &NuGetVersion| u64::from(v.minor()) * 10 + 1;
+        let vulns = |_: &PackageId, v: &NuGetVersion| {
+            if v.major() == 1 {
+                vec![Vulnerability {
+                    advisory_url: "https://example.com/a/1".into(),
+                    severity: 3,
+                }]
+            } else {
+                Vec::new()
+            }
+        };
+        render_search(
+            &hits,
+            &records,
+            query,
+            &FeedUrls::new(BASE),
+            &owners,
+            &downloads,
+            &vulns,
+        )
+    }
+
+    fn versions(result: &Value) -> Vec<&str> {
+        result["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["version"].as_str().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn default_query_shows_latest_stable_semver1_version() {
+        // SQ-4, SQ-7: no prereleases, no SemVer2, no unlisted.
+        let response = render(&SearchQuery::default());
+        assert_eq!(response["totalHits"], 1);
+        let result = &response["data"][0];
+        assert_eq!(result["version"], "1.0.0");
+        assert_eq!(versions(result), ["1.0.0"]);
+        assert_eq!(
+            result["registration"],
+            format!("{BASE}/registration/contoso.lib/index.json")
+        );
+        // SQ-9: severity is an integer in search.
+        assert_eq!(
+            result["vulnerabilities"],
+            json!([{"advisoryUrl": "https://example.com/a/1", "severity": 3}])
+        );
+        assert_eq!(result["packageTypes"], json!([{"name": "Dependency"}]));
+        assert_eq!(result["licenseUrl"], "https://licenses.nuget.org/MIT");
+    }
+
+    #[test]
+    fn semver2_query_links_the_semver2_hive_and_shows_metadata() {
+        // N-6, REG-1
+        let response = render(&SearchQuery {
+            prerelease: true,
+            semver2: true,
+            ..SearchQuery::default()
+        });
+        let result = &response["data"][0];
+        assert_eq!(result["id"], "CONTOSO.LIB", "casing of the latest version");
+        assert_eq!(result["version"], "2.0.0-rc.1+sha.abc");
+        assert_eq!(
+            versions(result),
+            ["1.0.0", "1.2.0-beta", "2.0.0-rc.1+sha.abc"]
+        );
+        assert_eq!(
+            result["versions"][2]["@id"],
+            format!("{BASE}/registration-gz-semver2/contoso.lib/2.0.0-rc.1.json")
+        );
+        assert_eq!(result["totalDownloads"], 1 + 21 + 1);
+        assert_eq!(result["vulnerabilities"], json!([]));
+        assert_eq!(
+            result["iconUrl"],
+            format!("{BASE}/flatcontainer/contoso.lib/2.0.0-rc.1/icon")
+        );
+    }
+
+    #[test]
+    fn autocomplete_versions_lists_listed_versions_only() {
+        // AC-2: no totalHits; metadata only with semVerLevel=2.0.0.
+        let lib = lib();
+        assert_eq!(
+            render_autocomplete_versions(Some(&lib), false, false),
+            json!({"data": ["1.0.0"]})
+        );
+        assert_eq!(
+            render_autocomplete_versions(Some(&lib), true, true),
+            json!({"data": ["1.0.0", "1.2.0-beta", "2.0.0-rc.1+sha.abc"]})
+        );
+        assert_eq!(
+            render_autocomplete_versions(None, true, true),
+            json!({"data": []})
+        );
+    }
+
+    #[test]
+    fn snapshot_search() {
+        insta::assert_json_snapshot!(
+            "search",
+            render(&SearchQuery {
+                prerelease: true,
+                semver2: true,
+                ..SearchQuery::default()
+            })
+        );
+    }
+
+    #[test]
+    fn snapshot_autocomplete() {
+        let lib = lib();
+        let hits = SearchHits {
+            total: 7,
+            ids: vec!["contoso.lib".into()],
+        };
+        insta::assert_json_snapshot!(
+            "autocomplete_ids",
+            render_autocomplete_ids(&hits, std::slice::from_ref(&lib))
+        );
+        insta::assert_json_snapshot!(
+            "autocomplete_versions",
+            render_autocomplete_versions(Some(&lib), true, true)
+        );
+    }
+}

@@ -1,0 +1,137 @@
+//! Download counts without a write per download.
+//!
+//! Each replica counts in memory and periodically writes its cumulative counts to its own object
+//! (`downloads/{replica}.json`, so no two writers share one); every replica sums all those
+//! objects. A replica killed between two publications loses at most that interval's counts,
+//! which for a statistic is the right trade against a write per download (BaGet#604).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::storage::{self, Key, Storage, key::DOWNLOADS_PREFIX};
+
+/// How often counts are published and others' read.
+pub const PUBLISH_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Counts keyed by lower id, then lower normalized version.
+type Counts = HashMap<String, HashMap<String, u64>>;
+
+pub struct Downloads {
+    replica: String,
+    own: Mutex<Counts>,
+    dirty: AtomicBool,
+    /// Sum of every other replica's published counts.
+    others: Mutex<Counts>,
+}
+
+impl Default for Downloads {
+    fn default() -> Self {
+        Downloads::new()
+    }
+}
+
+impl Downloads {
+    pub fn new() -> Downloads {
+        Downloads {
+            replica: uuid::Uuid::new_v4().simple().to_string(),
+            own: Mutex::default(),
+            dirty: AtomicBool::new(false),
+            others: Mutex::default(),
+        }
+    }
+
+    /// Counts one download of a version.
+    pub fn record(&self, lower_id: &str, lower_version: &str) {
+        let mut own = lock(&self.own);
+        *own.entry(lower_id.to_owned())
+            .or_default()
+            .entry(lower_version.to_owned())
+            .or_default() += 1;
+        self.dirty.store(true, Ordering::Relaxed);
+    }
+
+    /// Downloads of one version across all replicas.
+    pub fn version(&self, lower_id: &str, lower_version: &str) -> u64 {
+        let get = |c: &Counts| {
+            c.get(lower_id)
+                .and_then(|v| v.get(lower_version))
+                .copied()
+                .unwrap_or(0)
+        };
+        get(&lock(&self.own)) + get(&lock(&self.others))
+    }
+
+    /// Writes this replica's counts, if they changed.
+    pub async fn publish(&self, storage: &Storage) -> storage::Result<()> {
+        if !self.dirty.swap(false, Ordering::Relaxed) {
+            return Ok(());
+        }
+        let json = serde_json::to_vec(&*lock(&self.own)).unwrap_or_default();
+        let result = storage
+            .put(Key::Downloads(&self.replica), Bytes::from(json))
+            .await;
+        if result.is_err() {
+            self.dirty.store(true, Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// Re-reads every other replica's counts.
+    pub async fn refresh(&self, storage: &Storage) -> storage::Result<()> {
+        let own_path = Key::Downloads(&self.replica).path();
+        let mut sum = Counts::new();
+        for meta in storage.list(DOWNLOADS_PREFIX).await? {
+            if meta.path == own_path {
+                continue;
+            }
+            let bytes = match storage.get_path(&meta.path).await {
+                Ok(b) => b,
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(e),
+            };
+            // A malformed counter file is a statistic lost, not a reason to fail.
+            let Ok(counts) = serde_json::from_slice::<Counts>(&bytes) else {
+                tracing::warn!(storage.path = %meta.path, "ignoring unreadable download counts");
+                continue;
+            };
+            for (id, versions) in counts {
+                let entry = sum.entry(id).or_default();
+                for (v, n) in versions {
+                    *entry.entry(v).or_default() += n;
+                }
+            }
+        }
+        *lock(&self.others) = sum;
+        Ok(())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn replicas_see_each_others_counts_after_publishing() {
+        let storage = Storage::memory();
+        let (a, b) = (Downloads::new(), Downloads::new());
+        a.record("foo", "1.0.0");
+        a.record("foo", "1.0.0");
+        b.record("foo", "1.0.0");
+        assert_eq!(a.version("foo", "1.0.0"), 2);
+        a.publish(&storage).await.unwrap();
+        b.publish(&storage).await.unwrap();
+        a.refresh(&storage).await.unwrap();
+        b.refresh(&storage).await.unwrap();
+        assert_eq!(a.version("foo", "1.0.0"), 3);
+        assert_eq!(b.version("foo", "1.0.0"), 3);
+        assert_eq!(b.version("foo", "2.0.0"), 0);
+    }
+}

@@ -1,0 +1,80 @@
+//! The feed's append-only event log: one object per change, numbered from 1 without gaps.
+//!
+//! The log is the feed's source of truth and its compare-and-swap: an event `n` is written
+//! create-only, so of two replicas appending at once exactly one gets `n` and the other re-reads,
+//! re-validates and tries `n + 1` (DESIGN invariants 1 and 2). Replicas converge by tailing it
+//! (invariant 4), and the Catalog resource is a view of it (PUB-13).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::package::{NuGetVersion, Nuspec, PackageId};
+
+/// One change to one package version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: u64,
+    pub time: DateTime<Utc>,
+    pub id: PackageId,
+    pub version: NuGetVersion,
+    #[serde(flatten)]
+    pub change: Change,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Change {
+    /// A new version, with everything needed to serve it.
+    Push(Box<Pushed>),
+    /// Hidden from search and from restores by range; still downloadable.
+    Unlist,
+    /// Shown again.
+    Relist,
+    /// Removed for good (hard delete mode).
+    Delete,
+    /// Symbol files (portable PDBs from a .snupkg) for the version.
+    Symbols { files: Vec<SymbolFile> },
+}
+
+/// The facts of a pushed package that the views need, taken at push time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pushed {
+    pub nuspec: Nuspec,
+    /// Size of the .nupkg in bytes.
+    pub size: u64,
+    /// Base64 SHA-512 of the .nupkg (catalog `packageHash`).
+    pub sha512: String,
+    /// Which embedded files were extracted and stored.
+    pub files: EmbeddedFiles,
+}
+
+/// Embedded files extracted from the package and stored beside it (REG-15).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmbeddedFiles {
+    #[serde(default)]
+    pub icon: bool,
+    #[serde(default)]
+    pub readme: bool,
+    #[serde(default)]
+    pub license: bool,
+}
+
+/// A portable PDB stored for the symbol server (SYM-4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SymbolFile {
+    /// Lower-cased file name, e.g. `contoso.lib.pdb`.
+    pub file: String,
+    /// SSQP key: 32 hex digits of the PDB GUID followed by `ffffffff`.
+    pub key: String,
+}
+
+impl Event {
+    /// The catalog's name for the change (CAT-2).
+    pub fn catalog_type(&self) -> &'static str {
+        match self.change {
+            Change::Delete => "nuget:PackageDelete",
+            _ => "nuget:PackageDetails",
+        }
+    }
+}

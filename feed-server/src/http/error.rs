@@ -1,0 +1,132 @@
+//! The one place where errors become HTTP responses.
+//!
+//! Bodies are `{"statusCode": N, "message": "..."}` (nuget.org's shape, G-8), and the message is
+//! also the reason phrase, which is what NuGet clients print for a failed push. Bad input is
+//! never a 5xx: clients retry 5xx and upload the whole package again (PUB-8).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::feed;
+use crate::storage;
+
+/// Seconds a client should wait before retrying after a storage outage.
+const RETRY_AFTER_SECONDS: &str = "5";
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400: malformed input; the message says what is wrong.
+    BadRequest(String),
+    /// 401: credentials are needed. `basic` asks for HTTP Basic (read tokens).
+    Unauthorized { basic: bool, message: String },
+    /// 403: the API key is wrong or may not do this (PUB-6: no credential prompt follows).
+    Forbidden(String),
+    NotFound(String),
+    /// 409: the version exists (PUB-4; `--skip-duplicate` tolerates only this).
+    Conflict(String),
+    /// 413: the upload is larger than the configured limit (PUB-8).
+    TooLarge(String),
+    /// 503 with Retry-After: the object store failed; nothing changed. Detail is logged only.
+    Unavailable(String),
+    /// 500: a bug or a corrupt store. Detail is logged only.
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// What the client is told.
+    fn public_message(&self) -> &str {
+        match self {
+            ApiError::BadRequest(m)
+            | ApiError::Unauthorized { message: m, .. }
+            | ApiError::Forbidden(m)
+            | ApiError::NotFound(m)
+            | ApiError::Conflict(m)
+            | ApiError::TooLarge(m) => m,
+            ApiError::Unavailable(_) => "storage is unavailable; retry later",
+            ApiError::Internal(_) => "internal error",
+        }
+    }
+
+    pub fn not_found() -> ApiError {
+        ApiError::NotFound("not found".into())
+    }
+}
+
+impl From<feed::Error> for ApiError {
+    fn from(err: feed::Error) -> ApiError {
+        match err {
+            feed::Error::Invalid(e) => ApiError::BadRequest(e.to_string()),
+            feed::Error::Rejected(m) => ApiError::BadRequest(m),
+            feed::Error::AlreadyExists { .. } => ApiError::Conflict(format!(
+                "{err}: versions are immutable; push a new version (nuget push --skip-duplicate ignores this)"
+            )),
+            feed::Error::NotFound { .. } => ApiError::NotFound(err.to_string()),
+            feed::Error::Storage(e) => e.into(),
+            feed::Error::CorruptLog { .. } => ApiError::Internal(err.to_string()),
+        }
+    }
+}
+
+impl From<storage::Error> for ApiError {
+    fn from(err: storage::Error) -> ApiError {
+        match err {
+            storage::Error::NotFound { .. } => ApiError::not_found(),
+            storage::Error::Backend { .. } | storage::Error::AlreadyExists { .. } => {
+                ApiError::Unavailable(err.to_string())
+            }
+            storage::Error::Config(_) => ApiError::Internal(err.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match &self {
+            ApiError::Unavailable(detail) => tracing::warn!(error = %detail, "storage unavailable"),
+            ApiError::Internal(detail) => tracing::error!(error = %detail, "internal error"),
+            other => tracing::debug!(status = status.as_u16(), message = other.public_message(), "request refused"),
+        }
+        let message = self.public_message().to_owned();
+        let body = serde_json::json!({ "statusCode": status.as_u16(), "message": message });
+        let mut response = (status, axum::Json(body)).into_response();
+        // Reason phrases are one line of visible ASCII; anything else keeps the standard one.
+        let phrase: String = message
+            .chars()
+            .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+            .take(400)
+            .collect();
+        if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(phrase.into_bytes()) {
+            response.extensions_mut().insert(reason);
+        }
+        let headers = response.headers_mut();
+        match &self {
+            ApiError::Unauthorized { basic: true, .. } => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"NuGet feed\", charset=\"UTF-8\""),
+                );
+            }
+            ApiError::Unavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

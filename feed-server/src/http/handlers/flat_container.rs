@@ -1,0 +1,84 @@
+//! PackageBaseAddress (PBA-1..6): version lists and package files.
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+
+use super::read_path;
+use crate::api::flat_container;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::response;
+use crate::http::state::AppState;
+use crate::package::PackageId;
+use crate::storage::PackageFile;
+
+/// `GET {flat}/{id}/index.json`: 404 for an unknown id (PBA-2).
+pub async fn versions(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let id = PackageId::parse(&id).map_err(|_| ApiError::not_found())?;
+    let record = s.feed.state().package(&id.lower()).cloned();
+    let doc = record
+        .as_deref()
+        .and_then(flat_container::render_versions)
+        .ok_or_else(ApiError::not_found)?;
+    Ok(response::json(&headers, &doc, s.doc_options(false)))
+}
+
+/// `GET {flat}/{id}/{version}/{file}` where file is `{id}.{version}.nupkg`, `{id}.nuspec`,
+/// `icon`, `readme` or `license`; ids and versions in any case and form (N-1, N-7).
+pub async fn file(
+    State(s): State<AppState>,
+    Path((id, version, file)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    let (pid, v) = read_path(&id, &version)?;
+    let lower_id = pid.lower();
+    let name = file.to_ascii_lowercase();
+    let versions_in_name = [v.lower_normalized(), version.to_ascii_lowercase()];
+    let (kind, content_type) = if versions_in_name
+        .iter()
+        .any(|ver| name == format!("{lower_id}.{ver}.nupkg"))
+    {
+        (PackageFile::Nupkg, "application/octet-stream")
+    } else if name == format!("{lower_id}.nuspec") {
+        (PackageFile::Nuspec, "application/xml")
+    } else {
+        match name.as_str() {
+            "icon" => (PackageFile::Icon, "image/png"),
+            "readme" => (PackageFile::Readme, "text/markdown; charset=utf-8"),
+            "license" => (PackageFile::License, "text/plain; charset=utf-8"),
+            _ => return Err(ApiError::not_found()),
+        }
+    };
+    let blob = s
+        .feed
+        .open_file(&pid, &v, kind)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let content_type = if kind == PackageFile::Icon {
+        icon_type(&s, &pid, &v)
+    } else {
+        content_type
+    };
+    if kind == PackageFile::Nupkg {
+        s.feed.downloads().record(&lower_id, &v.lower_normalized());
+    }
+    Ok(response::file(blob, content_type, s.read_tokens.is_some()))
+}
+
+/// Icons are PNG or JPEG (the only types NuGet accepts), named by the nuspec's icon path.
+fn icon_type(s: &AppState, id: &PackageId, version: &crate::package::NuGetVersion) -> &'static str {
+    let state = s.feed.state();
+    let path = state
+        .version(id, version)
+        .and_then(|v| v.nuspec.icon.as_deref())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if path.ends_with(".jpg") || path.ends_with(".jpeg") {
+        "image/jpeg"
+    } else {
+        "image/png"
+    }
+}

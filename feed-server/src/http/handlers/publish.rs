@@ -1,0 +1,96 @@
+//! PackagePublish (PUB-1..10): push, delete (unlist), relist.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+
+use super::write_path;
+use crate::auth::{ApiKey, Scope};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::state::AppState;
+use crate::http::upload;
+use crate::package::PackageId;
+
+/// The API key of a write request: 401 without one, 403 when it is wrong (PUB-6).
+pub fn authenticate(s: &AppState, headers: &HeaderMap) -> ApiResult<ApiKey> {
+    let presented = headers
+        .get("x-nuget-apikey")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| ApiError::Unauthorized {
+            basic: false,
+            message: "an API key is required: send it in the X-NuGet-ApiKey header".into(),
+        })?;
+    s.api_keys
+        .authenticate(presented)
+        .cloned()
+        .ok_or_else(|| ApiError::Forbidden("the API key is invalid".into()))
+}
+
+/// 403 unless `key` may do `scope` to `id`.
+pub fn authorize(key: &ApiKey, scope: Scope, id: &PackageId) -> ApiResult<()> {
+    if key.allows(scope, id) {
+        return Ok(());
+    }
+    let action = match scope {
+        Scope::Push => "push",
+        Scope::Unlist => "unlist or delete",
+    };
+    Err(ApiError::Forbidden(format!(
+        "the API key `{}` may not {action} package `{id}`",
+        key.name
+    )))
+}
+
+/// `PUT {publish}` and `PUT {publish}/`: 201 created, 409 exists, 400 invalid, 413 too large.
+pub async fn push(State(s): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult<StatusCode> {
+    let key = authenticate(&s, &headers)?;
+    let result = push_inner(&s, &key, &headers, body).await;
+    s.metrics.push_result(match &result {
+        Ok(_) => "created",
+        Err(ApiError::Conflict(_)) => "conflict",
+        Err(ApiError::Unavailable(_) | ApiError::Internal(_)) => "error",
+        Err(_) => "rejected",
+    });
+    result
+}
+
+async fn push_inner(
+    s: &AppState,
+    key: &ApiKey,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<StatusCode> {
+    let upload = upload::receive(headers, body, &s.config.temp_dir, s.config.max_package_bytes).await?;
+    let prepared = s.feed.prepare(upload.to_path_buf()).await?;
+    authorize(key, Scope::Push, prepared.id())?;
+    s.feed.push(&prepared).await?;
+    Ok(StatusCode::CREATED)
+}
+
+/// `DELETE {publish}/{id}/{version}`: 204, or 404 (PUB-9). Unlists unless configured to delete.
+pub async fn delete(
+    State(s): State<AppState>,
+    Path((id, version)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    let key = authenticate(&s, &headers)?;
+    let (id, version) = write_path(&id, &version)?;
+    authorize(&key, Scope::Unlist, &id)?;
+    s.feed.delete(&id, &version).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST {publish}/{id}/{version}`: relist, 200 (also when listed already) or 404 (PUB-10).
+pub async fn relist(
+    State(s): State<AppState>,
+    Path((id, version)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    let key = authenticate(&s, &headers)?;
+    let (id, version) = write_path(&id, &version)?;
+    authorize(&key, Scope::Unlist, &id)?;
+    s.feed.set_listed(&id, &version, true).await?;
+    Ok(StatusCode::OK)
+}

@@ -1,0 +1,178 @@
+//! SearchQueryService (SQ-1..12) and SearchAutocompleteService (AC-1..4).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+
+use crate::api::search as render;
+use crate::api::vulnerabilities;
+use crate::feed::record::PackageRecord;
+use crate::feed::search::SearchQuery;
+use crate::http::base_url::Urls;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::response;
+use crate::http::state::AppState;
+use crate::package::{NuGetVersion, PackageId};
+
+/// nuget.org's caps (SQ-3).
+pub const MAX_SKIP: usize = 3000;
+pub const MAX_TAKE: usize = 1000;
+const DEFAULT_TAKE: usize = 20;
+
+/// Reads the query string. Unknown parameters (VS sends `supportedFramework`,
+/// `packageTypeFilter`, `includeDelisted`, SQ-5) are ignored; known ones must be valid.
+fn parse_query(params: &HashMap<String, String>, default_take: usize) -> ApiResult<SearchQuery> {
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+    };
+    let number = |name: &str, default: usize, max: usize| -> ApiResult<usize> {
+        match get(name) {
+            None | Some("") => Ok(default),
+            Some(raw) => match raw.parse::<usize>() {
+                Ok(n) if n <= max => Ok(n),
+                _ => Err(ApiError::BadRequest(format!(
+                    "`{name}={raw}` is invalid: use a whole number from 0 to {max}"
+                ))),
+            },
+        }
+    };
+    let prerelease = match get("prerelease") {
+        None | Some("") => false,
+        Some(raw) => match raw.to_ascii_lowercase().as_str() {
+            "true" => true,
+            "false" => false,
+            _ => {
+                return Err(ApiError::BadRequest(format!(
+                    "`prerelease={raw}` is invalid: use true or false"
+                )));
+            }
+        },
+    };
+    // SQ-4: absent means SemVer 1.0.0; 2.0.0 or above includes SemVer2 packages.
+    let semver2 = match get("semVerLevel") {
+        None | Some("") => false,
+        Some(raw) => {
+            let level = NuGetVersion::parse(raw).map_err(|_| {
+                ApiError::BadRequest(format!(
+                    "`semVerLevel={raw}` is invalid: use 1.0.0 or 2.0.0"
+                ))
+            })?;
+            level >= NuGetVersion::parse("2.0.0").map_err(|e| ApiError::Internal(e.to_string()))?
+        }
+    };
+    let package_type = get("packageType")
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned);
+    Ok(SearchQuery {
+        q: get("q").unwrap_or("").to_owned(),
+        skip: number("skip", 0, MAX_SKIP)?,
+        take: number("take", default_take, MAX_TAKE)?,
+        prerelease,
+        semver2,
+        package_type,
+    })
+}
+
+/// `GET {base}/query`
+pub async fn query(
+    State(s): State<AppState>,
+    Urls(urls): Urls,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let q = parse_query(&params, DEFAULT_TAKE)?;
+    let hits = s.feed.search_index().search(&q);
+    let records: Vec<Arc<PackageRecord>> = {
+        let state = s.feed.state();
+        hits.ids
+            .iter()
+            .filter_map(|id| state.package(id).cloned())
+            .collect()
+    };
+    let owners = |id: &PackageId| s.api_keys.owners(id);
+    let downloads = |lower_id: &str, v: &NuGetVersion| {
+        s.feed.downloads().version(lower_id, &v.lower_normalized())
+    };
+    let vulns = |id: &PackageId, v: &NuGetVersion| {
+        vulnerabilities::for_version(&s.advisories, id, v)
+    };
+    let doc = render::render_search(&hits, &records, &q, &urls, &owners, &downloads, &vulns);
+    Ok(response::json(&headers, &doc, s.doc_options(false)))
+}
+
+/// `GET {base}/autocomplete`: id mode (`q`) or version mode (`id`).
+pub async fn autocomplete(
+    State(s): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let q = parse_query(&params, DEFAULT_TAKE)?;
+    let id_param = params
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("id"))
+        .map(|(_, v)| v.trim().to_owned());
+    let doc = match id_param {
+        Some(id) => {
+            let record = PackageId::parse(&id)
+                .ok()
+                .and_then(|id| s.feed.state().package(&id.lower()).cloned());
+            render::render_autocomplete_versions(record.as_deref(), q.prerelease, q.semver2)
+        }
+        None => {
+            let hits = s.feed.search_index().autocomplete_ids(&q);
+            let records: Vec<Arc<PackageRecord>> = {
+                let state = s.feed.state();
+                hits.ids
+                    .iter()
+                    .filter_map(|id| state.package(id).cloned())
+                    .collect()
+            };
+            render::render_autocomplete_ids(&hits, &records)
+        }
+    };
+    Ok(response::json(&headers, &doc, s.doc_options(false)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_hide_prerelease_and_semver2() {
+        // SQ-4
+        let q = parse_query(&params(&[]), 20).unwrap();
+        assert!(!q.prerelease && !q.semver2);
+        assert_eq!((q.skip, q.take), (0, 20));
+        let q = parse_query(
+            &params(&[("prerelease", "True"), ("semVerLevel", "2.0.0"), ("packageType", "DotnetTool")]),
+            20,
+        )
+        .unwrap();
+        assert!(q.prerelease && q.semver2);
+        assert_eq!(q.package_type.as_deref(), Some("DotnetTool"));
+    }
+
+    #[test]
+    fn bad_parameters_are_400() {
+        for bad in [
+            [("skip", "-1")],
+            [("take", "1001")],
+            [("skip", "3001")],
+            [("semVerLevel", "two")],
+            [("prerelease", "yes")],
+        ] {
+            let err = parse_query(&params(&bad), 20).unwrap_err();
+            assert!(matches!(err, ApiError::BadRequest(_)), "{bad:?}");
+        }
+    }
+}

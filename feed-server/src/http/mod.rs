@@ -1,0 +1,153 @@
+//! HTTP: the axum router mounted under the feed's path base, auth, limits, errors, metrics.
+
+pub mod base_url;
+pub mod error;
+pub mod handlers;
+pub mod metrics;
+pub mod response;
+pub mod state;
+pub mod upload;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use base64::Engine;
+use tower_http::trace::TraceLayer;
+
+use crate::api::urls::Hive;
+use error::ApiError;
+use handlers::{
+    catalog, flat_container, health, publish, registration, search, service_index, symbols,
+    vulnerabilities,
+};
+pub use state::{App, AppState};
+
+/// Body limit of every request but uploads (which enforce the package limit as they stream).
+const SMALL_BODY_LIMIT: usize = 64 * 1024;
+
+impl AppState {
+    /// Response options for a document of this feed.
+    pub fn doc_options(&self, always_gzip: bool) -> response::DocOptions {
+        response::DocOptions {
+            always_gzip,
+            private: self.read_tokens.is_some(),
+        }
+    }
+}
+
+/// The whole server: the feed under its path base, health and metrics at the root.
+pub fn router(state: AppState) -> Router {
+    let feed = feed_routes(&state);
+    let path_base = state.config.path_base.clone();
+    let root = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics));
+    let app = if path_base.is_empty() {
+        root.merge(feed)
+    } else {
+        root.nest(&path_base, feed)
+    };
+    app.layer(middleware::from_fn_with_state(
+        state.metrics.clone(),
+        metrics::track,
+    ))
+    .layer(
+        TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let route = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map(|p| p.as_str().to_owned());
+            tracing::info_span!("request", http.method = %req.method(), http.route = route)
+        }),
+    )
+    .with_state(state)
+}
+
+fn feed_routes(state: &AppState) -> Router<AppState> {
+    let uploads = Router::new()
+        .route("/package", put(publish::push))
+        .route("/package/", put(publish::push))
+        .route("/symbolpackage", put(symbols::push))
+        .route("/symbolpackage/", put(symbols::push))
+        .layer(DefaultBodyLimit::disable());
+    let mut reads = Router::new()
+        .route("/index.json", get(service_index::get))
+        .route("/flatcontainer/{id}/index.json", get(flat_container::versions))
+        .route(
+            "/flatcontainer/{id}/{version}/{file}",
+            get(flat_container::file),
+        )
+        .route("/query", get(search::query))
+        .route("/autocomplete", get(search::autocomplete))
+        .route("/symbols/{file}/{key}/{file2}", get(symbols::download))
+        .route("/catalog/index.json", get(catalog::index))
+        .route("/catalog/{page}", get(catalog::page))
+        .route("/catalog/data/{seq}/{name}", get(catalog::leaf))
+        .route("/vulnerabilities/index.json", get(vulnerabilities::index))
+        .route("/vulnerabilities/{page}", get(vulnerabilities::page));
+    for hive in Hive::ALL {
+        let seg = hive.segment();
+        reads = reads
+            .route(
+                &format!("/{seg}/{{id}}/index.json"),
+                get(move |s, u, p, h| registration::index(hive, s, u, p, h)),
+            )
+            .route(
+                &format!("/{seg}/{{id}}/page/{{lower}}/{{upper}}"),
+                get(move |s, u, p, h| registration::page(hive, s, u, p, h)),
+            )
+            .route(
+                &format!("/{seg}/{{id}}/{{leaf}}"),
+                get(move |s, u, p, h| registration::leaf(hive, s, u, p, h)),
+            );
+    }
+    let writes = Router::new().route(
+        "/package/{id}/{version}",
+        axum::routing::delete(publish::delete).post(publish::relist),
+    );
+    let reads = reads.layer(middleware::from_fn_with_state(state.clone(), require_read_token));
+    uploads
+        .merge(reads.merge(writes).layer(DefaultBodyLimit::max(SMALL_BODY_LIMIT)))
+}
+
+/// With read tokens configured, every read needs HTTP Basic with a token as the password
+/// (G-7, SI-6): 401 with `WWW-Authenticate: Basic` otherwise, so clients prompt or use their
+/// configured credentials. Writes are authenticated by their API key instead.
+async fn require_read_token(State(s): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(tokens) = &s.read_tokens else {
+        return next.run(request).await;
+    };
+    if matches!(*request.method(), Method::GET | Method::HEAD) {
+        let password = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(basic_password);
+        if !password.is_some_and(|p| tokens.verify(&p)) {
+            return ApiError::Unauthorized {
+                basic: true,
+                message: "this feed needs credentials: a read token as the password".into(),
+            }
+            .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// The password of an HTTP Basic `Authorization` header.
+fn basic_password(value: &str) -> Option<String> {
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (_, password) = text.split_once(':')?;
+    Some(password.to_owned())
+}

@@ -1,0 +1,164 @@
+//! How documents and files go out: JSON with a strong ETag and `If-None-Match` -> 304, gzip when
+//! the client accepts it (always for the gzip registration hives, REG-1), and cache headers that
+//! let proxies revalidate documents and keep package files forever.
+
+use std::io::Write;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use sha2::{Digest, Sha256};
+
+use super::error::ApiError;
+use crate::storage::Blob;
+
+/// Documents change with the feed: caches must revalidate (cheap with the ETag).
+const DOCUMENT_CACHE: &str = "no-cache";
+/// Package files never change under their URL.
+const FILE_CACHE: &str = "public, max-age=31536000, immutable";
+/// Read-protected feeds must not be cached by shared proxies.
+const PRIVATE_DOCUMENT_CACHE: &str = "private, no-cache";
+const PRIVATE_FILE_CACHE: &str = "private, max-age=31536000, immutable";
+
+/// Whether `headers` accept a gzip response.
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|enc| {
+            let mut parts = enc.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| {
+                let p = p.trim().replace(' ', "");
+                p == "q=0" || p == "q=0.0" || p == "q=0.00" || p == "q=0.000"
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
+}
+
+fn if_none_match(request: &HeaderMap, etag: &str) -> bool {
+    request
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == etag || t == "*")
+}
+
+/// Options for one JSON document.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DocOptions {
+    /// Always gzip (the `registration-gz*` hives), whatever the client asked.
+    pub always_gzip: bool,
+    /// The feed is read-protected.
+    pub private: bool,
+}
+
+/// A JSON document response.
+pub fn json(request: &HeaderMap, value: &serde_json::Value, opts: DocOptions) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => document(request, body, "application/json; charset=utf-8", opts),
+        Err(e) => ApiError::Internal(format!("cannot serialize a document: {e}")).into_response(),
+    }
+}
+
+/// A document response from bytes already rendered.
+pub fn document(
+    request: &HeaderMap,
+    body: Vec<u8>,
+    content_type: &'static str,
+    opts: DocOptions,
+) -> Response {
+    let hash = hex::encode(&Sha256::digest(&body)[..16]);
+    let gzip = opts.always_gzip || accepts_gzip(request);
+    // Each representation has its own strong validator.
+    let etag = if gzip {
+        format!("\"{hash}-gz\"")
+    } else {
+        format!("\"{hash}\"")
+    };
+    let cache = if opts.private {
+        PRIVATE_DOCUMENT_CACHE
+    } else {
+        DOCUMENT_CACHE
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    if !opts.always_gzip {
+        headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, v);
+    }
+    if if_none_match(request, &etag) {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let body = if gzip {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        gzip_bytes(&body)
+    } else {
+        body
+    };
+    (StatusCode::OK, headers, body).into_response()
+}
+
+fn gzip_bytes(body: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 4 + 64), Compression::fast());
+    // Writing into a Vec cannot fail.
+    let _ = enc.write_all(body);
+    enc.finish().unwrap_or_default()
+}
+
+/// A stored file, streamed as it is read.
+pub fn file(blob: Blob, content_type: &'static str, private: bool) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(blob.size));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(if private { PRIVATE_FILE_CACHE } else { FILE_CACHE }),
+    );
+    (StatusCode::OK, headers, Body::from_stream(blob.stream)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn gzip_negotiation_respects_q_zero() {
+        assert!(accepts_gzip(&req(&[("accept-encoding", "gzip, deflate")])));
+        assert!(accepts_gzip(&req(&[("accept-encoding", "br;q=1, GZIP;q=0.5")])));
+        assert!(!accepts_gzip(&req(&[("accept-encoding", "gzip;q=0")])));
+        assert!(!accepts_gzip(&req(&[])));
+    }
+
+    #[test]
+    fn matching_etag_gives_304_and_representations_differ() {
+        let value = serde_json::json!({"a": 1});
+        let plain = json(&req(&[]), &value, DocOptions::default());
+        let etag = plain.headers()[header::ETAG].to_str().unwrap().to_owned();
+        let gz = json(&req(&[("accept-encoding", "gzip")]), &value, DocOptions::default());
+        assert_ne!(gz.headers()[header::ETAG].to_str().unwrap(), etag);
+        assert_eq!(gz.headers()[header::CONTENT_ENCODING], "gzip");
+        let again = json(&req(&[("if-none-match", "\"x\"")]), &value, DocOptions::default());
+        assert_eq!(again.status(), StatusCode::OK);
+        let mut h = HeaderMap::new();
+        h.insert(header::IF_NONE_MATCH, etag.parse().unwrap());
+        assert_eq!(json(&h, &value, DocOptions::default()).status(), StatusCode::NOT_MODIFIED);
+    }
+}

@@ -1,0 +1,115 @@
+//! Wiring: from a validated [`Config`] to a listening server.
+
+use std::future::Future;
+
+use anyhow::Context;
+use chrono::Utc;
+use tokio::net::TcpListener;
+
+use crate::api::vulnerabilities;
+use crate::auth::{ApiKeys, ReadTokens};
+use crate::config::Config;
+use crate::feed::{self, Feed};
+use crate::http::{self, App, AppState, metrics::Metrics};
+use crate::storage::Storage;
+
+/// Builds the application state: opens storage, replays the feed, loads keys and advisories.
+pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    let storage = Storage::open(&config.storage_url, &config.storage_options)
+        .context("cannot open storage")?;
+    std::fs::create_dir_all(&config.temp_dir)
+        .with_context(|| format!("cannot create temp dir {}", config.temp_dir.display()))?;
+    let options = feed::Options {
+        delete_mode: config.delete_mode,
+        ..feed::Options::default()
+    };
+    let feed = Feed::open(storage, options)
+        .await
+        .context("cannot load the feed")?;
+    let api_keys = match &config.api_keys_file {
+        Some(path) => ApiKeys::load(path).map_err(anyhow::Error::msg)?,
+        None => ApiKeys::default(),
+    };
+    if api_keys.is_empty() {
+        tracing::warn!("no API keys are configured: the feed is read-only");
+    }
+    let read_tokens = config
+        .read_tokens_file
+        .as_deref()
+        .map(ReadTokens::load)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let advisories = match &config.vulnerabilities_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            vulnerabilities::parse_advisories(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+        None => Vec::new(),
+    };
+    Ok(AppState::new(App {
+        feed,
+        config,
+        api_keys,
+        read_tokens,
+        advisories,
+        advisories_loaded: Utc::now(),
+        metrics: Metrics::new(),
+    }))
+}
+
+/// Serves `state` on `listener` until `shutdown` completes, syncing with other replicas.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let interval = std::time::Duration::from_millis(state.config.sync_interval_ms);
+    let sync = state.feed.spawn_sync(interval);
+    let feed = state.feed.clone();
+    let app = http::router(state);
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("server failed");
+    sync.abort();
+    // Counts since the last publication would otherwise be lost.
+    if let Err(e) = feed.sync_downloads().await {
+        tracing::warn!(error = %e, "cannot publish download counts at shutdown");
+    }
+    result
+}
+
+/// Runs the server for `config` until SIGINT/SIGTERM.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let state = build_state(config).await?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(listen = %listener.local_addr()?, storage = ?state.feed.storage(), path_base = %state.config.path_base, "feed server started");
+    serve(state, listener, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,333 @@
+//! The feed's objects on `object_store`: the only module that imports it.
+//!
+//! [`Storage::open`] turns a storage URL (a local folder, `memory://`, `s3://`, `az://`, `gs://`)
+//! into a store scoped to the feed's prefix; [`key::Key`] names every object. Writes are whole-object
+//! and atomic on every backend; [`Storage::create`] is the create-only write that the event log
+//! and package claims use as their compare-and-swap (DESIGN invariants 1 and 2).
+
+pub mod key;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::prefix::PrefixStore;
+use object_store::{
+    ObjectStore, ObjectStoreExt, ObjectStoreScheme, PutMode, PutOptions, PutPayload,
+};
+
+pub use key::{Key, PackageFile};
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The object does not exist.
+    #[error("object {path} not found")]
+    NotFound { path: String },
+    /// A create-only write found the object already there.
+    #[error("object {path} already exists")]
+    AlreadyExists { path: String },
+    /// The storage URL or its options are unusable.
+    #[error("invalid storage configuration: {0}")]
+    Config(String),
+    /// The backend failed or timed out.
+    #[error("storage backend error on {path}: {source}")]
+    Backend {
+        path: String,
+        #[source]
+        source: object_store::Error,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    fn from_store(path: &Path, source: object_store::Error) -> Error {
+        let path = path.to_string();
+        match source {
+            object_store::Error::NotFound { .. } => Error::NotFound { path },
+            object_store::Error::AlreadyExists { .. } => Error::AlreadyExists { path },
+            source => Error::Backend { path, source },
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::NotFound { .. })
+    }
+}
+
+/// An object being read: its size and its bytes as they arrive.
+pub struct Blob {
+    pub size: u64,
+    pub stream: BoxStream<'static, Result<Bytes, std::io::Error>>,
+}
+
+/// Size and age of a stored object.
+#[derive(Debug, Clone)]
+pub struct Meta {
+    pub path: Path,
+    pub size: u64,
+    pub last_modified: DateTime<Utc>,
+}
+
+/// A feed's object store, already scoped to the feed's prefix.
+#[derive(Clone)]
+pub struct Storage {
+    store: Arc<dyn ObjectStore>,
+    description: String,
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.description)
+    }
+}
+
+impl Storage {
+    /// Opens the store named by `url`. Cloud credentials are read from the backend's usual
+    /// environment variables (`AWS_*`, `AZURE_*`, `GOOGLE_*`); `options` override them.
+    pub fn open(url: &str, options: &BTreeMap<String, String>) -> Result<Storage> {
+        let parsed = match url::Url::parse(url) {
+            Ok(u) if u.scheme().len() > 1 => u,
+            // A bare path (or a Windows drive letter parsed as a scheme) is a local folder.
+            _ => return Storage::local(std::path::Path::new(url)),
+        };
+        let (scheme, prefix) =
+            ObjectStoreScheme::parse(&parsed).map_err(|e| Error::Config(e.to_string()))?;
+        let config = |e: object_store::Error| Error::Config(e.to_string());
+        let store: Arc<dyn ObjectStore> = match scheme {
+            ObjectStoreScheme::Local => {
+                let path = parsed
+                    .to_file_path()
+                    .map_err(|()| Error::Config(format!("`{url}` is not a local path")))?;
+                return Storage::local(&path);
+            }
+            ObjectStoreScheme::Memory => Arc::new(InMemory::new()),
+            ObjectStoreScheme::AmazonS3 => {
+                let mut b = object_store::aws::AmazonS3Builder::from_env().with_url(url);
+                for (k, v) in options {
+                    b = b.with_config(k.parse().map_err(config)?, v);
+                }
+                Arc::new(b.build().map_err(config)?)
+            }
+            ObjectStoreScheme::MicrosoftAzure => {
+                let mut b = object_store::azure::MicrosoftAzureBuilder::from_env().with_url(url);
+                for (k, v) in options {
+                    b = b.with_config(k.parse().map_err(config)?, v);
+                }
+                Arc::new(b.build().map_err(config)?)
+            }
+            ObjectStoreScheme::GoogleCloudStorage => {
+                let mut b =
+                    object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(url);
+                for (k, v) in options {
+                    b = b.with_config(k.parse().map_err(config)?, v);
+                }
+                Arc::new(b.build().map_err(config)?)
+            }
+            other => {
+                return Err(Error::Config(format!(
+                    "`{url}`: storage scheme {other:?} is not supported; use a folder, memory://, s3://, az:// or gs://"
+                )));
+            }
+        };
+        let prefix = Path::parse(prefix.as_ref()).map_err(|e| Error::Config(e.to_string()))?;
+        let store: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
+            store
+        } else {
+            Arc::new(PrefixStore::new(store, prefix))
+        };
+        Ok(Storage {
+            store,
+            description: redact_url(url),
+        })
+    }
+
+    /// A feed in a local folder, created when missing.
+    pub fn local(dir: &std::path::Path) -> Result<Storage> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::Config(format!("cannot create storage folder {}: {e}", dir.display()))
+        })?;
+        let store = LocalFileSystem::new_with_prefix(dir)
+            .map_err(|e| Error::Config(e.to_string()))?
+            // Empty folders left by deletes are removed, so a listing shows only live packages.
+            .with_automatic_cleanup(true);
+        Ok(Storage {
+            store: Arc::new(store),
+            description: format!("folder {}", dir.display()),
+        })
+    }
+
+    /// An empty in-memory feed (tests).
+    pub fn memory() -> Storage {
+        Storage {
+            store: Arc::new(InMemory::new()),
+            description: "memory://".to_owned(),
+        }
+    }
+
+    /// Writes `bytes` at `key`, replacing what was there.
+    pub async fn put(&self, key: Key<'_>, bytes: Bytes) -> Result<()> {
+        let path = key.path();
+        self.store
+            .put(&path, PutPayload::from(bytes))
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::from_store(&path, e))
+    }
+
+    /// Writes `bytes` at `key` only if nothing is there ([`Error::AlreadyExists`] otherwise).
+    pub async fn create(&self, key: Key<'_>, bytes: Bytes) -> Result<()> {
+        let path = key.path();
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        self.store
+            .put_opts(&path, PutPayload::from(bytes), opts)
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::from_store(&path, e))
+    }
+
+    /// Reads a whole object.
+    pub async fn get(&self, key: Key<'_>) -> Result<Bytes> {
+        self.get_path(&key.path()).await
+    }
+
+    /// Reads a whole object by path (fsck, gc).
+    pub async fn get_path(&self, path: &Path) -> Result<Bytes> {
+        let result = self
+            .store
+            .get(path)
+            .await
+            .map_err(|e| Error::from_store(path, e))?;
+        result.bytes().await.map_err(|e| Error::from_store(path, e))
+    }
+
+    /// Reads an object as a stream of chunks, for downloads that must not be buffered whole.
+    pub async fn get_stream(&self, key: Key<'_>) -> Result<Blob> {
+        let path = key.path();
+        let result = self
+            .store
+            .get(&path)
+            .await
+            .map_err(|e| Error::from_store(&path, e))?;
+        let size = result.meta.size;
+        let stream = result
+            .into_stream()
+            .map_err(|e| std::io::Error::other(e.to_string()))
+            .boxed();
+        Ok(Blob { size, stream })
+    }
+
+    pub async fn head(&self, key: Key<'_>) -> Result<Meta> {
+        let path = key.path();
+        let meta = self
+            .store
+            .head(&path)
+            .await
+            .map_err(|e| Error::from_store(&path, e))?;
+        Ok(Meta {
+            path: meta.location,
+            size: meta.size,
+            last_modified: meta.last_modified,
+        })
+    }
+
+    /// Deletes an object; deleting a missing object is not an error.
+    pub async fn delete(&self, key: Key<'_>) -> Result<()> {
+        self.delete_path(&key.path()).await
+    }
+
+    pub async fn delete_path(&self, path: &Path) -> Result<()> {
+        match self.store.delete(path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(Error::from_store(path, e)),
+        }
+    }
+
+    /// Every object under `prefix` (a folder of [`key`]), in no particular order.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<Meta>> {
+        let prefix = Path::from(prefix);
+        self.store
+            .list(Some(&prefix))
+            .map_ok(|m| Meta {
+                path: m.location,
+                size: m.size,
+                last_modified: m.last_modified,
+            })
+            .try_collect()
+            .await
+            .map_err(|e| Error::from_store(&prefix, e))
+    }
+
+    /// Every object under `prefix` whose path sorts after `offset`.
+    pub async fn list_after(&self, prefix: &str, offset: &Path) -> Result<Vec<Meta>> {
+        let prefix = Path::from(prefix);
+        self.store
+            .list_with_offset(Some(&prefix), offset)
+            .map_ok(|m| Meta {
+                path: m.location,
+                size: m.size,
+                last_modified: m.last_modified,
+            })
+            .try_collect()
+            .await
+            .map_err(|e| Error::from_store(&prefix, e))
+    }
+}
+
+/// Storage URLs can carry credentials (`s3://key:secret@bucket`): never log them.
+fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_password(None);
+            let _ = u.set_username("");
+            u.to_string()
+        }
+        Err(_) => url.to_owned(),
+    }
+}
+
+/// How long a package claim (see [`crate::feed`]) may stay without its event before a new push
+/// may take it over: far longer than a push needs between claiming and committing.
+pub const CLAIM_GRACE: Duration = Duration::from_secs(600);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn create_is_create_only_on_memory_and_local() {
+        let dir = tempfile::tempdir().unwrap();
+        for storage in [Storage::memory(), Storage::local(dir.path()).unwrap()] {
+            storage.create(Key::Event(1), Bytes::from_static(b"a")).await.unwrap();
+            let err = storage
+                .create(Key::Event(1), Bytes::from_static(b"b"))
+                .await
+                .unwrap_err();
+            assert!(matches!(err, Error::AlreadyExists { .. }), "{err}");
+            assert_eq!(storage.get(Key::Event(1)).await.unwrap(), Bytes::from_static(b"a"));
+        }
+    }
+
+    #[tokio::test]
+    async fn open_understands_folders_and_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("feed");
+        let s = Storage::open(folder.to_str().unwrap(), &BTreeMap::new()).unwrap();
+        s.put(Key::Snapshot, Bytes::from_static(b"{}")).await.unwrap();
+        assert!(folder.join("catalog/snapshot.json").exists());
+        let m = Storage::open("memory://", &BTreeMap::new()).unwrap();
+        assert!(m.get(Key::Snapshot).await.unwrap_err().is_not_found());
+        assert!(Storage::open("ftp://x/y", &BTreeMap::new()).is_err());
+    }
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite, as the README's quick start runs it and as CI runs it (.ci/run):
+# installs the real tools the tests drive (NuGet.exe on mono, moto, Azurite, nginx, a
+# kube-apiserver + etcd control plane), checks formatting and lints, then runs every test.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+.ci/install-deps.sh
+# shellcheck disable=SC1091
+source .ci/cache/env.sh
+bash .ci/envtest.sh >/dev/null
+export KUBEBUILDER_ASSETS="${KUBEBUILDER_ASSETS:-$PWD/.ci/cache/kubebuilder}"
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+cargo nextest run --workspace --all-features --locked --no-fail-fast

@@ -158,7 +158,9 @@ impl ApiKeys {
                     Ok(ApiKey {
                         name: entry.name,
                         hash,
-                        scopes: entry.scopes.unwrap_or_else(|| vec![Scope::Push, Scope::Unlist]),
+                        scopes: entry
+                            .scopes
+                            .unwrap_or_else(|| vec![Scope::Push, Scope::Unlist]),
                         patterns,
                     })
                 })
@@ -312,7 +314,11 @@ mod tests {
 
     #[test]
     fn bad_key_files_are_refused_with_a_reason() {
-        assert!(ApiKeys::parse("short").unwrap_err().contains("8 characters"));
+        assert!(
+            ApiKeys::parse("short")
+                .unwrap_err()
+                .contains("8 characters")
+        );
         let both = "keys:\n  - name: x\n    key: abcdefghij\n    sha256: 00\n";
         assert!(ApiKeys::parse(both).unwrap_err().contains("exactly one"));
         let pattern = "keys:\n  - name: x\n    key: abcdefghij\n    packages: ['a b']\n";

@@ -337,7 +337,9 @@ fn normalize_path_base(raw: &str) -> Result<String, ConfigError> {
         if !ok {
             return Err(invalid(
                 "path_base",
-                format!("`{raw}` must be slash-separated segments of letters, digits, '-', '.', '_' or '~'"),
+                format!(
+                    "`{raw}` must be slash-separated segments of letters, digits, '-', '.', '_' or '~'"
+                ),
             ));
         }
     }
@@ -365,7 +367,10 @@ mod tests {
             ..Default::default()
         };
         let c = Config::resolve(file, Args::default()).unwrap();
-        assert_eq!(c.public_base_url.as_deref(), Some("https://nuget.example.com/team-a/main"));
+        assert_eq!(
+            c.public_base_url.as_deref(),
+            Some("https://nuget.example.com/team-a/main")
+        );
         assert_eq!(c.path_base, "/team-a/main");
     }
 

@@ -41,7 +41,10 @@ async fn service_index_advertises_every_client_type_under_the_feed_directory() {
     let doc = c.json(&s.url("index.json")).await;
     assert!(doc["version"].as_str().unwrap().starts_with("3."));
     let resources = doc["resources"].as_array().unwrap();
-    let types: Vec<&str> = resources.iter().map(|r| r["@type"].as_str().unwrap()).collect();
+    let types: Vec<&str> = resources
+        .iter()
+        .map(|r| r["@type"].as_str().unwrap())
+        .collect();
     for t in [
         "SearchQueryService/Versioned",
         "SearchQueryService/3.4.0",
@@ -64,7 +67,10 @@ async fn service_index_advertises_every_client_type_under_the_feed_directory() {
     let dir = s.url("");
     for r in resources {
         let id = r["@id"].as_str().unwrap();
-        assert!(id.starts_with(&dir), "{id} is not under {dir} (PreAuthenticate)");
+        assert!(
+            id.starts_with(&dir),
+            "{id} is not under {dir} (PreAuthenticate)"
+        );
     }
     // Outside the path base there is no feed.
     assert_eq!(c.get(&format!("{}/index.json", s.root)).await.status(), 404);
@@ -102,7 +108,12 @@ async fn urls_follow_public_base_url_or_forwarded_headers() {
     let doc = c.json(&s.url("index.json")).await;
     assert!(s.base.ends_with("/t/f"));
     for r in doc["resources"].as_array().unwrap() {
-        assert!(r["@id"].as_str().unwrap().starts_with("https://feeds.example.org/t/f/"));
+        assert!(
+            r["@id"]
+                .as_str()
+                .unwrap()
+                .starts_with("https://feeds.example.org/t/f/")
+        );
     }
     s.stop().await;
 }
@@ -153,13 +164,23 @@ async fn equivalent_versions_and_casings_conflict_with_409() {
     let s = TestServer::start(|_, _| {}).await;
     let c = Client::new();
     push_ok(&c, &s, &PackageBuilder::new("Foo", "1.0")).await;
-    for (id, v) in [("Foo", "1.0.0"), ("foo", "1.0.0.0"), ("FOO", "1.0.0+build.7")] {
-        let r = c.push(&s, Some(ADMIN_KEY), &PackageBuilder::new(id, v).build()).await;
+    for (id, v) in [
+        ("Foo", "1.0.0"),
+        ("foo", "1.0.0.0"),
+        ("FOO", "1.0.0+build.7"),
+    ] {
+        let r = c
+            .push(&s, Some(ADMIN_KEY), &PackageBuilder::new(id, v).build())
+            .await;
         assert_eq!(r.status(), 409, "{id} {v}");
     }
     push_ok(&c, &s, &PackageBuilder::new("Foo", "1.0.0-Beta")).await;
     let r = c
-        .push(&s, Some(ADMIN_KEY), &PackageBuilder::new("Foo", "1.0.0-beta").build())
+        .push(
+            &s,
+            Some(ADMIN_KEY),
+            &PackageBuilder::new("Foo", "1.0.0-beta").build(),
+        )
         .await;
     assert_eq!(r.status(), 409, "prerelease labels are case-insensitive");
     let index = c.json(&s.url("flatcontainer/foo/index.json")).await;
@@ -174,21 +195,31 @@ async fn keys_are_required_checked_and_scoped() {
     let c = Client::new();
     let pkg = PackageBuilder::new("Other.Lib", "1.0.0").build();
     assert_eq!(c.push(&s, None, &pkg).await.status(), 401);
-    assert_eq!(c.push(&s, Some("wrong-key-000000"), &pkg).await.status(), 403);
+    assert_eq!(
+        c.push(&s, Some("wrong-key-000000"), &pkg).await.status(),
+        403
+    );
     assert_eq!(c.push(&s, Some(CONTOSO_KEY), &pkg).await.status(), 403);
     assert_eq!(c.push(&s, Some(UNLIST_KEY), &pkg).await.status(), 403);
     assert!(s.stored_files().is_empty(), "{:?}", s.stored_files());
     let contoso = PackageBuilder::new("Contoso.Tools", "1.0.0").build();
     assert_eq!(c.push(&s, Some(CONTOSO_KEY), &contoso).await.status(), 201);
     let url = s.url("package/Contoso.Tools/1.0.0");
-    assert_eq!(c.delete(&url, CONTOSO_KEY).await.status(), 403, "push-only key");
+    assert_eq!(
+        c.delete(&url, CONTOSO_KEY).await.status(),
+        403,
+        "push-only key"
+    );
     assert_eq!(c.delete(&url, UNLIST_KEY).await.status(), 204);
     // Owners are the names of the keys that may push the id (SQ-10), never nuspec <owners>.
     let search = c.json(&s.url("query?q=contoso.tools")).await;
     assert_eq!(search["totalHits"], 0, "unlisted");
     assert_eq!(c.post(&url, UNLIST_KEY).await.status(), 200);
     let search = c.json(&s.url("query?q=contoso.tools")).await;
-    assert_eq!(search["data"][0]["owners"], serde_json::json!(["admin", "contoso-ci"]));
+    assert_eq!(
+        search["data"][0]["owners"],
+        serde_json::json!(["admin", "contoso-ci"])
+    );
     s.stop().await;
 }
 
@@ -198,7 +229,9 @@ async fn bad_packages_are_400_and_store_nothing() {
     let s = TestServer::start(|_, _| {}).await;
     let c = Client::new();
     use nuget_feed_server::testing as t;
-    let missing_icon = PackageBuilder::new("A", "1.0.0").icon("icon.png", b"png").nuspec_xml();
+    let missing_icon = PackageBuilder::new("A", "1.0.0")
+        .icon("icon.png", b"png")
+        .nuspec_xml();
     let bad: Vec<(&str, Vec<u8>)> = vec![
         ("not a zip", b"hello, not a zip".to_vec()),
         ("truncated", t::truncated_zip()),
@@ -208,10 +241,19 @@ async fn bad_packages_are_400_and_store_nothing() {
         ("zip bomb", t::zip_bomb()),
         ("lying entry size", t::zip_with_lying_entry_size()),
         ("xxe", t::nupkg_with_raw_nuspec("a.nuspec", t::NUSPEC_XXE)),
-        ("billion laughs", t::nupkg_with_raw_nuspec("a.nuspec", t::NUSPEC_BILLION_LAUGHS)),
-        ("symbols to package endpoint", PackageBuilder::new("A", "1.0.0").build_symbols(&[])),
+        (
+            "billion laughs",
+            t::nupkg_with_raw_nuspec("a.nuspec", t::NUSPEC_BILLION_LAUGHS),
+        ),
+        (
+            "symbols to package endpoint",
+            PackageBuilder::new("A", "1.0.0").build_symbols(&[]),
+        ),
         // The nuspec names an icon the package does not contain.
-        ("missing icon", t::nupkg_with_raw_nuspec("a.nuspec", &missing_icon)),
+        (
+            "missing icon",
+            t::nupkg_with_raw_nuspec("a.nuspec", &missing_icon),
+        ),
     ];
     for (what, body) in bad {
         let r = c.push(&s, Some(ADMIN_KEY), &body).await;
@@ -239,7 +281,9 @@ async fn oversized_uploads_are_413_while_streaming() {
             x as u8
         })
         .collect();
-    let big = PackageBuilder::new("Big", "1.0.0").file("big.bin", &noise).build();
+    let big = PackageBuilder::new("Big", "1.0.0")
+        .file("big.bin", &noise)
+        .build();
     assert!(big.len() > 40_000);
     let r = c.push(&s, Some(ADMIN_KEY), &big).await;
     assert_eq!(r.status(), 413);
@@ -271,7 +315,11 @@ async fn raw_body_push_and_both_publish_urls_work() {
         .unwrap();
     assert_eq!(r.status(), 201);
     let r = c
-        .push_to(&s.url("package"), Some(ADMIN_KEY), &PackageBuilder::new("Raw", "2.0.0").build())
+        .push_to(
+            &s.url("package"),
+            Some(ADMIN_KEY),
+            &PackageBuilder::new("Raw", "2.0.0").build(),
+        )
         .await;
     assert_eq!(r.status(), 201);
     let index = c.json(&s.url("flatcontainer/raw/index.json")).await;
@@ -289,11 +337,23 @@ async fn delete_unlists_by_default_and_relist_restores() {
     // The client sends the id and version as typed.
     let r = c.delete(&s.url("package/GONE/2.0"), ADMIN_KEY).await;
     assert_eq!(r.status(), 204);
-    assert_eq!(c.delete(&s.url("package/Gone/9.9.9"), ADMIN_KEY).await.status(), 404);
-    assert_eq!(c.delete(&s.url("package/Nope/1.0.0"), ADMIN_KEY).await.status(), 404);
+    assert_eq!(
+        c.delete(&s.url("package/Gone/9.9.9"), ADMIN_KEY)
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        c.delete(&s.url("package/Nope/1.0.0"), ADMIN_KEY)
+            .await
+            .status(),
+        404
+    );
     let index = c.json(&s.url("flatcontainer/gone/index.json")).await;
     assert_eq!(versions_of(&index), ["1.0.0", "2.0.0"]);
-    let nupkg = c.get(&s.url("flatcontainer/gone/2.0.0/gone.2.0.0.nupkg")).await;
+    let nupkg = c
+        .get(&s.url("flatcontainer/gone/2.0.0/gone.2.0.0.nupkg"))
+        .await;
     assert_eq!(nupkg.status(), 200, "unlisted stays downloadable");
     let reg = c.json(&s.url("registration/gone/index.json")).await;
     let leaves = reg["items"][0]["items"].as_array().unwrap();
@@ -305,8 +365,18 @@ async fn delete_unlists_by_default_and_relist_restores() {
     let search = c.json(&s.url("query?q=gone")).await;
     assert_eq!(search["data"][0]["version"], "1.0.0");
     assert_eq!(search["data"][0]["versions"].as_array().unwrap().len(), 1);
-    assert_eq!(c.post(&s.url("package/gone/2.0.0"), ADMIN_KEY).await.status(), 200);
-    assert_eq!(c.post(&s.url("package/gone/2.0.0"), ADMIN_KEY).await.status(), 200);
+    assert_eq!(
+        c.post(&s.url("package/gone/2.0.0"), ADMIN_KEY)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        c.post(&s.url("package/gone/2.0.0"), ADMIN_KEY)
+            .await
+            .status(),
+        200
+    );
     let search = c.json(&s.url("query?q=gone")).await;
     assert_eq!(search["data"][0]["version"], "2.0.0");
     s.stop().await;
@@ -320,10 +390,22 @@ async fn hard_delete_mode_removes_the_version_and_its_files() {
     .await;
     let c = Client::new();
     push_ok(&c, &s, &PackageBuilder::new("Temp", "1.0.0")).await;
-    assert_eq!(c.delete(&s.url("package/temp/1.0.0"), ADMIN_KEY).await.status(), 204);
-    assert_eq!(c.get(&s.url("flatcontainer/temp/index.json")).await.status(), 404);
     assert_eq!(
-        c.get(&s.url("flatcontainer/temp/1.0.0/temp.1.0.0.nupkg")).await.status(),
+        c.delete(&s.url("package/temp/1.0.0"), ADMIN_KEY)
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        c.get(&s.url("flatcontainer/temp/index.json"))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        c.get(&s.url("flatcontainer/temp/1.0.0/temp.1.0.0.nupkg"))
+            .await
+            .status(),
         404
     );
     assert!(
@@ -341,7 +423,13 @@ async fn flat_container_lists_normalized_lower_case_versions_without_metadata() 
     // PBA-1, PBA-2, N-2, N-6, N-8
     let s = TestServer::start(|_, _| {}).await;
     let c = Client::new();
-    for v in ["2.0.0", "1.0.0-RC.1+build.5", "1.0.01", "10.0.0", "1.0.0-alpha"] {
+    for v in [
+        "2.0.0",
+        "1.0.0-RC.1+build.5",
+        "1.0.01",
+        "10.0.0",
+        "1.0.0-alpha",
+    ] {
         push_ok(&c, &s, &PackageBuilder::new("Versions", v)).await;
     }
     let index = c.json(&s.url("flatcontainer/versions/index.json")).await;
@@ -353,10 +441,22 @@ async fn flat_container_lists_normalized_lower_case_versions_without_metadata() 
         let url = s.url(&format!("flatcontainer/versions/{v}/versions.{v}.nupkg"));
         assert_eq!(c.get(&url).await.status(), 200, "{url}");
     }
-    assert_eq!(c.get(&s.url("flatcontainer/unknown/index.json")).await.status(), 404);
-    assert_eq!(c.get(&s.url("flatcontainer/bad id/index.json")).await.status(), 404);
     assert_eq!(
-        c.get(&s.url("flatcontainer/versions/3.0.0/versions.3.0.0.nupkg")).await.status(),
+        c.get(&s.url("flatcontainer/unknown/index.json"))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        c.get(&s.url("flatcontainer/bad id/index.json"))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        c.get(&s.url("flatcontainer/versions/3.0.0/versions.3.0.0.nupkg"))
+            .await
+            .status(),
         404
     );
     s.stop().await;
@@ -367,7 +467,12 @@ async fn registration_hives_filter_semver2_and_gzip() {
     // REG-1, REG-2, REG-7, REG-8, N-4, N-6
     let s = TestServer::start(|_, _| {}).await;
     let c = Client::new();
-    push_ok(&c, &s, &PackageBuilder::new("Hives", "1.0.0").dependency(Some("net8.0"), "Dep", "[1.0.0, )")).await;
+    push_ok(
+        &c,
+        &s,
+        &PackageBuilder::new("Hives", "1.0.0").dependency(Some("net8.0"), "Dep", "[1.0.0, )"),
+    )
+    .await;
     push_ok(&c, &s, &PackageBuilder::new("Hives", "2.0.0-beta.1")).await;
     push_ok(&c, &s, &PackageBuilder::new("Hives", "3.0.0+sha.abc")).await;
 
@@ -382,7 +487,9 @@ async fn registration_hives_filter_semver2_and_gzip() {
     assert_eq!(group["dependencies"][0]["id"], "Dep");
     assert_eq!(group["dependencies"][0]["range"], "[1.0.0, )");
 
-    let gz = c.get(&s.url("registration-gz-semver2/hives/index.json")).await;
+    let gz = c
+        .get(&s.url("registration-gz-semver2/hives/index.json"))
+        .await;
     assert_eq!(gz.status(), 200);
     assert_eq!(gz.headers()["content-encoding"], "gzip");
     let semver2 = gunzip(&gz.bytes().await.unwrap());
@@ -397,10 +504,23 @@ async fn registration_hives_filter_semver2_and_gzip() {
     assert_eq!(semver2["items"][0]["upper"], "3.0.0");
     // Leaves live at {hive}/{id}/{version}.json (REG-13).
     let leaf_url = semver2["items"][0]["items"][2]["@id"].as_str().unwrap();
-    assert!(leaf_url.ends_with("/registration-gz-semver2/hives/3.0.0.json"), "{leaf_url}");
+    assert!(
+        leaf_url.ends_with("/registration-gz-semver2/hives/3.0.0.json"),
+        "{leaf_url}"
+    );
     let leaf = gunzip(&c.get(leaf_url).await.bytes().await.unwrap());
-    assert!(leaf["packageContent"].as_str().unwrap().ends_with("hives.3.0.0.nupkg"));
-    assert_eq!(c.get(&s.url("registration/unknown/index.json")).await.status(), 404);
+    assert!(
+        leaf["packageContent"]
+            .as_str()
+            .unwrap()
+            .ends_with("hives.3.0.0.nupkg")
+    );
+    assert_eq!(
+        c.get(&s.url("registration/unknown/index.json"))
+            .await
+            .status(),
+        404
+    );
     s.stop().await;
 }
 
@@ -416,14 +536,22 @@ async fn registration_pages_like_nuget_org_above_128_versions() {
     assert_eq!(index["count"], 3);
     let pages = index["items"].as_array().unwrap();
     assert_eq!(
-        pages.iter().map(|p| p["count"].as_u64().unwrap()).collect::<Vec<_>>(),
+        pages
+            .iter()
+            .map(|p| p["count"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
         [64, 64, 2]
     );
     assert!(pages[0].get("items").is_none(), "pages are not inlined");
     let page = c.json(pages[1]["@id"].as_str().unwrap()).await;
     assert_eq!(page["items"].as_array().unwrap().len(), 64);
     assert_eq!(page["lower"], pages[1]["lower"]);
-    assert!(page["parent"].as_str().unwrap().ends_with("/registration/many/index.json"));
+    assert!(
+        page["parent"]
+            .as_str()
+            .unwrap()
+            .ends_with("/registration/many/index.json")
+    );
     s.stop().await;
 }
 
@@ -432,23 +560,67 @@ async fn search_ranks_filters_and_counts_ids() {
     // SQ-1..SQ-9, SQ-12
     let s = TestServer::start(|_, _| {}).await;
     let c = Client::new();
-    push_ok(&c, &s, &PackageBuilder::new("Json", "1.0.0").description("Parses things")).await;
-    push_ok(&c, &s, &PackageBuilder::new("Json.Extensions", "1.0.0").description("More")).await;
-    push_ok(&c, &s, &PackageBuilder::new("Other", "1.0.0").description("Writes JSON fast").tags("json serializer")).await;
-    push_ok(&c, &s, &PackageBuilder::new("PreOnly", "1.0.0-beta").description("json preview")).await;
-    push_ok(&c, &s, &PackageBuilder::new("Semver2Only", "1.0.0+meta").description("json v2")).await;
-    push_ok(&c, &s, &PackageBuilder::new("Tool", "1.0.0").package_type("DotnetTool").description("a tool")).await;
+    push_ok(
+        &c,
+        &s,
+        &PackageBuilder::new("Json", "1.0.0").description("Parses things"),
+    )
+    .await;
+    push_ok(
+        &c,
+        &s,
+        &PackageBuilder::new("Json.Extensions", "1.0.0").description("More"),
+    )
+    .await;
+    push_ok(
+        &c,
+        &s,
+        &PackageBuilder::new("Other", "1.0.0")
+            .description("Writes JSON fast")
+            .tags("json serializer"),
+    )
+    .await;
+    push_ok(
+        &c,
+        &s,
+        &PackageBuilder::new("PreOnly", "1.0.0-beta").description("json preview"),
+    )
+    .await;
+    push_ok(
+        &c,
+        &s,
+        &PackageBuilder::new("Semver2Only", "1.0.0+meta").description("json v2"),
+    )
+    .await;
+    push_ok(
+        &c,
+        &s,
+        &PackageBuilder::new("Tool", "1.0.0")
+            .package_type("DotnetTool")
+            .description("a tool"),
+    )
+    .await;
 
     let r = c.json(&s.url("query?q=json")).await;
-    let ids: Vec<&str> = r["data"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = r["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids[0], "Json", "exact id first");
     assert_eq!(ids[1], "Json.Extensions", "then id prefix");
     assert!(ids.contains(&"Other"), "text match");
     assert!(!ids.contains(&"PreOnly"), "prerelease hidden by default");
-    assert!(!ids.contains(&"Semver2Only"), "SemVer2 hidden without semVerLevel");
+    assert!(
+        !ids.contains(&"Semver2Only"),
+        "SemVer2 hidden without semVerLevel"
+    );
     assert_eq!(r["totalHits"], 3);
 
-    let r = c.json(&s.url("query?q=json&prerelease=true&semVerLevel=2.0.0&take=1&skip=1")).await;
+    let r = c
+        .json(&s.url("query?q=json&prerelease=true&semVerLevel=2.0.0&take=1&skip=1"))
+        .await;
     assert_eq!(r["totalHits"], 5, "totalHits ignores skip/take");
     assert_eq!(r["data"].as_array().unwrap().len(), 1);
 
@@ -457,16 +629,32 @@ async fn search_ranks_filters_and_counts_ids() {
     assert_eq!(r["data"][0]["id"], "Tool");
     assert_eq!(r["data"][0]["packageTypes"][0]["name"], "DotnetTool");
 
-    let all = c.json(&s.url("query?q=&prerelease=false&semVerLevel=2.0.0&skip=0&take=26&supportedFramework=net8.0")).await;
+    let all = c
+        .json(&s.url(
+            "query?q=&prerelease=false&semVerLevel=2.0.0&skip=0&take=26&supportedFramework=net8.0",
+        ))
+        .await;
     assert_eq!(all["totalHits"], 5);
     let first = &all["data"][0];
-    for field in ["id", "version", "versions", "registration", "totalDownloads", "packageTypes"] {
+    for field in [
+        "id",
+        "version",
+        "versions",
+        "registration",
+        "totalDownloads",
+        "packageTypes",
+    ] {
         assert!(first.get(field).is_some(), "missing {field}");
     }
     let leaf = first["versions"][0]["@id"].as_str().unwrap();
     assert_eq!(c.get(leaf).await.status(), 200);
 
-    for bad in ["query?skip=-1", "query?take=5000", "query?semVerLevel=x", "query?prerelease=maybe"] {
+    for bad in [
+        "query?skip=-1",
+        "query?take=5000",
+        "query?semVerLevel=x",
+        "query?prerelease=maybe",
+    ] {
         assert_eq!(c.get(&s.url(bad)).await.status(), 400, "{bad}");
     }
     s.stop().await;
@@ -485,11 +673,20 @@ async fn autocomplete_ids_and_versions() {
     assert_eq!(r["data"], serde_json::json!(["Contoso.Core"]));
     assert_eq!(r["totalHits"], 1);
     let r = c.json(&s.url("autocomplete?q=core")).await;
-    assert_eq!(r["data"], serde_json::json!(["Contoso.Core"]), "id tokens match");
+    assert_eq!(
+        r["data"],
+        serde_json::json!(["Contoso.Core"]),
+        "id tokens match"
+    );
     let r = c.json(&s.url("autocomplete?id=contoso.core")).await;
     assert_eq!(r["data"], serde_json::json!(["1.0.0"]));
-    let r = c.json(&s.url("autocomplete?id=contoso.core&prerelease=true&semVerLevel=2.0.0")).await;
-    assert_eq!(r["data"], serde_json::json!(["1.0.0", "2.0.0-rc", "3.0.0+git"]));
+    let r = c
+        .json(&s.url("autocomplete?id=contoso.core&prerelease=true&semVerLevel=2.0.0"))
+        .await;
+    assert_eq!(
+        r["data"],
+        serde_json::json!(["1.0.0", "2.0.0-rc", "3.0.0+git"])
+    );
     let r = c.json(&s.url("autocomplete?id=nope")).await;
     assert_eq!(r["data"], serde_json::json!([]));
     s.stop().await;
@@ -517,13 +714,32 @@ async fn embedded_icon_readme_and_license_are_hosted() {
     let reg = c.json(&s.url("registration/pretty/index.json")).await;
     let entry = &reg["items"][0]["items"][0]["catalogEntry"];
     assert_eq!(entry["iconUrl"], s.url("flatcontainer/pretty/1.0.0/icon"));
-    assert_eq!(entry["licenseUrl"], s.url("flatcontainer/pretty/1.0.0/license"));
-    assert_eq!(entry["readmeUrl"], s.url("flatcontainer/pretty/1.0.0/readme"));
+    assert_eq!(
+        entry["licenseUrl"],
+        s.url("flatcontainer/pretty/1.0.0/license")
+    );
+    assert_eq!(
+        entry["readmeUrl"],
+        s.url("flatcontainer/pretty/1.0.0/readme")
+    );
     let search = c.json(&s.url("query?q=pretty")).await;
-    assert_eq!(search["data"][0]["iconUrl"], s.url("flatcontainer/pretty/1.0.0/icon"));
+    assert_eq!(
+        search["data"][0]["iconUrl"],
+        s.url("flatcontainer/pretty/1.0.0/icon")
+    );
     // No embedded readme: 404.
-    push_ok(&c, &s, &PackageBuilder::new("Plain", "1.0.0").license_expression("MIT")).await;
-    assert_eq!(c.get(&s.url("flatcontainer/plain/1.0.0/readme")).await.status(), 404);
+    push_ok(
+        &c,
+        &s,
+        &PackageBuilder::new("Plain", "1.0.0").license_expression("MIT"),
+    )
+    .await;
+    assert_eq!(
+        c.get(&s.url("flatcontainer/plain/1.0.0/readme"))
+            .await
+            .status(),
+        404
+    );
     let reg = c.json(&s.url("registration/plain/index.json")).await;
     let entry = &reg["items"][0]["items"][0]["catalogEntry"];
     assert_eq!(entry["licenseExpression"], "MIT");
@@ -536,7 +752,10 @@ async fn symbol_packages_push_and_serve_portable_pdbs() {
     // SYM-1..SYM-4
     let s = TestServer::start(|_, _| {}).await;
     let c = Client::new();
-    let guid = [0x11u8, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x00];
+    let guid = [
+        0x11u8, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
+        0x00,
+    ];
     let pdb = nuget_feed_server::testing::portable_pdb(guid, 7);
     let pkg = PackageBuilder::new("Sym", "1.0.0");
     let snupkg = pkg.build_symbols(&[("lib/net8.0/Sym.pdb", pdb.clone())]);
@@ -546,19 +765,27 @@ async fn symbol_packages_push_and_serve_portable_pdbs() {
     push_ok(&c, &s, &pkg).await;
     let r = c.push_to(&url, Some(ADMIN_KEY), &pkg.build()).await;
     assert_eq!(r.status(), 400, "not a symbols package");
-    let r = c.push_to(&format!("{url}/"), Some(ADMIN_KEY), &snupkg).await;
+    let r = c
+        .push_to(&format!("{url}/"), Some(ADMIN_KEY), &snupkg)
+        .await;
     assert_eq!(r.status(), 201);
     let key = nuget_feed_server::package::pdb::read_portable_pdb_id(&pdb)
         .unwrap()
         .symbol_key();
-    let got = c.get(&s.url(&format!("symbols/sym.pdb/{key}/sym.pdb"))).await;
+    let got = c
+        .get(&s.url(&format!("symbols/sym.pdb/{key}/sym.pdb")))
+        .await;
     assert_eq!(got.status(), 200);
     assert_eq!(got.bytes().await.unwrap().as_ref(), pdb.as_slice());
     let upper = key.to_uppercase();
-    let got = c.get(&s.url(&format!("symbols/Sym.pdb/{upper}/Sym.pdb"))).await;
+    let got = c
+        .get(&s.url(&format!("symbols/Sym.pdb/{upper}/Sym.pdb")))
+        .await;
     assert_eq!(got.status(), 200, "symbol paths are case-insensitive");
     assert_eq!(
-        c.get(&s.url("symbols/sym.pdb/00000000000000000000000000000000ffffffff/sym.pdb")).await.status(),
+        c.get(&s.url("symbols/sym.pdb/00000000000000000000000000000000ffffffff/sym.pdb"))
+            .await
+            .status(),
         404
     );
     s.stop().await;
@@ -574,7 +801,12 @@ async fn catalog_records_every_change() {
     let c = Client::new();
     push_ok(&c, &s, &PackageBuilder::new("Cat", "1.0.0")).await;
     push_ok(&c, &s, &PackageBuilder::new("Cat", "2.0.0")).await;
-    assert_eq!(c.delete(&s.url("package/cat/1.0.0"), ADMIN_KEY).await.status(), 204);
+    assert_eq!(
+        c.delete(&s.url("package/cat/1.0.0"), ADMIN_KEY)
+            .await
+            .status(),
+        204
+    );
     let index = c.json(&s.url("catalog/index.json")).await;
     assert_eq!(index["count"], 1);
     let page_url = index["items"][0]["@id"].as_str().unwrap();
@@ -582,7 +814,14 @@ async fn catalog_records_every_change() {
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 3);
     let types: Vec<&str> = items.iter().map(|i| i["@type"].as_str().unwrap()).collect();
-    assert_eq!(types, ["nuget:PackageDetails", "nuget:PackageDetails", "nuget:PackageDelete"]);
+    assert_eq!(
+        types,
+        [
+            "nuget:PackageDetails",
+            "nuget:PackageDetails",
+            "nuget:PackageDelete"
+        ]
+    );
     let leaf = c.json(items[1]["@id"].as_str().unwrap()).await;
     assert_eq!(leaf["id"], "Cat");
     assert_eq!(leaf["version"], "2.0.0");
@@ -627,7 +866,16 @@ async fn read_tokens_protect_every_read_with_basic_auth() {
     })
     .await;
     let c = Client::new();
-    assert_eq!(c.push(&s, Some(ADMIN_KEY), &PackageBuilder::new("Secret", "1.0.0").build()).await.status(), 201);
+    assert_eq!(
+        c.push(
+            &s,
+            Some(ADMIN_KEY),
+            &PackageBuilder::new("Secret", "1.0.0").build()
+        )
+        .await
+        .status(),
+        201
+    );
     for path in [
         "index.json",
         "flatcontainer/secret/index.json",
@@ -640,8 +888,19 @@ async fn read_tokens_protect_every_read_with_basic_auth() {
     ] {
         let r = c.get(&s.url(path)).await;
         assert_eq!(r.status(), 401, "{path}");
-        assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic"));
-        let wrong = c.http.get(s.url(path)).basic_auth("u", Some("nope")).send().await.unwrap();
+        assert!(
+            r.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Basic")
+        );
+        let wrong = c
+            .http
+            .get(s.url(path))
+            .basic_auth("u", Some("nope"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(wrong.status(), 401, "{path}");
         let ok = c
             .http
@@ -652,7 +911,11 @@ async fn read_tokens_protect_every_read_with_basic_auth() {
             .unwrap();
         assert_eq!(ok.status(), 200, "{path}");
     }
-    assert_eq!(c.get(&format!("{}/healthz", s.root)).await.status(), 200, "probes stay open");
+    assert_eq!(
+        c.get(&format!("{}/healthz", s.root)).await.status(),
+        200,
+        "probes stay open"
+    );
     s.stop().await;
 }
 
@@ -664,13 +927,32 @@ async fn documents_have_etags_and_answer_304() {
     let url = s.url("flatcontainer/etag/index.json");
     let r = c.get(&url).await;
     let etag = r.headers()["etag"].to_str().unwrap().to_owned();
-    let r = c.http.get(&url).header("If-None-Match", &etag).send().await.unwrap();
+    let r = c
+        .http
+        .get(&url)
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 304);
     push_ok(&c, &s, &PackageBuilder::new("Etag", "2.0.0")).await;
-    let r = c.http.get(&url).header("If-None-Match", &etag).send().await.unwrap();
+    let r = c
+        .http
+        .get(&url)
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200, "a change gives a new ETag");
-    let nupkg = c.get(&s.url("flatcontainer/etag/1.0.0/etag.1.0.0.nupkg")).await;
-    assert!(nupkg.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    let nupkg = c
+        .get(&s.url("flatcontainer/etag/1.0.0/etag.1.0.0.nupkg"))
+        .await;
+    assert!(
+        nupkg.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
     s.stop().await;
 }
 
@@ -680,7 +962,9 @@ async fn downloads_are_counted_and_shown_in_search() {
     let c = Client::new();
     push_ok(&c, &s, &PackageBuilder::new("Popular", "1.0.0")).await;
     for _ in 0..3 {
-        let r = c.get(&s.url("flatcontainer/popular/1.0.0/popular.1.0.0.nupkg")).await;
+        let r = c
+            .get(&s.url("flatcontainer/popular/1.0.0/popular.1.0.0.nupkg"))
+            .await;
         assert_eq!(r.status(), 200);
     }
     let r = c.json(&s.url("query?q=popular")).await;
@@ -696,7 +980,12 @@ async fn health_readiness_and_metrics() {
     assert_eq!(c.get(&format!("{}/healthz", s.root)).await.status(), 200);
     assert_eq!(c.get(&format!("{}/readyz", s.root)).await.status(), 200);
     c.json(&s.url("index.json")).await;
-    let m = c.get(&format!("{}/metrics", s.root)).await.text().await.unwrap();
+    let m = c
+        .get(&format!("{}/metrics", s.root))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(m.contains("nuget_feed_http_requests_total"), "{m}");
     assert!(m.contains("route=\"/t/f/index.json\""), "{m}");
     s.stop().await;

@@ -20,8 +20,8 @@ use crate::config::DeleteMode;
 use crate::package::{self, NuGetVersion, PackageId};
 use crate::storage::{self, Key, PackageFile, Storage};
 
-pub use push::{Prepared, PreparedSymbols};
 use downloads::Downloads;
+pub use push::{Prepared, PreparedSymbols};
 use search::SearchIndex;
 use state::FeedState;
 

@@ -215,7 +215,7 @@ impl Feed {
     }
 
     async fn hard_delete(&self, id: &PackageId, version: &NuGetVersion) -> Result<()> {
-        let mut removed = None;
+        let mut failure = None;
         self.append(id, version, |state| match state.version(id, version) {
             None => Err(not_found(id, version)),
             Some(_) => Ok(Some(Change::Delete)),
@@ -226,10 +226,10 @@ impl Feed {
         for file in PackageFile::ALL {
             let key = Key::Package { id, version, file };
             if let Err(e) = self.inner.storage.delete(key).await {
-                removed = Some(e);
+                failure = Some(e);
             }
         }
-        if let Some(e) = removed {
+        if let Some(e) = failure {
             tracing::warn!(package.id = %id, package.version = %version, error = %e, "deleted package left files behind");
         }
         Ok(())
@@ -251,10 +251,12 @@ fn not_found(id: &PackageId, version: &NuGetVersion) -> Error {
 }
 
 fn prepare_blocking(upload: &std::path::Path, limits: &crate::package::Limits) -> Result<Prepared> {
-    let nupkg = Bytes::from(std::fs::read(upload).map_err(|e| {
-        Error::Rejected(format!("cannot read the uploaded package: {e}"))
-    })?);
+    let nupkg = Bytes::from(
+        std::fs::read(upload)
+            .map_err(|e| Error::Rejected(format!("cannot read the uploaded package: {e}")))?,
+    );
     let mut archive = Archive::open(Cursor::new(nupkg.clone()), limits)?;
+    archive.verify()?;
     let nuspec = archive.nuspec().clone();
     if nuspec.is_symbols_package() {
         return Err(Error::Rejected(
@@ -296,16 +298,14 @@ fn prepare_symbols_blocking(
     upload: &std::path::Path,
     limits: &crate::package::Limits,
 ) -> Result<PreparedSymbols> {
-    let snupkg = Bytes::from(std::fs::read(upload).map_err(|e| {
-        Error::Rejected(format!("cannot read the uploaded symbols package: {e}"))
-    })?);
+    let snupkg =
+        Bytes::from(std::fs::read(upload).map_err(|e| {
+            Error::Rejected(format!("cannot read the uploaded symbols package: {e}"))
+        })?);
     let mut archive = Archive::open(Cursor::new(snupkg.clone()), limits)?;
+    archive.verify()?;
     let nuspec = archive.nuspec().clone();
-    if !nuspec.is_symbols_package() {
-        return Err(Error::Rejected(
-            "not a symbols package: a .snupkg's nuspec must have packageType SymbolsPackage".into(),
-        ));
-    }
+    // SYM-3: symbol_files checks the package type, the file types and that PDBs are portable.
     let mut pdbs = Vec::new();
     for (path, bytes) in archive.symbol_files()? {
         let pdb_id = pdb::read_portable_pdb_id(&bytes)?;

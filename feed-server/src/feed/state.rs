@@ -172,7 +172,10 @@ mod tests {
     fn events_fold_into_records_in_order_only() {
         let mut s = FeedState::default();
         assert!(s.apply(&push(1, "Foo", "1.0.0")));
-        assert!(!s.apply(&push(1, "Foo", "1.0.0")), "replayed event is ignored");
+        assert!(
+            !s.apply(&push(1, "Foo", "1.0.0")),
+            "replayed event is ignored"
+        );
         assert!(!s.apply(&push(3, "Foo", "3.0.0")), "a gap is not applied");
         assert!(s.apply(&push(2, "foo", "2.0.0-beta")));
         assert!(s.apply(&simple(3, "FOO", "1.0", Change::Unlist)));
@@ -184,7 +187,10 @@ mod tests {
         assert_eq!(s.events().len(), 3);
         assert!(s.apply(&simple(4, "Foo", "1.0.0", Change::Delete)));
         assert!(s.apply(&simple(5, "Foo", "2.0.0-beta", Change::Delete)));
-        assert!(s.package("foo").is_none(), "a package without versions is gone");
+        assert!(
+            s.package("foo").is_none(),
+            "a package without versions is gone"
+        );
         assert_eq!(s.events()[4].catalog_type, "nuget:PackageDelete");
     }
 }

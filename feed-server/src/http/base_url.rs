@@ -48,7 +48,9 @@ fn from_headers(headers: &HeaderMap, path_base: &str) -> Result<String, ApiError
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c));
     if !host_ok {
-        return Err(ApiError::BadRequest(format!("Host `{host}` is not a valid host")));
+        return Err(ApiError::BadRequest(format!(
+            "Host `{host}` is not a valid host"
+        )));
     }
     let prefix = first_value(headers, "x-forwarded-prefix").unwrap_or("");
     let prefix = prefix.trim_end_matches('/');

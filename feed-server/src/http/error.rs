@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::feed;
+use crate::package;
 use crate::storage;
 
 /// Seconds a client should wait before retrying after a storage outage.
@@ -18,7 +19,10 @@ pub enum ApiError {
     /// 400: malformed input; the message says what is wrong.
     BadRequest(String),
     /// 401: credentials are needed. `basic` asks for HTTP Basic (read tokens).
-    Unauthorized { basic: bool, message: String },
+    Unauthorized {
+        basic: bool,
+        message: String,
+    },
     /// 403: the API key is wrong or may not do this (PUB-6: no credential prompt follows).
     Forbidden(String),
     NotFound(String),
@@ -68,6 +72,9 @@ impl ApiError {
 impl From<feed::Error> for ApiError {
     fn from(err: feed::Error) -> ApiError {
         match err {
+            // PUB-8: "too large" is 413 whatever found it; only I/O is the server's fault.
+            feed::Error::Invalid(e) if e.is_too_large() => ApiError::TooLarge(e.to_string()),
+            feed::Error::Invalid(e @ package::Error::Io(_)) => ApiError::Internal(e.to_string()),
             feed::Error::Invalid(e) => ApiError::BadRequest(e.to_string()),
             feed::Error::Rejected(m) => ApiError::BadRequest(m),
             feed::Error::AlreadyExists { .. } => ApiError::Conflict(format!(
@@ -98,7 +105,11 @@ impl IntoResponse for ApiError {
         match &self {
             ApiError::Unavailable(detail) => tracing::warn!(error = %detail, "storage unavailable"),
             ApiError::Internal(detail) => tracing::error!(error = %detail, "internal error"),
-            other => tracing::debug!(status = status.as_u16(), message = other.public_message(), "request refused"),
+            other => tracing::debug!(
+                status = status.as_u16(),
+                message = other.public_message(),
+                "request refused"
+            ),
         }
         let message = self.public_message().to_owned();
         let body = serde_json::json!({ "statusCode": status.as_u16(), "message": message });
@@ -106,7 +117,13 @@ impl IntoResponse for ApiError {
         // Reason phrases are one line of visible ASCII; anything else keeps the standard one.
         let phrase: String = message
             .chars()
-            .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+            .map(|c| {
+                if c.is_ascii_graphic() || c == ' ' {
+                    c
+                } else {
+                    '?'
+                }
+            })
             .take(400)
             .collect();
         if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(phrase.into_bytes()) {
@@ -121,7 +138,10 @@ impl IntoResponse for ApiError {
                 );
             }
             ApiError::Unavailable(_) => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_SECONDS),
+                );
             }
             _ => {}
         }

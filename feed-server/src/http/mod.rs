@@ -55,15 +55,13 @@ pub fn router(state: AppState) -> Router {
         state.metrics.clone(),
         metrics::track,
     ))
-    .layer(
-        TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            let route = req
-                .extensions()
-                .get::<MatchedPath>()
-                .map(|p| p.as_str().to_owned());
-            tracing::info_span!("request", http.method = %req.method(), http.route = route)
-        }),
-    )
+    .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+        let route = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|p| p.as_str().to_owned());
+        tracing::info_span!("request", http.method = %req.method(), http.route = route)
+    }))
     .with_state(state)
 }
 
@@ -76,7 +74,10 @@ fn feed_routes(state: &AppState) -> Router<AppState> {
         .layer(DefaultBodyLimit::disable());
     let mut reads = Router::new()
         .route("/index.json", get(service_index::get))
-        .route("/flatcontainer/{id}/index.json", get(flat_container::versions))
+        .route(
+            "/flatcontainer/{id}/index.json",
+            get(flat_container::versions),
+        )
         .route(
             "/flatcontainer/{id}/{version}/{file}",
             get(flat_container::file),
@@ -109,9 +110,15 @@ fn feed_routes(state: &AppState) -> Router<AppState> {
         "/package/{id}/{version}",
         axum::routing::delete(publish::delete).post(publish::relist),
     );
-    let reads = reads.layer(middleware::from_fn_with_state(state.clone(), require_read_token));
-    uploads
-        .merge(reads.merge(writes).layer(DefaultBodyLimit::max(SMALL_BODY_LIMIT)))
+    let reads = reads.layer(middleware::from_fn_with_state(
+        state.clone(),
+        require_read_token,
+    ));
+    uploads.merge(
+        reads
+            .merge(writes)
+            .layer(DefaultBodyLimit::max(SMALL_BODY_LIMIT)),
+    )
 }
 
 /// With read tokens configured, every read needs HTTP Basic with a token as the password

@@ -122,7 +122,11 @@ pub fn file(blob: Blob, content_type: &'static str, private: bool) -> Response {
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(blob.size));
     headers.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static(if private { PRIVATE_FILE_CACHE } else { FILE_CACHE }),
+        HeaderValue::from_static(if private {
+            PRIVATE_FILE_CACHE
+        } else {
+            FILE_CACHE
+        }),
     );
     (StatusCode::OK, headers, Body::from_stream(blob.stream)).into_response()
 }
@@ -142,7 +146,10 @@ mod tests {
     #[test]
     fn gzip_negotiation_respects_q_zero() {
         assert!(accepts_gzip(&req(&[("accept-encoding", "gzip, deflate")])));
-        assert!(accepts_gzip(&req(&[("accept-encoding", "br;q=1, GZIP;q=0.5")])));
+        assert!(accepts_gzip(&req(&[(
+            "accept-encoding",
+            "br;q=1, GZIP;q=0.5"
+        )])));
         assert!(!accepts_gzip(&req(&[("accept-encoding", "gzip;q=0")])));
         assert!(!accepts_gzip(&req(&[])));
     }
@@ -152,13 +159,24 @@ mod tests {
         let value = serde_json::json!({"a": 1});
         let plain = json(&req(&[]), &value, DocOptions::default());
         let etag = plain.headers()[header::ETAG].to_str().unwrap().to_owned();
-        let gz = json(&req(&[("accept-encoding", "gzip")]), &value, DocOptions::default());
+        let gz = json(
+            &req(&[("accept-encoding", "gzip")]),
+            &value,
+            DocOptions::default(),
+        );
         assert_ne!(gz.headers()[header::ETAG].to_str().unwrap(), etag);
         assert_eq!(gz.headers()[header::CONTENT_ENCODING], "gzip");
-        let again = json(&req(&[("if-none-match", "\"x\"")]), &value, DocOptions::default());
+        let again = json(
+            &req(&[("if-none-match", "\"x\"")]),
+            &value,
+            DocOptions::default(),
+        );
         assert_eq!(again.status(), StatusCode::OK);
         let mut h = HeaderMap::new();
         h.insert(header::IF_NONE_MATCH, etag.parse().unwrap());
-        assert_eq!(json(&h, &value, DocOptions::default()).status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(
+            json(&h, &value, DocOptions::default()).status(),
+            StatusCode::NOT_MODIFIED
+        );
     }
 }

@@ -46,9 +46,8 @@ pub async fn receive(
         .to_ascii_lowercase()
         .starts_with("multipart/form-data")
     {
-        let boundary = multer::parse_boundary(content_type).map_err(|e| {
-            ApiError::BadRequest(format!("malformed multipart Content-Type: {e}"))
-        })?;
+        let boundary = multer::parse_boundary(content_type)
+            .map_err(|e| ApiError::BadRequest(format!("malformed multipart Content-Type: {e}")))?;
         let mut multipart = multer::Multipart::new(stream, boundary);
         let mut field = multipart
             .next_field()
@@ -69,7 +68,9 @@ pub async fn receive(
         }
         written
     } else {
-        copy_limited(stream, &mut out, limit).await?.ok_or_else(too_large)?
+        copy_limited(stream, &mut out, limit)
+            .await?
+            .ok_or_else(too_large)?
     };
     if written == 0 {
         return Err(ApiError::BadRequest(

@@ -198,6 +198,36 @@ impl<R: Read + Seek> Archive<R> {
         }
     }
 
+    /// Inflates every entry once, checking that it holds exactly the size its header declares
+    /// and that its CRC matches: a package that clients would fail to extract is refused at
+    /// push time, not at restore time. Decompression of an entry stops one byte past its
+    /// declared size, so the total stays within the limits `open` checked.
+    pub fn verify(&mut self) -> Result<()> {
+        for index in 0..self.names.len() {
+            if self.names[index].ends_with('/') {
+                continue;
+            }
+            let file = self.zip.by_index(index).map_err(zip_error)?;
+            let declared = file.size();
+            let inflated = io::copy(&mut file.take(declared.saturating_add(1)), &mut io::sink())
+                .map_err(io_error)?;
+            if inflated != declared {
+                return Err(Error::InvalidZip {
+                    message: format!(
+                        "entry `{}` holds {} bytes but its header says {declared}",
+                        shown(&self.names[index]),
+                        if inflated > declared {
+                            "more".to_owned()
+                        } else {
+                            inflated.to_string()
+                        },
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// For a symbol package (`.snupkg`): checks SYM-3 (the nuspec has the `SymbolsPackage`
     /// package type; only `.pdb .nuspec .xml .psmdcp .rels .p7s` files; every `.pdb` is a
     /// portable PDB) and returns each `.pdb` entry's path and bytes.
@@ -470,6 +500,25 @@ mod tests {
 
     /// An entry that declares 100 bytes but inflates to megabytes must not be read past the
     /// caller's limit.
+    #[test]
+    fn verify_refuses_entries_that_lie_about_their_size() {
+        let mut good = Archive::open(
+            Cursor::new(
+                PackageBuilder::new("Ok", "1.0.0")
+                    .file("a.txt", b"abc")
+                    .build(),
+            ),
+            &Limits::default(),
+        )
+        .unwrap();
+        good.verify().unwrap();
+        let lying = testing::zip_with_lying_entry_size();
+        let mut archive = Archive::open(Cursor::new(lying), &Limits::default()).unwrap();
+        let err = archive.verify().unwrap_err();
+        assert!(matches!(err, Error::InvalidZip { .. }), "{err}");
+        assert!(!err.is_too_large());
+    }
+
     #[test]
     fn read_entry_does_not_trust_declared_sizes() {
         let mut archive = open(testing::zip_with_lying_entry_size()).unwrap();

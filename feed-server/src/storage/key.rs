@@ -113,7 +113,10 @@ mod tests {
             version: &v,
             file: PackageFile::Nuspec,
         };
-        assert_eq!(nuspec.path().as_ref(), "packages/contoso.lib/1.1.0-rc.1/contoso.lib.nuspec");
+        assert_eq!(
+            nuspec.path().as_ref(),
+            "packages/contoso.lib/1.1.0-rc.1/contoso.lib.nuspec"
+        );
     }
 
     #[test]

@@ -125,8 +125,7 @@ impl Storage {
                 Arc::new(b.build().map_err(config)?)
             }
             ObjectStoreScheme::GoogleCloudStorage => {
-                let mut b =
-                    object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(url);
+                let mut b = object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(url);
                 for (k, v) in options {
                     b = b.with_config(k.parse().map_err(config)?, v);
                 }
@@ -153,7 +152,10 @@ impl Storage {
     /// A feed in a local folder, created when missing.
     pub fn local(dir: &std::path::Path) -> Result<Storage> {
         std::fs::create_dir_all(dir).map_err(|e| {
-            Error::Config(format!("cannot create storage folder {}: {e}", dir.display()))
+            Error::Config(format!(
+                "cannot create storage folder {}: {e}",
+                dir.display()
+            ))
         })?;
         let store = LocalFileSystem::new_with_prefix(dir)
             .map_err(|e| Error::Config(e.to_string()))?
@@ -309,13 +311,19 @@ mod tests {
     async fn create_is_create_only_on_memory_and_local() {
         let dir = tempfile::tempdir().unwrap();
         for storage in [Storage::memory(), Storage::local(dir.path()).unwrap()] {
-            storage.create(Key::Event(1), Bytes::from_static(b"a")).await.unwrap();
+            storage
+                .create(Key::Event(1), Bytes::from_static(b"a"))
+                .await
+                .unwrap();
             let err = storage
                 .create(Key::Event(1), Bytes::from_static(b"b"))
                 .await
                 .unwrap_err();
             assert!(matches!(err, Error::AlreadyExists { .. }), "{err}");
-            assert_eq!(storage.get(Key::Event(1)).await.unwrap(), Bytes::from_static(b"a"));
+            assert_eq!(
+                storage.get(Key::Event(1)).await.unwrap(),
+                Bytes::from_static(b"a")
+            );
         }
     }
 
@@ -324,7 +332,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let folder = dir.path().join("feed");
         let s = Storage::open(folder.to_str().unwrap(), &BTreeMap::new()).unwrap();
-        s.put(Key::Snapshot, Bytes::from_static(b"{}")).await.unwrap();
+        s.put(Key::Snapshot, Bytes::from_static(b"{}"))
+            .await
+            .unwrap();
         assert!(folder.join("catalog/snapshot.json").exists());
         let m = Storage::open("memory://", &BTreeMap::new()).unwrap();
         assert!(m.get(Key::Snapshot).await.unwrap_err().is_not_found());

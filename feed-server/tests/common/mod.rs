@@ -1,6 +1,6 @@
 //! Shared test support: a real server on loopback, and real external tools.
 // Each test crate uses part of it.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 pub mod external;
 pub mod server;

@@ -30,7 +30,8 @@ pub async fn page(
         .and_then(|r| r.strip_suffix(".json"))
         .and_then(|n| n.parse().ok())
         .ok_or_else(ApiError::not_found)?;
-    let doc = catalog::render_page(s.feed.state().events(), n, &urls).ok_or_else(ApiError::not_found)?;
+    let doc =
+        catalog::render_page(s.feed.state().events(), n, &urls).ok_or_else(ApiError::not_found)?;
     Ok(response::json(&headers, &doc, s.doc_options(false)))
 }
 

@@ -44,7 +44,11 @@ pub fn authorize(key: &ApiKey, scope: Scope, id: &PackageId) -> ApiResult<()> {
 }
 
 /// `PUT {publish}` and `PUT {publish}/`: 201 created, 409 exists, 400 invalid, 413 too large.
-pub async fn push(State(s): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult<StatusCode> {
+pub async fn push(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<StatusCode> {
     let key = authenticate(&s, &headers)?;
     let result = push_inner(&s, &key, &headers, body).await;
     s.metrics.push_result(match &result {
@@ -62,7 +66,13 @@ async fn push_inner(
     headers: &HeaderMap,
     body: Body,
 ) -> ApiResult<StatusCode> {
-    let upload = upload::receive(headers, body, &s.config.temp_dir, s.config.max_package_bytes).await?;
+    let upload = upload::receive(
+        headers,
+        body,
+        &s.config.temp_dir,
+        s.config.max_package_bytes,
+    )
+    .await?;
     let prepared = s.feed.prepare(upload.to_path_buf()).await?;
     authorize(key, Scope::Push, prepared.id())?;
     s.feed.push(&prepared).await?;

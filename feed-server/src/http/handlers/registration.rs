@@ -32,7 +32,10 @@ pub async fn index(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let record = lookup(&s, &id)?;
-    let owners = record.id().map(|id| s.api_keys.owners(id)).unwrap_or_default();
+    let owners = record
+        .id()
+        .map(|id| s.api_keys.owners(id))
+        .unwrap_or_default();
     let vulns = |id: &PackageId, v: &crate::package::NuGetVersion| {
         vulnerabilities::for_version(&s.advisories, id, v)
     };
@@ -40,7 +43,8 @@ pub async fn index(
         owners: &owners,
         vulnerabilities: &vulns,
     };
-    let doc = registration::render_index(&record, hive, &urls, &ctx).ok_or_else(ApiError::not_found)?;
+    let doc =
+        registration::render_index(&record, hive, &urls, &ctx).ok_or_else(ApiError::not_found)?;
     Ok(response::json(&headers, &doc, s.doc_options(hive.gzip())))
 }
 
@@ -52,9 +56,14 @@ pub async fn page(
     Path((id, lower, upper)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let upper = upper.strip_suffix(".json").ok_or_else(ApiError::not_found)?;
+    let upper = upper
+        .strip_suffix(".json")
+        .ok_or_else(ApiError::not_found)?;
     let record = lookup(&s, &id)?;
-    let owners = record.id().map(|id| s.api_keys.owners(id)).unwrap_or_default();
+    let owners = record
+        .id()
+        .map(|id| s.api_keys.owners(id))
+        .unwrap_or_default();
     let vulns = |id: &PackageId, v: &crate::package::NuGetVersion| {
         vulnerabilities::for_version(&s.advisories, id, v)
     };
@@ -78,6 +87,7 @@ pub async fn leaf(
     let version = leaf.strip_suffix(".json").ok_or_else(ApiError::not_found)?;
     let (_, version) = read_path(&id, version)?;
     let record = lookup(&s, &id)?;
-    let doc = registration::render_leaf(&record, &version, hive, &urls).ok_or_else(ApiError::not_found)?;
+    let doc = registration::render_leaf(&record, &version, hive, &urls)
+        .ok_or_else(ApiError::not_found)?;
     Ok(response::json(&headers, &doc, s.doc_options(hive.gzip())))
 }

@@ -99,9 +99,8 @@ pub async fn query(
     let downloads = |lower_id: &str, v: &NuGetVersion| {
         s.feed.downloads().version(lower_id, &v.lower_normalized())
     };
-    let vulns = |id: &PackageId, v: &NuGetVersion| {
-        vulnerabilities::for_version(&s.advisories, id, v)
-    };
+    let vulns =
+        |id: &PackageId, v: &NuGetVersion| vulnerabilities::for_version(&s.advisories, id, v);
     let doc = render::render_search(&hits, &records, &q, &urls, &owners, &downloads, &vulns);
     Ok(response::json(&headers, &doc, s.doc_options(false)))
 }
@@ -144,7 +143,10 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -154,7 +156,11 @@ mod tests {
         assert!(!q.prerelease && !q.semver2);
         assert_eq!((q.skip, q.take), (0, 20));
         let q = parse_query(
-            &params(&[("prerelease", "True"), ("semVerLevel", "2.0.0"), ("packageType", "DotnetTool")]),
+            &params(&[
+                ("prerelease", "True"),
+                ("semVerLevel", "2.0.0"),
+                ("packageType", "DotnetTool"),
+            ]),
             20,
         )
         .unwrap();

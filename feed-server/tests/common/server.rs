@@ -122,6 +122,16 @@ impl TestServer {
         }
     }
 
+    /// Stops without the consistency check (for tests that broke the store on purpose).
+    pub async fn stop_unchecked(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = h.await;
+        }
+    }
+
     pub async fn assert_consistent(&self) {
         let versions: Vec<_> = {
             let state = self.state.feed.state();

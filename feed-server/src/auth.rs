@@ -132,8 +132,12 @@ impl ApiKeys {
     }
 
     pub fn parse(text: &str) -> Result<ApiKeys, String> {
-        let trimmed = text.trim_start();
-        if trimmed.starts_with("keys:") || trimmed.starts_with("---") {
+        let first_line = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#'))
+            .unwrap_or("");
+        if first_line.starts_with("keys:") || first_line.starts_with("---") {
             let file: KeyFile = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
             let keys = file
                 .keys
@@ -298,6 +302,21 @@ mod tests {
         assert!(keys.authenticate("wrong-key-000").is_none());
         assert_eq!(keys.owners(&id("Contoso.X")), vec!["ci".to_owned()]);
         assert!(keys.owners(&id("Other")).is_empty());
+    }
+
+    #[test]
+    fn yaml_files_may_start_with_comments() {
+        // The README's quick-start key file opens with a comment.
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../examples/local/api-keys.yaml"
+        ))
+        .unwrap();
+        let keys = ApiKeys::parse(&text).unwrap();
+        assert_eq!(
+            keys.authenticate("local-dev-key-change-me").unwrap().name,
+            "local-dev"
+        );
     }
 
     #[test]

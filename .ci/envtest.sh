@@ -36,8 +36,10 @@ for p in etcd-server golang-go golang-github-modern-go-reflect2-dev dpkg-dev mak
 done
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
     log "installing ${need_pkgs[*]}"
-    sudo_if_needed apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2
+    # Wait for a dpkg lock another installer (.ci/install-deps.sh) may hold.
+    sudo_if_needed apt-get -o DPkg::Lock::Timeout=900 update -qq
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 \
+        install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2
 fi
 
 etcd_bin="$(command -v etcd || true)"
@@ -78,7 +80,6 @@ vendored="$src/vendor/github.com/modern-go/reflect2"
 [ -d "$fixed" ] && [ -d "$vendored" ] || { log "reflect2 folders missing ($fixed, $vendored)"; exit 1; }
 rm -f "$vendored"/*.go
 cp "$fixed"/*.go "$vendored"/
-# Debian's 1.0.2 has Go-version-specific files; keep only what the vendored go.mod needs.
 log "building kube-apiserver (several minutes)"
 export GOCACHE="$work/gocache" GOPATH="$work/gopath" GOFLAGS=-mod=vendor GO111MODULE=on
 (cd "$src" && nice -n 10 make WHAT=cmd/kube-apiserver >&2)

@@ -1,0 +1,405 @@
+//! Step 4: write the built children with server-side apply (one field manager, forced), but only
+//! those that differ from what is live, so the steady state makes no writes; then delete the
+//! children this feed controls that were not built this time (pruning).
+//!
+//! Live children are read with one label-selected LIST per kind, which also yields the prune
+//! candidates. A child counts as up to date when it is controlled by this feed and every field
+//! of the built manifest (including its [`ANNOTATION_APPLIED_HASH`]) has the same value live;
+//! fields the apiserver defaulted are ignored.
+//!
+//! The plaintext credential Secrets are never applied: they are created once and afterwards
+//! only gain entries for new names or lose entries for removed ones, with an optimistic lock.
+//!
+//! [`ANNOTATION_APPLIED_HASH`]: crate::consts::ANNOTATION_APPLIED_HASH
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Debug;
+
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::consts::FIELD_MANAGER;
+use crate::reconcile::build::{Prepared, Resources};
+use crate::reconcile::names;
+use crate::reconcile::validate::{CredentialSet, ValidatedFeed};
+
+/// Why applying failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Listing the live children of one kind failed.
+    #[error("cannot list {kind}s: {source}")]
+    List {
+        kind: &'static str,
+        #[source]
+        source: kube::Error,
+    },
+    /// The server-side apply of one child failed.
+    #[error("cannot apply {kind} {name}: {source}")]
+    Apply {
+        kind: &'static str,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    /// Deleting an unwanted child failed.
+    #[error("cannot delete {kind} {name}: {source}")]
+    Prune {
+        kind: &'static str,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    /// Creating or extending a generated credentials Secret failed (409 when someone else
+    /// changed it first: the next reconcile reads it again).
+    #[error("cannot write Secret {name}: {source}")]
+    WriteCredentials {
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl Error {
+    fn source_error(&self) -> &kube::Error {
+        match self {
+            Error::List { source, .. }
+            | Error::Apply { source, .. }
+            | Error::Prune { source, .. }
+            | Error::WriteCredentials { source, .. } => source,
+        }
+    }
+
+    /// The apiserver's HTTP status, when it answered.
+    pub fn status_code(&self) -> Option<u16> {
+        match self.source_error() {
+            kube::Error::Api(status) => Some(status.code),
+            _ => None,
+        }
+    }
+
+    /// Metric label.
+    pub fn category(&self) -> &'static str {
+        match self.status_code() {
+            Some(409) => "Conflict",
+            Some(403) => "Forbidden",
+            Some(422) | Some(400) => "Rejected",
+            Some(_) => "ApiError",
+            None => "Transport",
+        }
+    }
+}
+
+/// Typestate: applied, with what the apiserver returned.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Applied {
+    /// The live Deployment (for ready replicas).
+    pub deployment: Option<Deployment>,
+    /// `Kind/name` of every child written in this reconcile.
+    pub changed: Vec<String>,
+    /// `Kind/name` of every child deleted in this reconcile.
+    pub pruned: Vec<String>,
+    /// Names of API keys generated in this reconcile.
+    pub created_api_keys: Vec<String>,
+    /// Names of read tokens generated in this reconcile.
+    pub created_read_tokens: Vec<String>,
+}
+
+/// Applies `resources` for `feed`.
+pub async fn apply(
+    client: &Client,
+    feed: &ValidatedFeed,
+    resources: Resources<Prepared>,
+) -> Result<Resources<Applied>, Error> {
+    let ns = &feed.namespace;
+    let selector = names::children_selector(&feed.feed);
+    // A feed read from the apiserver always has a uid; without one nothing counts as ours.
+    let uid = feed.owner.as_ref().map(|o| o.uid.as_str()).unwrap_or("-");
+    let mut out = Applied::default();
+
+    // Credentials first, so the hashed files applied below match what the tenant can read.
+    write_credentials(
+        client,
+        ns,
+        &feed.api_key_secret,
+        &resources.api_keys,
+        &mut out,
+    )
+    .await?;
+    if let (Some(set), Some(secret)) = (&feed.read_tokens, &resources.read_tokens) {
+        write_credentials(client, ns, set, secret, &mut out).await?;
+    }
+    out.created_api_keys = feed.api_key_secret.created.clone();
+    out.created_read_tokens = feed
+        .read_tokens
+        .as_ref()
+        .map(|s| s.created.clone())
+        .unwrap_or_default();
+
+    let sync = Sync {
+        client,
+        ns,
+        selector: &selector,
+        uid,
+    };
+    sync.kind(vec![resources.service_account.clone()], &[], &mut out)
+        .await?;
+    let mut keep = vec![feed.api_key_secret.secret_name.clone()];
+    if let Some(set) = &feed.read_tokens {
+        keep.push(set.secret_name.clone());
+    }
+    sync.kind(vec![resources.auth.clone()], &keep, &mut out)
+        .await?;
+    sync.kind(vec![resources.config_map.clone()], &[], &mut out)
+        .await?;
+    sync.kind(vec![resources.service.clone()], &[], &mut out)
+        .await?;
+    let deployments = sync
+        .kind(vec![resources.deployment.clone()], &[], &mut out)
+        .await?;
+    sync.kind(
+        resources.ingress.iter().cloned().collect::<Vec<Ingress>>(),
+        &[],
+        &mut out,
+    )
+    .await?;
+    if feed.pdb_supported {
+        sync.kind(
+            resources
+                .pdb
+                .iter()
+                .cloned()
+                .collect::<Vec<PodDisruptionBudget>>(),
+            &[],
+            &mut out,
+        )
+        .await?;
+    }
+    sync.kind(
+        resources
+            .network_policy
+            .iter()
+            .cloned()
+            .collect::<Vec<NetworkPolicy>>(),
+        &[],
+        &mut out,
+    )
+    .await?;
+    out.deployment = deployments.into_iter().next();
+
+    Ok(Resources {
+        service_account: resources.service_account,
+        api_keys: resources.api_keys,
+        read_tokens: resources.read_tokens,
+        auth: resources.auth,
+        config_map: resources.config_map,
+        deployment: resources.deployment,
+        service: resources.service,
+        ingress: resources.ingress,
+        pdb: resources.pdb,
+        network_policy: resources.network_policy,
+        state: out,
+    })
+}
+
+/// Creates the plaintext Secret, or adds missing entries and removes stale ones with a merge
+/// patch guarded by `resourceVersion`. Existing entries are never rewritten.
+async fn write_credentials(
+    client: &Client,
+    ns: &str,
+    set: &CredentialSet,
+    secret: &Secret,
+    out: &mut Applied,
+) -> Result<(), Error> {
+    if !set.needs_write() {
+        return Ok(());
+    }
+    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let err = |source| Error::WriteCredentials {
+        name: set.secret_name.clone(),
+        source,
+    };
+    if !set.exists {
+        api.create(&PostParams::default(), secret)
+            .await
+            .map_err(err)?;
+    } else {
+        let mut data = serde_json::Map::new();
+        for name in &set.created {
+            if let Some(value) = set.entries.get(name) {
+                data.insert(name.clone(), Value::String(base64_encode(value.as_bytes())));
+            }
+        }
+        for name in &set.stale {
+            data.insert(name.clone(), Value::Null);
+        }
+        let patch = json!({
+            "metadata": {"resourceVersion": set.resource_version},
+            "data": data,
+        });
+        api.patch(
+            &set.secret_name,
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+        .map_err(err)?;
+    }
+    out.changed.push(format!("Secret/{}", set.secret_name));
+    Ok(())
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+struct Sync<'a> {
+    client: &'a Client,
+    ns: &'a str,
+    selector: &'a str,
+    uid: &'a str,
+}
+
+impl Sync<'_> {
+    /// Applies `desired` (all of one kind) where it differs from what is live, deletes live
+    /// children of that kind controlled by this feed that are neither desired nor in `keep`,
+    /// and returns the resulting objects.
+    async fn kind<K>(
+        &self,
+        desired: Vec<K>,
+        keep: &[String],
+        out: &mut Applied,
+    ) -> Result<Vec<K>, Error>
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + Debug
+            + Serialize
+            + DeserializeOwned,
+    {
+        let kind = kind_name::<K>();
+        let api: Api<K> = Api::namespaced(self.client.clone(), self.ns);
+        let live = api
+            .list(&ListParams::default().labels(self.selector))
+            .await
+            .map_err(|source| Error::List { kind, source })?;
+        let live: BTreeMap<String, K> = live.items.into_iter().map(|o| (o.name_any(), o)).collect();
+        let mut result = Vec::new();
+        let wanted: BTreeSet<String> = desired.iter().map(|d| d.name_any()).collect();
+        for d in desired {
+            let name = d.name_any();
+            if let Some(l) = live.get(&name)
+                && controlled_by(l, self.uid)
+                && up_to_date(&d, l)
+            {
+                result.push(l.clone());
+                continue;
+            }
+            let applied = api
+                .patch(
+                    &name,
+                    &PatchParams::apply(FIELD_MANAGER).force(),
+                    &Patch::Apply(&d),
+                )
+                .await
+                .map_err(|source| Error::Apply {
+                    kind,
+                    name: name.clone(),
+                    source,
+                })?;
+            out.changed.push(format!("{kind}/{name}"));
+            result.push(applied);
+        }
+        for (name, l) in &live {
+            if wanted.contains(name) || keep.contains(name) || !controlled_by(l, self.uid) {
+                continue;
+            }
+            match api.delete(name, &DeleteParams::background()).await {
+                Ok(_) => out.pruned.push(format!("{kind}/{name}")),
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(source) => {
+                    return Err(Error::Prune {
+                        kind,
+                        name: name.clone(),
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(result)
+    }
+}
+
+fn kind_name<K: Resource<DynamicType = ()>>() -> &'static str {
+    // Resource::kind returns a Cow borrowed from a 'static str for k8s-openapi types; map the
+    // kinds we use to 'static names for error values.
+    match K::kind(&()).as_ref() {
+        "ServiceAccount" => "ServiceAccount",
+        "Secret" => "Secret",
+        "ConfigMap" => "ConfigMap",
+        "Service" => "Service",
+        "Deployment" => "Deployment",
+        "Ingress" => "Ingress",
+        "PodDisruptionBudget" => "PodDisruptionBudget",
+        "NetworkPolicy" => "NetworkPolicy",
+        _ => "object",
+    }
+}
+
+fn controlled_by<K: Resource>(obj: &K, uid: &str) -> bool {
+    obj.owner_references()
+        .iter()
+        .any(|o| o.controller == Some(true) && o.uid == uid)
+}
+
+/// Whether every field of `desired` has the same value in `live`.
+fn up_to_date<K: Serialize>(desired: &K, live: &K) -> bool {
+    match (serde_json::to_value(desired), serde_json::to_value(live)) {
+        (Ok(d), Ok(l)) => is_subset(&d, &l),
+        _ => false,
+    }
+}
+
+/// `desired ⊆ live`: objects by key (extra live keys allowed), arrays element-wise with equal
+/// length, scalars by equality.
+pub(crate) fn is_subset(desired: &Value, live: &Value) -> bool {
+    match (desired, live) {
+        (Value::Object(d), Value::Object(l)) => d
+            .iter()
+            .all(|(k, dv)| dv.is_null() || l.get(k).is_some_and(|lv| is_subset(dv, lv))),
+        (Value::Array(d), Value::Array(l)) => {
+            d.len() == l.len() && d.iter().zip(l).all(|(dv, lv)| is_subset(dv, lv))
+        }
+        (d, l) => d == l,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fields the apiserver defaults (clusterIP, terminationMessagePath, ...) must not count as
+    /// drift, or every reconcile would write.
+    #[test]
+    fn defaulted_fields_are_not_drift() {
+        let desired = json!({"spec": {"ports": [{"port": 80}], "type": "ClusterIP"}});
+        let live = json!({"spec": {"ports": [{"port": 80, "protocol": "TCP"}], "type": "ClusterIP", "clusterIP": "10.0.0.1"}});
+        assert!(is_subset(&desired, &live));
+    }
+
+    #[test]
+    fn changed_or_missing_fields_are_drift() {
+        let desired = json!({"spec": {"replicas": 2}});
+        assert!(!is_subset(&desired, &json!({"spec": {"replicas": 1}})));
+        assert!(!is_subset(&desired, &json!({"spec": {}})));
+        assert!(!is_subset(&json!({"a": [1, 2]}), &json!({"a": [1]})));
+    }
+}

@@ -1,0 +1,207 @@
+//! Step 1: read what the spec refers to (the storage credentials Secret), what the operator
+//! generated earlier (the plaintext API-key and read-token Secrets) and the routes of the other
+//! feeds (for the path clash check). Nothing is judged here; `validate` does that.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::{Api, Client, Resource, ResourceExt};
+use sha2::{Digest, Sha256};
+
+use crate::crd::NuGetFeed;
+use crate::reconcile::names;
+use crate::settings::Settings;
+
+/// Why the referenced objects could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The apiserver refused or failed a read of a Secret.
+    #[error("cannot read Secret {name}: {source}")]
+    ReadSecret {
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// A Secret the spec refers to, by the keys it has. Its values are hashed, never kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretSummary {
+    pub name: String,
+    pub keys: BTreeSet<String>,
+    /// SHA-256 over the Secret's data; part of the pod-template hash, so rotated storage
+    /// credentials roll the pods.
+    pub data_hash: String,
+}
+
+/// The outcome of looking up a referenced object.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Lookup {
+    /// The spec refers to nothing.
+    #[default]
+    NotReferenced,
+    /// The object exists.
+    Found(SecretSummary),
+    /// The object does not exist (yet).
+    Missing(String),
+    /// No cluster to ask (`nuget-operator render`).
+    Unchecked(String),
+}
+
+/// A Secret of generated credentials as it is in the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GeneratedSecret {
+    /// Entry name to plaintext value.
+    pub entries: BTreeMap<String, String>,
+    /// For the optimistic-concurrency precondition of the patch that adds entries.
+    pub resource_version: Option<String>,
+    /// Whether this feed controls the Secret (a tenant's own Secret of the same name is never
+    /// touched).
+    pub controlled: bool,
+}
+
+/// Where another feed is served, for the clash check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub namespace: String,
+    pub name: String,
+    pub host: Option<String>,
+    pub path_prefix: String,
+    /// `metadata.creationTimestamp` in RFC 3339; the older feed keeps a contested prefix.
+    pub created: Option<String>,
+}
+
+/// Everything `validate` needs besides the feed itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dereferenced {
+    pub credentials: Lookup,
+    pub api_keys: Option<GeneratedSecret>,
+    pub read_tokens: Option<GeneratedSecret>,
+    pub routes: Vec<Route>,
+}
+
+/// Reads the referenced Secrets of `feed`; `others` are the feeds in the controller's cache.
+pub async fn dereference(
+    client: &Client,
+    feed: &NuGetFeed,
+    others: &[Arc<NuGetFeed>],
+    settings: &Settings,
+) -> Result<Dereferenced, Error> {
+    let namespace = feed.namespace().unwrap_or_default();
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace);
+    let credentials = match credentials_secret_name(feed) {
+        None => Lookup::NotReferenced,
+        Some(name) => match get_secret(&secrets, &name).await? {
+            Some(secret) => Lookup::Found(summarize(&secret)),
+            None => Lookup::Missing(name),
+        },
+    };
+    let api_keys = get_secret(&secrets, &names::api_keys_secret(feed))
+        .await?
+        .map(|s| generated(feed, &s));
+    let read_tokens = get_secret(&secrets, &names::read_tokens_secret(feed))
+        .await?
+        .map(|s| generated(feed, &s));
+    Ok(Dereferenced {
+        credentials,
+        api_keys,
+        read_tokens,
+        routes: routes(feed, others, settings),
+    })
+}
+
+/// What `render` knows without a cluster: references cannot be checked and nothing was
+/// generated before.
+pub fn offline(feed: &NuGetFeed) -> Dereferenced {
+    Dereferenced {
+        credentials: match credentials_secret_name(feed) {
+            Some(name) => Lookup::Unchecked(name),
+            None => Lookup::NotReferenced,
+        },
+        ..Dereferenced::default()
+    }
+}
+
+/// The routes of every feed in `others` except `feed` itself.
+pub fn routes(feed: &NuGetFeed, others: &[Arc<NuGetFeed>], settings: &Settings) -> Vec<Route> {
+    others
+        .iter()
+        .filter(|o| o.meta().uid != feed.meta().uid || o.meta().uid.is_none())
+        .filter(|o| !(o.namespace() == feed.namespace() && o.name_any() == feed.name_any()))
+        .filter(|o| o.meta().deletion_timestamp.is_none())
+        .map(|o| Route {
+            namespace: o.namespace().unwrap_or_default(),
+            name: o.name_any(),
+            host: names::host(o, settings),
+            path_prefix: names::path_prefix(o),
+            created: o
+                .meta()
+                .creation_timestamp
+                .as_ref()
+                .map(|t| t.0.to_string()),
+        })
+        .collect()
+}
+
+fn credentials_secret_name(feed: &NuGetFeed) -> Option<String> {
+    let s = &feed.spec.storage;
+    s.s3.as_ref()
+        .and_then(|b| b.credentials_secret.clone())
+        .or_else(|| s.azure.as_ref().and_then(|b| b.credentials_secret.clone()))
+        .or_else(|| s.gcs.as_ref().and_then(|b| b.credentials_secret.clone()))
+}
+
+async fn get_secret(api: &Api<Secret>, name: &str) -> Result<Option<Secret>, Error> {
+    api.get_opt(name).await.map_err(|source| Error::ReadSecret {
+        name: name.to_owned(),
+        source,
+    })
+}
+
+fn summarize(secret: &Secret) -> SecretSummary {
+    let mut hasher = Sha256::new();
+    let mut keys = BTreeSet::new();
+    for (k, v) in secret.data.iter().flatten() {
+        keys.insert(k.clone());
+        hasher.update(k.as_bytes());
+        hasher.update([0]);
+        hasher.update(&v.0);
+        hasher.update([0]);
+    }
+    for (k, v) in secret.string_data.iter().flatten() {
+        keys.insert(k.clone());
+        hasher.update(k.as_bytes());
+        hasher.update([0]);
+        hasher.update(v.as_bytes());
+        hasher.update([0]);
+    }
+    SecretSummary {
+        name: secret.name_any(),
+        keys,
+        data_hash: hex::encode(hasher.finalize()),
+    }
+}
+
+fn generated(feed: &NuGetFeed, secret: &Secret) -> GeneratedSecret {
+    let entries = secret
+        .data
+        .iter()
+        .flatten()
+        .filter_map(|(k, v)| {
+            String::from_utf8(v.0.clone())
+                .ok()
+                .map(|s| (k.clone(), s.trim().to_owned()))
+        })
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+    let controlled = secret
+        .owner_references()
+        .iter()
+        .any(|o| o.controller == Some(true) && Some(&o.uid) == feed.meta().uid.as_ref());
+    GeneratedSecret {
+        entries,
+        resource_version: secret.resource_version(),
+        controlled,
+    }
+}

@@ -11,13 +11,13 @@ use serde_json::{Map, Value, json};
 use super::metadata::{self, put};
 use super::urls::FeedUrls;
 use super::{UNLISTED_PUBLISHED, timestamp};
-use crate::feed::event::{Change, EmbeddedFiles, Event};
+use crate::feed::event::{Change, EmbeddedFiles, Event, Pushed};
 use crate::feed::record::VersionRecord;
-use crate::feed::state::EventSummary;
+use crate::feed::state::{CATALOG_PAGE_SIZE, Catalog, EventSummary};
 use crate::package::Nuspec;
 
 /// Events per catalog page (CAT-2: nuget.org's maximum).
-pub const PAGE_SIZE: usize = 550;
+pub const PAGE_SIZE: usize = CATALOG_PAGE_SIZE;
 
 /// The commit id of event `seq`: a UUID-shaped string, as the catalog's `commitId` is on
 /// nuget.org, derived from `seq` alone so that every replica renders the same one. The layout
@@ -31,16 +31,16 @@ pub fn commit_id(seq: u64) -> String {
 }
 
 /// The catalog index (CAT-1): one item per page, each with its newest commit.
-pub fn render_index(events: &[EventSummary], urls: &FeedUrls) -> Value {
+pub fn render_index(events: &Catalog, urls: &FeedUrls) -> Value {
     let items: Vec<Value> = events
-        .chunks(PAGE_SIZE)
+        .pages()
         .enumerate()
         .map(|(n, page)| {
             json!({
                 "@id": urls.catalog_page(n),
                 "@type": "CatalogPage",
-                "commitId": newest_commit_id(page),
-                "commitTimeStamp": newest_commit_time(page),
+                "commitId": newest_commit_id(page.last()),
+                "commitTimeStamp": newest_commit_time(page.last()),
                 "count": page.len(),
             })
         })
@@ -48,22 +48,22 @@ pub fn render_index(events: &[EventSummary], urls: &FeedUrls) -> Value {
     json!({
         "@id": urls.catalog_index(),
         "@type": ["CatalogRoot", "AppendOnlyCatalog", "Permalink"],
-        "commitId": newest_commit_id(events),
-        "commitTimeStamp": newest_commit_time(events),
+        "commitId": newest_commit_id(events.last()),
+        "commitTimeStamp": newest_commit_time(events.last()),
         "count": items.len(),
         "items": items,
     })
 }
 
 /// Catalog page `n` (CAT-2), or `None` when there is no such page.
-pub fn render_page(events: &[EventSummary], n: usize, urls: &FeedUrls) -> Option<Value> {
-    let page = events.chunks(PAGE_SIZE).nth(n)?;
+pub fn render_page(events: &Catalog, n: usize, urls: &FeedUrls) -> Option<Value> {
+    let page: &[EventSummary] = events.page(n)?;
     let items: Vec<Value> = page
         .iter()
         .map(|e| {
             json!({
                 "@id": urls.catalog_leaf(e.seq, &e.id, &e.version),
-                "@type": e.catalog_type,
+                "@type": e.catalog_type(),
                 "commitId": commit_id(e.seq),
                 "commitTimeStamp": timestamp(&e.time),
                 "nuget:id": e.id.as_str(),
@@ -74,8 +74,8 @@ pub fn render_page(events: &[EventSummary], n: usize, urls: &FeedUrls) -> Option
     Some(json!({
         "@id": urls.catalog_page(n),
         "@type": "CatalogPage",
-        "commitId": newest_commit_id(page),
-        "commitTimeStamp": newest_commit_time(page),
+        "commitId": newest_commit_id(page.last()),
+        "commitTimeStamp": newest_commit_time(page.last()),
         "count": items.len(),
         "items": items,
         "parent": urls.catalog_index(),
@@ -86,12 +86,17 @@ pub fn render_page(events: &[EventSummary], n: usize, urls: &FeedUrls) -> Option
 ///
 /// A delete gives a `PackageDelete` leaf whose `published` is the time of the delete. Any
 /// other event gives a `PackageDetails` snapshot: a push from the nuspec it carries, other
-/// events from `record_after` (the version's record as the feed now knows it). `listed` and
+/// events from `record_after` (the version's record as the feed now knows it, with its push
+/// facts). `listed` and
 /// `published` follow from the event itself where it decides them (a push or relist lists,
 /// an unlist unlists: CAT-3, `published` is 1900 while unlisted as on nuget.org). If an
 /// unlist, relist or symbols event's version no longer exists, the leaf has only the fields
 /// the event knows.
-pub fn render_leaf(event: &Event, record_after: Option<&VersionRecord>, urls: &FeedUrls) -> Value {
+pub fn render_leaf(
+    event: &Event,
+    record_after: Option<(&VersionRecord, &Pushed)>,
+    urls: &FeedUrls,
+) -> Value {
     let mut leaf = Map::new();
     leaf.insert(
         "@id".into(),
@@ -118,12 +123,12 @@ pub fn render_leaf(event: &Event, record_after: Option<&VersionRecord>, urls: &F
         }
         Change::Push(_) | Change::Relist => true,
         Change::Unlist => false,
-        Change::Symbols { .. } => record_after.is_none_or(|r| r.listed),
+        Change::Symbols { .. } => record_after.is_none_or(|(r, _)| r.listed),
     };
     let published = match (&event.change, record_after) {
         _ if !listed => UNLISTED_PUBLISHED.to_owned(),
         (Change::Push(_), _) => timestamp(&event.time),
-        (_, Some(r)) => timestamp(&r.published),
+        (_, Some((r, _))) => timestamp(&r.published),
         (_, None) => timestamp(&event.time),
     };
     leaf.insert("published".into(), published.into());
@@ -138,11 +143,11 @@ pub fn render_leaf(event: &Event, record_after: Option<&VersionRecord>, urls: &F
             sha512: &p.sha512,
             created: timestamp(&event.time),
         }),
-        (_, Some(r)) => Some(Facts {
-            nuspec: &r.nuspec,
-            files: r.files,
-            size: r.size,
-            sha512: &r.sha512,
+        (_, Some((r, p))) => Some(Facts {
+            nuspec: &p.nuspec,
+            files: p.files,
+            size: p.size,
+            sha512: &p.sha512,
             created: timestamp(&r.published),
         }),
         (_, None) => None,
@@ -170,7 +175,7 @@ fn details(leaf: &mut Map<String, Value>, f: &Facts<'_>, urls: &FeedUrls) {
     leaf.insert("packageSize".into(), f.size.into());
     leaf.insert("created".into(), f.created.clone().into());
     leaf.insert("verbatimVersion".into(), n.version_text.clone().into());
-    put(leaf, "authors", metadata::authors_joined(n));
+    put(leaf, "authors", metadata::authors_joined(&n.authors));
     put(leaf, "description", n.description.clone());
     // Catalog dependencies carry no registration link: the catalog belongs to no hive.
     put(
@@ -178,14 +183,36 @@ fn details(leaf: &mut Map<String, Value>, f: &Facts<'_>, urls: &FeedUrls) {
         "dependencyGroups",
         metadata::dependency_groups(n, None),
     );
-    put(leaf, "iconUrl", metadata::icon_url(urls, n, f.files));
+    let (id, version, license) = (&n.id, &n.version, n.license.as_ref());
+    let icon = metadata::icon_url(urls, id, version, n.icon_url.as_deref(), f.files);
+    put(leaf, "iconUrl", icon);
     put(leaf, "language", n.language.clone());
-    put(leaf, "licenseExpression", metadata::license_expression(n));
-    put(leaf, "licenseUrl", metadata::license_url(urls, n, f.files));
+    put(
+        leaf,
+        "licenseExpression",
+        metadata::license_expression(license),
+    );
+    let license_url = metadata::license_url(
+        urls,
+        id,
+        version,
+        license,
+        n.license_url.as_deref(),
+        f.files,
+    );
+    put(leaf, "licenseUrl", license_url);
     put(leaf, "minClientVersion", n.min_client_version.clone());
-    put(leaf, "packageTypes", metadata::package_types(n));
+    put(
+        leaf,
+        "packageTypes",
+        metadata::package_types(&n.package_types),
+    );
     put(leaf, "projectUrl", n.project_url.clone());
-    put(leaf, "readmeUrl", metadata::readme_url(urls, n, f.files));
+    put(
+        leaf,
+        "readmeUrl",
+        metadata::readme_url(urls, id, version, f.files),
+    );
     put(leaf, "releaseNotes", n.release_notes.clone());
     leaf.insert(
         "requireLicenseAcceptance".into(),
@@ -197,27 +224,24 @@ fn details(leaf: &mut Map<String, Value>, f: &Facts<'_>, urls: &FeedUrls) {
 }
 
 /// The commit id of the newest event, or of "event 0" for an empty log.
-fn newest_commit_id(events: &[EventSummary]) -> String {
-    commit_id(events.last().map_or(0, |e| e.seq))
+fn newest_commit_id(newest: Option<&EventSummary>) -> String {
+    commit_id(newest.map_or(0, |e| e.seq))
 }
 
 /// The time of the newest event, or the Unix epoch for an empty log (older than any cursor a
 /// client could hold, CAT-4).
-fn newest_commit_time(events: &[EventSummary]) -> String {
-    timestamp(
-        &events
-            .last()
-            .map_or(chrono::DateTime::UNIX_EPOCH, |e| e.time),
-    )
+fn newest_commit_time(newest: Option<&EventSummary>) -> String {
+    timestamp(&newest.map_or(chrono::DateTime::UNIX_EPOCH, |e| e.time))
 }
 
 #[cfg(test)]
 mod tests {
     use chrono::Duration;
 
+    use std::sync::Arc;
+
     use super::*;
     use crate::api::test_support::{nuspec, t0, version_with};
-    use crate::feed::event::Pushed;
     use crate::package::{NuGetVersion, PackageId};
 
     const BASE: &str = "http://localhost:5000/team-a/main";
@@ -226,23 +250,33 @@ mod tests {
         EventSummary {
             seq,
             time: t0() + Duration::seconds(seq as i64),
-            id: PackageId::parse(id).unwrap(),
-            version: NuGetVersion::parse(v).unwrap(),
-            catalog_type,
+            id: Arc::new(PackageId::parse(id).unwrap()),
+            version: Arc::new(NuGetVersion::parse(v).unwrap()),
+            deleted: catalog_type == "nuget:PackageDelete",
         }
     }
 
-    fn events(n: u64) -> Vec<EventSummary> {
-        (1..=n)
-            .map(|seq| {
-                summary(
-                    seq,
-                    "Contoso.Lib",
-                    &format!("1.0.{seq}"),
-                    "nuget:PackageDetails",
-                )
-            })
-            .collect()
+    fn catalog(summaries: Vec<EventSummary>) -> Catalog {
+        let mut c = Catalog::default();
+        for s in summaries {
+            c.push(s);
+        }
+        c
+    }
+
+    fn events(n: u64) -> Catalog {
+        catalog(
+            (1..=n)
+                .map(|seq| {
+                    summary(
+                        seq,
+                        "Contoso.Lib",
+                        &format!("1.0.{seq}"),
+                        "nuget:PackageDetails",
+                    )
+                })
+                .collect(),
+        )
     }
 
     fn event(seq: u64, id: &str, v: &str, change: Change) -> Event {
@@ -307,20 +341,22 @@ mod tests {
     #[test]
     fn empty_catalog_has_no_pages() {
         let urls = FeedUrls::new(BASE);
-        let index = render_index(&[], &urls);
+        let empty = Catalog::default();
+        let index = render_index(&empty, &urls);
         assert_eq!(index["count"], 0);
         assert_eq!(index["items"], json!([]));
-        assert!(render_page(&[], 0, &urls).is_none());
+        assert!(render_page(&empty, 0, &urls).is_none());
     }
 
     #[test]
     fn unlist_leaf_is_a_details_snapshot_with_1900_published() {
         // CAT-3, PUB-13: an unlist is a PackageDetails item; nuget.org shows 1900 while unlisted.
         let urls = FeedUrls::new(BASE);
-        let record = version_with("Contoso.Lib", "1.0.0", "");
+        let version = version_with("Contoso.Lib", "1.0.0", "");
+        let record = version.record(1, t0());
         let leaf = render_leaf(
             &event(2, "Contoso.Lib", "1.0.0", Change::Unlist),
-            Some(&record),
+            Some((&record, &version.pushed())),
             &urls,
         );
         assert_eq!(
@@ -343,7 +379,7 @@ mod tests {
     #[test]
     fn snapshots() {
         let urls = FeedUrls::new(BASE);
-        let events = vec![
+        let events = catalog(vec![
             summary(1, "Contoso.Lib", "1.0.0", "nuget:PackageDetails"),
             summary(
                 2,
@@ -352,7 +388,7 @@ mod tests {
                 "nuget:PackageDetails",
             ),
             summary(3, "Contoso.Lib", "1.0.0", "nuget:PackageDelete"),
-        ];
+        ]);
         insta::assert_json_snapshot!("catalog_index", render_index(&events, &urls));
         insta::assert_json_snapshot!("catalog_page", render_page(&events, 0, &urls).unwrap());
         let push = push(

@@ -39,7 +39,7 @@ mod tests {
         ]);
         crate::api::test_support::unlist(&mut r, "1.0.0");
         assert_eq!(
-            render_versions(&r).unwrap(),
+            render_versions(&r.record).unwrap(),
             json!({ "versions": ["1.0.0-rc.1", "1.0.0", "1.0.1", "2.0.0"] })
         );
     }

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::urls::{FeedUrls, Hive};
 use crate::feed::event::EmbeddedFiles;
-use crate::package::{LicenseKind, Nuspec, PackageType};
+use crate::package::{License, LicenseKind, NuGetVersion, Nuspec, PackageId, PackageType};
 
 /// Where license expressions are rendered as a page (REG-15, nuget.org's convention).
 const LICENSES_BASE: &str = "https://licenses.nuget.org/";
@@ -23,11 +23,17 @@ pub(crate) fn put(map: &mut Map<String, Value>, key: &str, value: Option<impl In
 
 /// `iconUrl`: the hosted icon when the package embeds one (REG-15), else the nuspec's
 /// deprecated `<iconUrl>`.
-pub(crate) fn icon_url(urls: &FeedUrls, nuspec: &Nuspec, files: EmbeddedFiles) -> Option<String> {
+pub(crate) fn icon_url(
+    urls: &FeedUrls,
+    id: &PackageId,
+    version: &NuGetVersion,
+    nuspec_icon_url: Option<&str>,
+    files: EmbeddedFiles,
+) -> Option<String> {
     if files.icon {
-        return Some(urls.icon(&nuspec.id, &nuspec.version));
+        return Some(urls.icon(id, version));
     }
-    nuspec.icon_url.clone()
+    nuspec_icon_url.map(str::to_owned)
 }
 
 /// `licenseUrl`: the hosted license file (REG-15), or `https://licenses.nuget.org/{expr}` for
@@ -35,44 +41,44 @@ pub(crate) fn icon_url(urls: &FeedUrls, nuspec: &Nuspec, files: EmbeddedFiles) -
 /// the placeholder `https://aka.ms/deprecateLicenseUrl` there, so the license wins.
 pub(crate) fn license_url(
     urls: &FeedUrls,
-    nuspec: &Nuspec,
+    id: &PackageId,
+    version: &NuGetVersion,
+    license: Option<&License>,
+    nuspec_license_url: Option<&str>,
     files: EmbeddedFiles,
 ) -> Option<String> {
-    match &nuspec.license {
-        Some(l) if l.kind == LicenseKind::File && files.license => {
-            Some(urls.license(&nuspec.id, &nuspec.version))
-        }
+    match license {
+        Some(l) if l.kind == LicenseKind::File && files.license => Some(urls.license(id, version)),
         Some(l) if l.kind == LicenseKind::Expression => {
             Some(format!("{LICENSES_BASE}{}", encode_path_segment(&l.value)))
         }
-        _ => nuspec.license_url.clone(),
+        _ => nuspec_license_url.map(str::to_owned),
     }
 }
 
 /// `licenseExpression`: the SPDX expression, when the license is one.
-pub(crate) fn license_expression(nuspec: &Nuspec) -> Option<&str> {
-    nuspec
-        .license
-        .as_ref()
+pub(crate) fn license_expression(license: Option<&License>) -> Option<&str> {
+    license
         .filter(|l| l.kind == LicenseKind::Expression)
         .map(|l| l.value.as_str())
 }
 
 /// `licenseExpressionVersion`: read by the client (`PackageSearchMetadata`) to decide whether
 /// it can parse the expression.
-pub(crate) fn license_expression_version(nuspec: &Nuspec) -> Option<&str> {
-    nuspec
-        .license
-        .as_ref()
+pub(crate) fn license_expression_version(license: Option<&License>) -> Option<&str> {
+    license
         .filter(|l| l.kind == LicenseKind::Expression)
         .and_then(|l| l.version.as_deref())
 }
 
 /// `readmeUrl`: the hosted readme when the package embeds one (REG-15, TPL-3).
-pub(crate) fn readme_url(urls: &FeedUrls, nuspec: &Nuspec, files: EmbeddedFiles) -> Option<String> {
-    files
-        .readme
-        .then(|| urls.readme(&nuspec.id, &nuspec.version))
+pub(crate) fn readme_url(
+    urls: &FeedUrls,
+    id: &PackageId,
+    version: &NuGetVersion,
+    files: EmbeddedFiles,
+) -> Option<String> {
+    files.readme.then(|| urls.readme(id, version))
 }
 
 /// `dependencyGroups` (REG-9), or `None` when the nuspec declares none. Ranges are normalized;
@@ -116,11 +122,11 @@ pub(crate) fn dependency_groups(
 
 /// `packageTypes` as the catalog and registration write them (`[{name, version?}]`), or
 /// `None` when the nuspec declares none.
-pub(crate) fn package_types(nuspec: &Nuspec) -> Option<Value> {
-    if nuspec.package_types.is_empty() {
+pub(crate) fn package_types(types: &[PackageType]) -> Option<Value> {
+    if types.is_empty() {
         return None;
     }
-    let types = nuspec.package_types.iter().map(package_type).collect();
+    let types = types.iter().map(package_type).collect();
     Some(Value::Array(types))
 }
 
@@ -132,8 +138,8 @@ fn package_type(t: &PackageType) -> Value {
 }
 
 /// `authors` as registration and catalog write them: one string, joined as NuGet joins them.
-pub(crate) fn authors_joined(nuspec: &Nuspec) -> Option<String> {
-    (!nuspec.authors.is_empty()).then(|| nuspec.authors.join(", "))
+pub(crate) fn authors_joined(authors: &[String]) -> Option<String> {
+    (!authors.is_empty()).then(|| authors.join(", "))
 }
 
 /// The `vulnerabilities` array of registration (`severity` a string, REG-11) or search (an
@@ -181,11 +187,22 @@ mod tests {
             r#"<license type="expression">MIT OR Apache-2.0</license><licenseUrl>https://aka.ms/deprecateLicenseUrl</licenseUrl>"#,
         );
         let urls = FeedUrls::new(BASE);
+        let url = license_url(
+            &urls,
+            &n.id,
+            &n.version,
+            n.license.as_ref(),
+            n.license_url.as_deref(),
+            EmbeddedFiles::default(),
+        );
         assert_eq!(
-            license_url(&urls, &n, EmbeddedFiles::default()).as_deref(),
+            url.as_deref(),
             Some("https://licenses.nuget.org/MIT%20OR%20Apache-2.0")
         );
-        assert_eq!(license_expression(&n), Some("MIT OR Apache-2.0"));
+        assert_eq!(
+            license_expression(n.license.as_ref()),
+            Some("MIT OR Apache-2.0")
+        );
     }
 
     #[test]
@@ -203,19 +220,21 @@ mod tests {
             license: true,
         };
         let dir = format!("{BASE}/flatcontainer/contoso.lib/1.0.0-beta");
-        assert_eq!(icon_url(&urls, &n, files), Some(format!("{dir}/icon")));
+        let (id, v) = (&n.id, &n.version);
+        let icon = |files| icon_url(&urls, id, v, n.icon_url.as_deref(), files);
+        assert_eq!(icon(files), Some(format!("{dir}/icon")));
         assert_eq!(
-            license_url(&urls, &n, files),
+            license_url(&urls, id, v, n.license.as_ref(), None, files),
             Some(format!("{dir}/license"))
         );
-        assert_eq!(readme_url(&urls, &n, files), Some(format!("{dir}/readme")));
-        assert_eq!(license_expression(&n), None);
-        let none = EmbeddedFiles::default();
         assert_eq!(
-            icon_url(&urls, &n, none).as_deref(),
-            Some("http://old/icon.png")
+            readme_url(&urls, id, v, files),
+            Some(format!("{dir}/readme"))
         );
-        assert_eq!(readme_url(&urls, &n, none), None);
+        assert_eq!(license_expression(n.license.as_ref()), None);
+        let none = EmbeddedFiles::default();
+        assert_eq!(icon(none).as_deref(), Some("http://old/icon.png"));
+        assert_eq!(readme_url(&urls, id, v, none), None);
     }
 
     #[test]
@@ -252,14 +271,14 @@ mod tests {
 
     #[test]
     fn package_types_only_when_declared() {
-        assert_eq!(package_types(&nuspec("A", "1.0.0", "")), None);
+        assert_eq!(package_types(&nuspec("A", "1.0.0", "").package_types), None);
         let tool = nuspec(
             "A",
             "1.0.0",
             r#"<packageTypes><packageType name="DotnetTool" version="1.0"/></packageTypes>"#,
         );
         assert_eq!(
-            package_types(&tool),
+            package_types(&tool.package_types),
             Some(json!([{"name": "DotnetTool", "version": "1.0"}]))
         );
     }

@@ -8,8 +8,6 @@
 //! fetched. Which versions exist is the feed's business; which of them a hive shows is
 //! [`Hive::filter`].
 
-use std::sync::Arc;
-
 use serde_json::{Map, Value, json};
 
 use super::catalog::commit_id;
@@ -17,6 +15,7 @@ use super::metadata::{self, put};
 use super::urls::{FeedUrls, Hive};
 use super::vulnerabilities::Vulnerability;
 use super::{UNLISTED_PUBLISHED, timestamp};
+use crate::feed::details::Details;
 use crate::feed::record::{PackageRecord, VersionRecord};
 use crate::package::{NuGetVersion, PackageId};
 
@@ -33,6 +32,38 @@ pub struct RegistrationContext<'a> {
     pub owners: &'a [String],
     /// Known vulnerabilities of a version (REG-11), e.g. [`super::vulnerabilities::for_version`].
     pub vulnerabilities: &'a dyn Fn(&PackageId, &NuGetVersion) -> Vec<Vulnerability>,
+    /// The push facts of the versions whose leaves are inlined ([`versions_needing_details`]),
+    /// by push event. A version missing here gets a catalog entry without its metadata.
+    pub details: &'a Details,
+}
+
+/// The versions whose metadata the index of `record` in `hive` inlines (fewer than
+/// [`INLINE_LIMIT`] visible versions: all of them; else none): load their details first.
+pub fn versions_needing_details(record: &PackageRecord, hive: Hive) -> Vec<&VersionRecord> {
+    let visible = visible(record, hive);
+    if visible.len() < INLINE_LIMIT {
+        visible
+    } else {
+        Vec::new()
+    }
+}
+
+/// The versions of the page of `record` in `hive` with these bounds (see [`render_page`]).
+pub fn page_versions<'a>(
+    record: &'a PackageRecord,
+    hive: Hive,
+    lower: &str,
+    upper: &str,
+) -> Vec<&'a VersionRecord> {
+    let visible = visible(record, hive);
+    visible
+        .chunks(PAGE_SIZE)
+        .find(|page| {
+            let (first, last) = bounds(page);
+            first.eq_ignore_ascii_case(lower) && last.eq_ignore_ascii_case(upper)
+        })
+        .map(<[_]>::to_vec)
+        .unwrap_or_default()
 }
 
 /// The registration index of `record` in `hive`, or `None` when the hive shows no version of
@@ -101,12 +132,12 @@ pub fn render_leaf(
 }
 
 /// The versions `hive` shows, ascending.
-fn visible(record: &PackageRecord, hive: Hive) -> Vec<&Arc<VersionRecord>> {
+fn visible(record: &PackageRecord, hive: Hive) -> Vec<&VersionRecord> {
     record.visible(hive.filter()).collect()
 }
 
 /// `lower` and `upper` of a non-empty page: normalized, no metadata (REG-3, N-6).
-fn bounds(page: &[&Arc<VersionRecord>]) -> (String, String) {
+fn bounds(page: &[&VersionRecord]) -> (String, String) {
     let first = page.first().map(|v| v.version().to_normalized());
     let last = page.last().map(|v| v.version().to_normalized());
     (first.unwrap_or_default(), last.unwrap_or_default())
@@ -115,7 +146,7 @@ fn bounds(page: &[&Arc<VersionRecord>]) -> (String, String) {
 /// A page object: with `items` and `parent` when `inline` (REG-3), only its summary
 /// otherwise (the client then fetches its `@id`, REG-4).
 fn render_page_object(
-    page: &[&Arc<VersionRecord>],
+    page: &[&VersionRecord],
     hive: Hive,
     urls: &FeedUrls,
     ctx: &RegistrationContext<'_>,
@@ -175,57 +206,83 @@ fn catalog_entry(
     urls: &FeedUrls,
     ctx: &RegistrationContext<'_>,
 ) -> Value {
-    let n = &v.nuspec;
+    let (id, version) = (v.id(), v.version());
+    let n = ctx.details.get(&v.push_seq).map(|p| &p.nuspec);
     let mut e = Map::new();
     e.insert(
         "@id".into(),
-        urls.catalog_leaf(v.last_seq, v.id(), v.version()).into(),
+        urls.catalog_leaf(v.last_seq, id, version).into(),
     );
     e.insert("@type".into(), "PackageDetails".into());
-    put(&mut e, "authors", metadata::authors_joined(n));
-    put(
-        &mut e,
-        "dependencyGroups",
-        metadata::dependency_groups(n, Some((urls, hive))),
-    );
-    put(&mut e, "description", n.description.clone());
-    put(&mut e, "iconUrl", metadata::icon_url(urls, n, v.files));
-    e.insert("id".into(), v.id().as_str().into());
-    put(&mut e, "language", n.language.clone());
-    put(&mut e, "licenseExpression", metadata::license_expression(n));
-    put(
-        &mut e,
-        "licenseExpressionVersion",
-        metadata::license_expression_version(n),
-    );
-    put(
-        &mut e,
-        "licenseUrl",
-        metadata::license_url(urls, n, v.files),
-    );
+    if let Some(n) = n {
+        put(&mut e, "authors", metadata::authors_joined(&n.authors));
+        put(
+            &mut e,
+            "dependencyGroups",
+            metadata::dependency_groups(n, Some((urls, hive))),
+        );
+        put(&mut e, "description", n.description.clone());
+        let icon = metadata::icon_url(urls, id, version, n.icon_url.as_deref(), v.files);
+        put(&mut e, "iconUrl", icon);
+    }
+    e.insert("id".into(), id.as_str().into());
+    if let Some(n) = n {
+        let license = n.license.as_ref();
+        put(&mut e, "language", n.language.clone());
+        put(
+            &mut e,
+            "licenseExpression",
+            metadata::license_expression(license),
+        );
+        put(
+            &mut e,
+            "licenseExpressionVersion",
+            metadata::license_expression_version(license),
+        );
+        let license_url = metadata::license_url(
+            urls,
+            id,
+            version,
+            license,
+            n.license_url.as_deref(),
+            v.files,
+        );
+        put(&mut e, "licenseUrl", license_url);
+    }
     e.insert("listed".into(), v.listed.into());
-    put(&mut e, "minClientVersion", n.min_client_version.clone());
+    if let Some(n) = n {
+        put(&mut e, "minClientVersion", n.min_client_version.clone());
+    }
     if !ctx.owners.is_empty() {
         e.insert("owners".into(), ctx.owners.into());
     }
-    e.insert(
-        "packageContent".into(),
-        urls.nupkg(v.id(), v.version()).into(),
-    );
-    put(&mut e, "packageTypes", metadata::package_types(n));
-    put(&mut e, "projectUrl", n.project_url.clone());
+    e.insert("packageContent".into(), urls.nupkg(id, version).into());
+    if let Some(n) = n {
+        put(
+            &mut e,
+            "packageTypes",
+            metadata::package_types(&n.package_types),
+        );
+        put(&mut e, "projectUrl", n.project_url.clone());
+    }
     e.insert("published".into(), published(v).into());
-    put(&mut e, "readmeUrl", metadata::readme_url(urls, n, v.files));
-    e.insert(
-        "requireLicenseAcceptance".into(),
-        n.require_license_acceptance.into(),
+    put(
+        &mut e,
+        "readmeUrl",
+        metadata::readme_url(urls, id, version, v.files),
     );
-    put(&mut e, "summary", n.summary.clone());
-    e.insert("tags".into(), n.tags.clone().into());
-    put(&mut e, "title", n.title.clone());
+    if let Some(n) = n {
+        e.insert(
+            "requireLicenseAcceptance".into(),
+            n.require_license_acceptance.into(),
+        );
+        put(&mut e, "summary", n.summary.clone());
+        e.insert("tags".into(), n.tags.clone().into());
+        put(&mut e, "title", n.title.clone());
+    }
     // N-6: the full version, with build metadata.
-    e.insert("version".into(), v.version().to_full().into());
-    let vulnerabilities = (ctx.vulnerabilities)(v.id(), v.version());
+    e.insert("version".into(), version.to_full().into());
+    let vulnerabilities = (ctx.vulnerabilities)(id, version);
     e.insert(
         "vulnerabilities".into(),
         metadata::vulnerabilities(&vulnerabilities, true),
@@ -244,11 +301,11 @@ fn published(v: &VersionRecord) -> String {
 
 /// The commit of the newest change among `versions`. A deleted version leaves no trace here,
 /// so a delete alone does not move it.
-fn newest_commit_id(versions: &[&Arc<VersionRecord>]) -> String {
+fn newest_commit_id(versions: &[&VersionRecord]) -> String {
     commit_id(versions.iter().map(|v| v.last_seq).max().unwrap_or(0))
 }
 
-fn newest_commit_time(versions: &[&Arc<VersionRecord>]) -> String {
+fn newest_commit_time(versions: &[&VersionRecord]) -> String {
     versions
         .iter()
         .map(|v| v.last_edited)
@@ -260,7 +317,7 @@ fn newest_commit_time(versions: &[&Arc<VersionRecord>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::test_support::{edit, record, unlist, version, version_with};
+    use crate::api::test_support::{Fixture, edit, record, unlist, version, version_with};
     use crate::feed::event::EmbeddedFiles;
 
     const BASE: &str = "http://localhost:5000/team-a/main";
@@ -269,14 +326,15 @@ mod tests {
         Vec::new()
     }
 
-    fn ctx() -> RegistrationContext<'static> {
+    fn ctx(details: &Details) -> RegistrationContext<'_> {
         RegistrationContext {
             owners: &[],
             vulnerabilities: &no_vulnerabilities,
+            details,
         }
     }
 
-    fn many(n: usize) -> PackageRecord {
+    fn many(n: usize) -> Fixture {
         let versions: Vec<_> = (0..n)
             .map(|i| version("Contoso.Many", &format!("1.0.{i}")))
             .collect();
@@ -288,7 +346,7 @@ mod tests {
     }
 
     /// Three versions: 1.0.0 (listed), 1.1.0 (unlisted) and 2.0.0-beta.1 (SemVer2-only).
-    fn three() -> PackageRecord {
+    fn three() -> Fixture {
         let mut r = record(&[
             version_with(
                 "Contoso.Lib",
@@ -331,10 +389,10 @@ mod tests {
         let urls = FeedUrls::new(BASE);
         let r = three();
         for hive in [Hive::SemVer1, Hive::SemVer1Gz] {
-            let index = render_index(&r, hive, &urls, &ctx()).unwrap();
+            let index = render_index(&r.record, hive, &urls, &ctx(&r.details)).unwrap();
             assert_eq!(leaf_versions(&index), ["1.0.0", "1.1.0"]);
         }
-        let index = render_index(&r, Hive::SemVer2Gz, &urls, &ctx()).unwrap();
+        let index = render_index(&r.record, Hive::SemVer2Gz, &urls, &ctx(&r.details)).unwrap();
         // N-6: the full version, with metadata, in catalogEntry.version.
         assert_eq!(
             leaf_versions(&index),
@@ -354,10 +412,11 @@ mod tests {
         // REG-2
         let urls = FeedUrls::new(BASE);
         let r = record(&[version("Contoso.Next", "1.0.0-alpha.1")]);
-        assert!(render_index(&r, Hive::SemVer1, &urls, &ctx()).is_none());
-        assert!(render_index(&r, Hive::SemVer2Gz, &urls, &ctx()).is_some());
-        assert!(render_leaf(&r, &v("1.0.0-alpha.1"), Hive::SemVer1, &urls).is_none());
-        assert!(render_index(&PackageRecord::default(), Hive::SemVer2Gz, &urls, &ctx()).is_none());
+        assert!(render_index(&r.record, Hive::SemVer1, &urls, &ctx(&r.details)).is_none());
+        assert!(render_index(&r.record, Hive::SemVer2Gz, &urls, &ctx(&r.details)).is_some());
+        assert!(render_leaf(&r.record, &v("1.0.0-alpha.1"), Hive::SemVer1, &urls).is_none());
+        let empty = PackageRecord::default();
+        assert!(render_index(&empty, Hive::SemVer2Gz, &urls, &ctx(&r.details)).is_none());
     }
 
     #[test]
@@ -365,7 +424,8 @@ mod tests {
         // REG-5: <128 inline (pages of 64), >=128 pages of 64 not inlined.
         let urls = FeedUrls::new(BASE);
         let shape = |n: usize| {
-            let index = render_index(&many(n), Hive::SemVer2Gz, &urls, &ctx()).unwrap();
+            let r = many(n);
+            let index = render_index(&r.record, Hive::SemVer2Gz, &urls, &ctx(&r.details)).unwrap();
             index["items"]
                 .as_array()
                 .unwrap()
@@ -387,10 +447,18 @@ mod tests {
         let urls = FeedUrls::new(BASE);
         for n in [3, 130] {
             let r = many(n);
-            let index = render_index(&r, Hive::SemVer2Gz, &urls, &ctx()).unwrap();
+            let index = render_index(&r.record, Hive::SemVer2Gz, &urls, &ctx(&r.details)).unwrap();
             for p in index["items"].as_array().unwrap() {
                 let (lower, upper) = (p["lower"].as_str().unwrap(), p["upper"].as_str().unwrap());
-                let page = render_page(&r, Hive::SemVer2Gz, &urls, &ctx(), lower, upper).unwrap();
+                let page = render_page(
+                    &r.record,
+                    Hive::SemVer2Gz,
+                    &urls,
+                    &ctx(&r.details),
+                    lower,
+                    upper,
+                )
+                .unwrap();
                 assert_eq!(page["@id"], p["@id"]);
                 assert_eq!(page["count"], p["count"]);
                 assert_eq!(
@@ -401,7 +469,17 @@ mod tests {
             }
         }
         let r = many(130);
-        assert!(render_page(&r, Hive::SemVer2Gz, &urls, &ctx(), "1.0.0", "1.0.62").is_none());
+        assert!(
+            render_page(
+                &r.record,
+                Hive::SemVer2Gz,
+                &urls,
+                &ctx(&r.details),
+                "1.0.0",
+                "1.0.62"
+            )
+            .is_none()
+        );
     }
 
     #[test]
@@ -409,7 +487,17 @@ mod tests {
         // N-5: versions are case-insensitive; URLs carry them lower-cased.
         let urls = FeedUrls::new(BASE);
         let r = record(&[version("A", "1.0.0-Beta"), version("A", "1.0.0-RC")]);
-        assert!(render_page(&r, Hive::SemVer1, &urls, &ctx(), "1.0.0-beta", "1.0.0-rc").is_some());
+        assert!(
+            render_page(
+                &r.record,
+                Hive::SemVer1,
+                &urls,
+                &ctx(&r.details),
+                "1.0.0-beta",
+                "1.0.0-rc"
+            )
+            .is_some()
+        );
     }
 
     #[test]
@@ -427,11 +515,13 @@ mod tests {
             }
         };
         let owners = ["team-a".to_owned()];
+        let r = three();
         let ctx = RegistrationContext {
             owners: &owners,
             vulnerabilities: &vulns,
+            details: &r.details,
         };
-        let index = render_index(&three(), Hive::SemVer1, &urls, &ctx).unwrap();
+        let index = render_index(&r.record, Hive::SemVer1, &urls, &ctx).unwrap();
         let entry = &index["items"][0]["items"][0]["catalogEntry"];
         assert_eq!(
             entry["vulnerabilities"],
@@ -450,11 +540,11 @@ mod tests {
         let r = three();
         insta::assert_json_snapshot!(
             "registration_index_semver1",
-            render_index(&r, Hive::SemVer1, &urls, &ctx()).unwrap()
+            render_index(&r.record, Hive::SemVer1, &urls, &ctx(&r.details)).unwrap()
         );
         insta::assert_json_snapshot!(
             "registration_index_semver2",
-            render_index(&r, Hive::SemVer2Gz, &urls, &ctx()).unwrap()
+            render_index(&r.record, Hive::SemVer2Gz, &urls, &ctx(&r.details)).unwrap()
         );
     }
 
@@ -464,11 +554,19 @@ mod tests {
         let r = many(130);
         insta::assert_json_snapshot!(
             "registration_index_paged",
-            render_index(&r, Hive::SemVer2Gz, &urls, &ctx()).unwrap()
+            render_index(&r.record, Hive::SemVer2Gz, &urls, &ctx(&r.details)).unwrap()
         );
         insta::assert_json_snapshot!(
             "registration_page",
-            render_page(&r, Hive::SemVer2Gz, &urls, &ctx(), "1.0.128", "1.0.129").unwrap()
+            render_page(
+                &r.record,
+                Hive::SemVer2Gz,
+                &urls,
+                &ctx(&r.details),
+                "1.0.128",
+                "1.0.129"
+            )
+            .unwrap()
         );
     }
 
@@ -478,11 +576,11 @@ mod tests {
         let r = three();
         insta::assert_json_snapshot!(
             "registration_leaf",
-            render_leaf(&r, &v("2.0.0-beta.1"), Hive::SemVer2Gz, &urls).unwrap()
+            render_leaf(&r.record, &v("2.0.0-beta.1"), Hive::SemVer2Gz, &urls).unwrap()
         );
         insta::assert_json_snapshot!(
             "registration_leaf_unlisted",
-            render_leaf(&r, &v("1.1.0"), Hive::SemVer1, &urls).unwrap()
+            render_leaf(&r.record, &v("1.1.0"), Hive::SemVer1, &urls).unwrap()
         );
     }
 }

@@ -18,15 +18,12 @@ use crate::package::{NuGetVersion, PackageId};
 
 /// The versions a search or autocomplete request may see: never unlisted ones (SQ-7).
 fn filter(prerelease: bool, semver2: bool) -> VersionFilter {
-    VersionFilter {
-        semver2,
-        prerelease,
-        unlisted: false,
-    }
+    VersionFilter::search(prerelease, semver2)
 }
 
 /// The search response (SQ-8, SQ-9). `records[i]` is the record of `hits.ids[i]`; a hit whose
-/// record no longer has an admitted version (it changed since the search) is left out.
+/// record no longer has an admitted version with a known listing (it changed since the search)
+/// is left out.
 ///
 /// `owners` lists the accounts allowed to push an id (SQ-10: never the nuspec's `<owners>`;
 /// omitted when empty). `downloads` counts downloads of one version. `vulnerabilities` gives
@@ -54,7 +51,8 @@ pub fn render_search(
         .filter_map(|(lower_id, record)| {
             let versions: Vec<_> = record.visible(filter).collect();
             let latest = versions.last()?;
-            let (id, n) = (latest.id(), &latest.nuspec);
+            let (id, n) = (latest.id(), latest.listing.as_deref()?);
+            let version = latest.version();
             let mut total_downloads: u64 = 0;
             let version_list: Vec<Value> = versions
                 .iter()
@@ -82,18 +80,23 @@ pub fn render_search(
             put(&mut r, "description", n.description.clone());
             put(&mut r, "summary", n.summary.clone());
             put(&mut r, "title", n.title.clone());
-            put(&mut r, "iconUrl", metadata::icon_url(urls, n, latest.files));
+            let files = latest.files;
+            let icon = metadata::icon_url(urls, id, version, n.icon_url.as_deref(), files);
+            put(&mut r, "iconUrl", icon);
+            let license = n.license.as_ref();
+            let license_url =
+                metadata::license_url(urls, id, version, license, n.license_url.as_deref(), files);
+            put(&mut r, "licenseUrl", license_url);
             put(
                 &mut r,
-                "licenseUrl",
-                metadata::license_url(urls, n, latest.files),
+                "licenseExpression",
+                metadata::license_expression(license),
             );
-            put(&mut r, "licenseExpression", metadata::license_expression(n));
             put(&mut r, "projectUrl", n.project_url.clone());
             put(
                 &mut r,
                 "readmeUrl",
-                metadata::readme_url(urls, n, latest.files),
+                metadata::readme_url(urls, id, version, files),
             );
             r.insert("tags".into(), n.tags.clone().into());
             r.insert("authors".into(), n.authors.clone().into());
@@ -193,7 +196,7 @@ mod tests {
                 license: false,
             }
         });
-        Arc::new(r)
+        Arc::new(r.record)
     }
 
     fn render(query: &SearchQuery) -> Value {

@@ -1,12 +1,13 @@
 //! Test fixtures for the views: package records built from real nuspec XML, with fixed
-//! timestamps so snapshots are stable.
+//! timestamps so snapshots are stable, and the push facts the records leave in storage.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
-use crate::feed::event::EmbeddedFiles;
-use crate::feed::record::{PackageRecord, VersionRecord};
+use crate::feed::details::Details;
+use crate::feed::event::{EmbeddedFiles, Pushed};
+use crate::feed::record::{Listing, PackageRecord, VersionRecord};
 use crate::package::{NuGetVersion, Nuspec, nuspec as nuspec_parser};
 
 /// The time of the first fixture event; later ones are an hour apart.
@@ -25,50 +26,85 @@ pub(crate) fn nuspec(id: &str, version: &str, extra: &str) -> Nuspec {
     nuspec_parser::parse(xml.as_bytes(), 1 << 20).unwrap()
 }
 
+/// A version before it is put in a [`Fixture`]: its nuspec and embedded files.
+#[derive(Debug, Clone)]
+pub(crate) struct TestVersion {
+    pub nuspec: Nuspec,
+    pub files: EmbeddedFiles,
+}
+
 /// A listed version with default metadata.
-pub(crate) fn version(id: &str, v: &str) -> Arc<VersionRecord> {
+pub(crate) fn version(id: &str, v: &str) -> TestVersion {
     version_with(id, v, "")
 }
 
 /// A listed version whose nuspec has `extra` metadata elements.
-pub(crate) fn version_with(id: &str, v: &str, extra: &str) -> Arc<VersionRecord> {
-    let nuspec = nuspec(id, v, extra);
-    Arc::new(VersionRecord {
-        semver2: nuspec.is_semver2(),
-        nuspec,
-        listed: true,
-        published: t0(),
-        last_edited: t0(),
-        last_seq: 1,
-        size: 1234,
-        sha512: "c2hhNTEy".to_owned(),
+pub(crate) fn version_with(id: &str, v: &str, extra: &str) -> TestVersion {
+    TestVersion {
+        nuspec: nuspec(id, v, extra),
         files: EmbeddedFiles::default(),
-        symbols: Vec::new(),
-    })
+    }
+}
+
+/// A package record and what its versions' push events hold.
+#[derive(Debug, Clone)]
+pub(crate) struct Fixture {
+    pub record: PackageRecord,
+    pub details: Details,
+}
+
+impl TestVersion {
+    /// The push facts of this version.
+    pub(crate) fn pushed(&self) -> Pushed {
+        Pushed {
+            nuspec: self.nuspec.clone(),
+            size: 1234,
+            sha512: "c2hhNTEy".to_owned(),
+            files: self.files,
+        }
+    }
+
+    /// Its record as pushed by event `seq` at `time`. Every fixture version keeps its listing
+    /// (the state keeps only the latest ones'; search reads only those).
+    pub(crate) fn record(&self, seq: u64, time: DateTime<Utc>) -> VersionRecord {
+        let mut r = VersionRecord::pushed(
+            Arc::new(self.nuspec.id.clone()),
+            Arc::new(self.nuspec.version.clone()),
+            &self.pushed(),
+            seq,
+            time,
+        );
+        r.listing = Some(Arc::new(Listing::from_nuspec(&self.nuspec)));
+        r
+    }
 }
 
 /// A record of these versions; the n-th (from 0) was pushed by event n + 1 at `t0() + n h`.
-pub(crate) fn record(versions: &[Arc<VersionRecord>]) -> PackageRecord {
+pub(crate) fn record(versions: &[TestVersion]) -> Fixture {
     let mut record = PackageRecord::default();
+    let mut details = Details::new();
     for (n, v) in versions.iter().enumerate() {
-        let mut v = VersionRecord::clone(v);
-        v.last_seq = n as u64 + 1;
-        v.published = t0() + Duration::hours(n as i64);
-        v.last_edited = v.published;
+        let seq = n as u64 + 1;
         record
             .versions
-            .insert(v.nuspec.version.clone(), Arc::new(v));
+            .insert(v.record(seq, t0() + Duration::hours(n as i64)));
+        details.insert(seq, Arc::new(v.pushed()));
+        record.last_seq = seq;
     }
-    record
+    Fixture { record, details }
 }
 
-/// Changes one version of `record` in place.
-pub(crate) fn edit(record: &mut PackageRecord, v: &str, f: impl FnOnce(&mut VersionRecord)) {
+/// Changes one version of a fixture in place (its record and its push facts alike).
+pub(crate) fn edit(fixture: &mut Fixture, v: &str, f: impl FnOnce(&mut VersionRecord)) {
     let v = NuGetVersion::parse(v).unwrap();
-    f(Arc::make_mut(record.versions.get_mut(&v).unwrap()));
+    let record = fixture.record.versions.get_mut(&v).unwrap();
+    f(record);
+    let files = record.files;
+    let pushed = fixture.details.get_mut(&record.push_seq).unwrap();
+    Arc::make_mut(pushed).files = files;
 }
 
-/// Unlists one version of `record`.
-pub(crate) fn unlist(record: &mut PackageRecord, v: &str) {
-    edit(record, v, |v| v.listed = false);
+/// Unlists one version of a fixture.
+pub(crate) fn unlist(fixture: &mut Fixture, v: &str) {
+    edit(fixture, v, |v| v.listed = false);
 }

@@ -5,21 +5,26 @@
 //! the log to converge ([`Feed::spawn_sync`]). A version becomes visible only through its event,
 //! which is appended after all its blobs are stored (DESIGN invariant 3).
 
+pub mod details;
 pub mod downloads;
 pub mod event;
 mod log;
 mod push;
 pub mod record;
 pub mod search;
+pub mod snapshot;
 pub mod state;
 
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::collections::HashSet;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use crate::config::DeleteMode;
 use crate::package::{self, NuGetVersion, PackageId};
 use crate::storage::{self, Key, PackageFile, Storage};
 
+use details::DetailsCache;
 use downloads::Downloads;
 pub use push::{Prepared, PreparedSymbols};
 use search::SearchIndex;
@@ -46,6 +51,10 @@ pub enum Error {
     /// An event in the log cannot be read back.
     #[error("event log entry {seq} is corrupt: {message}")]
     CorruptLog { seq: u64, message: String },
+    /// A snapshot of the state could not be written (reading one never fails: a bad one is
+    /// ignored and the log replayed).
+    #[error(transparent)]
+    Snapshot(#[from] snapshot::SnapshotError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -79,13 +88,22 @@ struct Inner {
     search: RwLock<SearchIndex>,
     /// Serializes this process's appends (others' are detected by create-only writes).
     append_lock: tokio::sync::Mutex<()>,
-    /// Serializes reading the log so an event is fetched once.
+    /// Serializes reading and applying the log so an event is fetched and applied once.
     catch_up_lock: tokio::sync::Mutex<()>,
     downloads: Downloads,
+    /// Full metadata of versions read back from their push events ([`details`]).
+    details: DetailsCache,
+    /// Ids whose search listing could not be read yet; retried at every catch-up.
+    pending_listings: Mutex<HashSet<Arc<str>>>,
+    /// Set once the feed is open: from then on applied pushes are remembered in `details`.
+    live: AtomicBool,
+    /// The last snapshot this replica wrote or loaded ([`snapshot`]).
+    snapshot: Mutex<snapshot::SnapshotClock>,
 }
 
 impl Feed {
-    /// Opens the feed in `storage` and replays its event log.
+    /// Opens the feed in `storage`: loads its latest snapshot, if any, and replays the event
+    /// log after it.
     pub async fn open(storage: Storage, options: Options) -> Result<Feed> {
         let feed = Feed {
             inner: Arc::new(Inner {
@@ -96,9 +114,25 @@ impl Feed {
                 append_lock: tokio::sync::Mutex::new(()),
                 catch_up_lock: tokio::sync::Mutex::new(()),
                 downloads: Downloads::new(),
+                details: DetailsCache::default(),
+                pending_listings: Mutex::default(),
+                live: AtomicBool::new(false),
+                snapshot: Mutex::default(),
             }),
         };
-        feed.catch_up().await?;
+        let started = std::time::Instant::now();
+        let from_snapshot = feed.load_snapshot().await?;
+        let replayed = feed.catch_up().await?;
+        feed.inner
+            .live
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(
+            event.seq = feed.state().seq(),
+            snapshot.seq = from_snapshot,
+            events_replayed = replayed,
+            duration_ms = started.elapsed().as_millis() as u64,
+            "feed loaded"
+        );
         feed.inner.downloads.refresh(&feed.inner.storage).await?;
         Ok(feed)
     }
@@ -141,6 +175,9 @@ impl Feed {
                 ticker.tick().await;
                 if let Err(e) = feed.catch_up().await {
                     tracing::warn!(error = %e, "cannot read the feed's event log; will retry");
+                }
+                if let Err(e) = feed.snapshot_if_due().await {
+                    tracing::warn!(error = %e, "cannot write a feed snapshot; will retry");
                 }
                 if last_downloads.elapsed() >= downloads::PUBLISH_INTERVAL {
                     last_downloads = tokio::time::Instant::now();

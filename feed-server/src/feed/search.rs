@@ -2,29 +2,40 @@
 //! (SQ-1..SQ-12, AC-1, AC-3).
 //!
 //! One entry per package id, rebuilt by [`SearchIndex::update`] whenever the id changes. An
-//! entry keeps, for each of the four `prerelease` x `semVerLevel` filters, the searchable text
-//! of the latest *listed* version that filter admits (SQ-7: unlisted versions never count), so
-//! a query costs one look at each id however many versions it has. Ids are kept in lower-case
-//! order, which is also the tie-break of the ranking. Rendering the hits (metadata of the
-//! latest version, the version list) is `api::search`'s job, from the package records.
+//! entry knows, for each of the four `prerelease` x `semVerLevel` filters, the [`Listing`] of
+//! the latest *listed* version that filter admits (SQ-7: unlisted versions never count), so
+//! what an id costs does not depend on how many versions it has.
+//!
+//! Matching is by words, through inverted indexes, so a query costs what its matches cost and
+//! not a scan of the feed: a query term matches a field where one of the field's words, or a
+//! part of a word, *begins* with the term, case-insensitively. Words are separated by
+//! whitespace, and a word has parts after each punctuation character and camelCase boundary
+//! (`Newtonsoft.Json` has the parts `json` and `.json`; `JsonSerializer` has `serializer`), so
+//! `json`, `serial` and `.net` find what users expect while `son` does not find `Json`.
+//! Ids are ranked by how they match (exact id, id prefix, id part, title or tags, description
+//! or authors), ties in lower-case id order. Rendering the hits is `api::search`'s job.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use super::record::{PackageRecord, VersionFilter, VersionRecord};
-use crate::package::Nuspec;
+use super::record::{Listing, PackageRecord, search_slot};
+use crate::package::PackageId;
 
 /// The package type of a package whose nuspec declares none: NuGet treats it as `Dependency`
 /// (SQ-5 filters on it, SQ-9 shows at least one type).
 pub const DEFAULT_PACKAGE_TYPE: &str = "Dependency";
 
-/// The package type names search shows and filters on: the nuspec's, or
+/// Longest indexed word, in bytes: longer words (URLs, hashes) are indexed by their start, and
+/// longer query terms are matched by theirs.
+const MAX_WORD: usize = 64;
+
+/// The package type names search shows and filters on: the listing's, or
 /// [`DEFAULT_PACKAGE_TYPE`].
-pub fn package_type_names(nuspec: &Nuspec) -> Vec<&str> {
-    if nuspec.package_types.is_empty() {
+pub fn package_type_names(listing: &Listing) -> Vec<&str> {
+    if listing.package_types.is_empty() {
         return vec![DEFAULT_PACKAGE_TYPE];
     }
-    nuspec
+    listing
         .package_types
         .iter()
         .map(|t| t.name.as_str())
@@ -70,40 +81,66 @@ pub struct SearchHits {
     pub ids: Vec<String>,
 }
 
-/// The search index: searchable text per package id.
+/// The search index.
 #[derive(Debug, Default)]
 pub struct SearchIndex {
-    /// Keyed by lower-cased id; iteration order is the ranking's tie-break.
-    entries: BTreeMap<String, Entry>,
+    /// Entries by number; a removed id leaves a hole that the next new id fills.
+    entries: Vec<Option<Entry>>,
+    free: Vec<u32>,
+    /// Lower-cased id -> entry; its order is the ranking's tie-break and the browse order.
+    by_id: BTreeMap<Arc<str>, u32>,
+    /// Parts of ids (not the whole id, which is `by_id`) -> entries, ascending.
+    id_parts: BTreeMap<Box<str>, Vec<u32>>,
+    /// Words and word parts of titles, tags, descriptions and authors -> postings, ascending.
+    text: BTreeMap<Box<str>, Vec<Posting>>,
+    /// Entries with a listing for each filter slot (`totalHits` of an empty query).
+    counts: [usize; 4],
+}
+
+/// One entry containing one text word: in which fields of which filter slots' listings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Posting {
+    entry: u32,
+    /// Bit `slot * 4 + field` (see [`field`]).
+    fields: u16,
+}
+
+/// Text fields, as bit positions within a slot's four bits.
+mod field {
+    pub const TITLE: u16 = 1;
+    pub const TAGS: u16 = 2;
+    pub const DESCRIPTION: u16 = 4;
+    pub const AUTHORS: u16 = 8;
+    pub const ALL: u16 = 15;
 }
 
 /// What the index knows about one id.
 #[derive(Debug)]
 struct Entry {
-    /// Lower-cased id tokens (split on `.`, `-`, `_` and camelCase; AC-1).
-    tokens: Box<[Box<str>]>,
-    /// The distinct latest versions' documents (at most four, usually one or two).
+    lower_id: Arc<str>,
+    /// The id with its casing (camelCase parts need it).
+    display_id: PackageId,
+    /// The first eight bytes of `lower_id`, big-endian: ranks ties without a string compare.
+    order: u64,
+    /// The distinct listings (at most four, usually one or two).
     docs: Vec<Doc>,
-    /// Per filter ([`filter_slot`]), which of `docs` describes its latest admitted version.
-    by_filter: [Option<u8>; 4],
+    /// Per filter slot, which of `docs` describes its latest admitted version.
+    by_slot: [Option<u8>; 4],
 }
 
-/// The searchable text of one version, lower-cased.
 #[derive(Debug)]
 struct Doc {
-    title: Box<str>,
-    tags: Box<[Box<str>]>,
-    description: Box<str>,
-    authors: Box<str>,
+    listing: Arc<Listing>,
+    /// Lower-cased package type names (SQ-5).
     package_types: Box<[Box<str>]>,
 }
 
 /// Which field a query term is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Field {
-    /// A plain term: id, id tokens, title, tags, description, authors.
+    /// A plain term: id, id parts, title, tags, description, authors.
     Any,
-    /// `id:` — anywhere in the id.
+    /// `id:` — the id or a part of it.
     Id,
     /// `packageid:` — the whole id (nuget.org syntax).
     PackageId,
@@ -116,169 +153,412 @@ enum Field {
 #[derive(Debug)]
 struct Term {
     field: Field,
-    /// Lower-cased.
+    /// Lower-cased, at most [`MAX_WORD`] bytes.
     text: String,
 }
 
 /// Ranking tiers, best first; a query's score is the sum over its terms.
 mod tier {
-    pub const EXACT_ID: u32 = 0;
-    pub const ID_PREFIX: u32 = 1;
-    pub const ID_TOKEN: u32 = 2;
-    pub const ID_SUBSTRING: u32 = 3;
-    pub const TITLE_OR_TAGS: u32 = 4;
-    pub const DESCRIPTION_OR_AUTHORS: u32 = 5;
-}
-
-/// Index of a `prerelease` x `semver2` filter in [`Entry::by_filter`].
-fn filter_slot(prerelease: bool, semver2: bool) -> usize {
-    usize::from(prerelease) * 2 + usize::from(semver2)
+    pub const EXACT_ID: u8 = 0;
+    pub const ID_PREFIX: u8 = 1;
+    pub const ID_PART: u8 = 2;
+    pub const TITLE_OR_TAGS: u8 = 4;
+    pub const DESCRIPTION_OR_AUTHORS: u8 = 5;
+    /// Not matched.
+    pub const NONE: u8 = u8::MAX;
 }
 
 impl SearchIndex {
-    /// Re-indexes one id after any change to it; `None` (or a record without listed
-    /// versions) removes it.
+    /// Re-indexes one id after any change to it; `None` (or a record without a listed version
+    /// whose listing is known) removes it.
     pub fn update(&mut self, lower_id: &str, record: Option<&PackageRecord>) {
-        match record.and_then(|r| Entry::build(lower_id, r)) {
-            Some(entry) => {
-                self.entries.insert(lower_id.to_owned(), entry);
-            }
+        if let Some(&e) = self.by_id.get(lower_id) {
+            self.remove_entry(e);
+        }
+        let Some(entry) = record.and_then(|r| Entry::build(lower_id, r)) else {
+            return;
+        };
+        let e = match self.free.pop() {
+            Some(e) => e,
             None => {
-                self.entries.remove(lower_id);
+                self.entries.push(None);
+                u32::try_from(self.entries.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        for (slot, count) in self.counts.iter_mut().enumerate() {
+            *count += usize::from(entry.by_slot[slot].is_some());
+        }
+        for part in id_parts(entry.display_id.as_str()) {
+            let list = self.id_parts.entry(part.into()).or_default();
+            if let Err(at) = list.binary_search(&e) {
+                list.insert(at, e);
+            }
+        }
+        for (word, fields) in entry.words() {
+            let list = self.text.entry(word.into()).or_default();
+            match list.binary_search_by_key(&e, |p| p.entry) {
+                Ok(at) => list[at].fields |= fields,
+                Err(at) => list.insert(at, Posting { entry: e, fields }),
+            }
+        }
+        self.by_id.insert(entry.lower_id.clone(), e);
+        if let Some(slot) = self.entries.get_mut(e as usize) {
+            *slot = Some(entry);
+        }
+    }
+
+    fn remove_entry(&mut self, e: u32) {
+        let Some(entry) = self.entries.get_mut(e as usize).and_then(Option::take) else {
+            return;
+        };
+        self.free.push(e);
+        self.by_id.remove(&entry.lower_id);
+        for (slot, count) in self.counts.iter_mut().enumerate() {
+            *count -= usize::from(entry.by_slot[slot].is_some());
+        }
+        for part in id_parts(entry.display_id.as_str()) {
+            if let Some(list) = self.id_parts.get_mut(part.as_str()) {
+                if let Ok(at) = list.binary_search(&e) {
+                    list.remove(at);
+                }
+                if list.is_empty() {
+                    self.id_parts.remove(part.as_str());
+                }
+            }
+        }
+        for (word, _) in entry.words() {
+            if let Some(list) = self.text.get_mut(word.as_str()) {
+                if let Ok(at) = list.binary_search_by_key(&e, |p| p.entry) {
+                    list.remove(at);
+                }
+                if list.is_empty() {
+                    self.text.remove(word.as_str());
+                }
             }
         }
     }
 
     /// Number of ids with at least one listed version.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.by_id.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.by_id.is_empty()
     }
 
-    /// Search (SQ-2): every term must match (AND). Ranked by exact id, id prefix, id token,
-    /// id substring, title or tags, description or authors; ties by id.
+    /// Search (SQ-2): every term must match (AND). Ranked by exact id, id prefix, id part,
+    /// title or tags, description or authors; ties by id.
     pub fn search(&self, q: &SearchQuery) -> SearchHits {
         let terms = parse_terms(&q.q);
-        self.ranked(q, |id, entry, doc| {
-            terms
-                .iter()
-                .try_fold(0, |sum, term| Some(sum + term_tier(term, id, entry, doc)?))
-        })
+        let filter = Filter::new(q);
+        if terms.is_empty() {
+            return self.browse(&filter, q);
+        }
+        let mut tiers = vec![tier::NONE; self.entries.len()];
+        let mut touched = Vec::new();
+        let mut matches: Option<Vec<(u32, u32)>> = None;
+        for term in &terms {
+            self.mark(term, filter.slot, &mut tiers, &mut touched);
+            let next: Vec<(u32, u32)> = match matches {
+                None => touched
+                    .iter()
+                    .map(|&e| (u32::from(tiers[e as usize]), e))
+                    .collect(),
+                Some(previous) => previous
+                    .into_iter()
+                    .filter_map(|(score, e)| {
+                        let t = tiers[e as usize];
+                        (t != tier::NONE).then(|| (score + u32::from(t), e))
+                    })
+                    .collect(),
+            };
+            for &e in &touched {
+                tiers[e as usize] = tier::NONE;
+            }
+            touched.clear();
+            let done = next.is_empty();
+            matches = Some(next);
+            if done {
+                break;
+            }
+        }
+        self.rank(matches.unwrap_or_default(), &filter, q)
     }
 
-    /// Autocomplete, id mode (AC-1): ids that start with `q`, or with an id token that does
+    /// Autocomplete, id mode (AC-1): ids that start with `q`, or with a part that does
     /// (`json` finds `Newtonsoft.Json`), case-insensitively; whole-id prefixes first.
     pub fn autocomplete_ids(&self, q: &SearchQuery) -> SearchHits {
-        let prefix = q.q.trim().to_lowercase();
-        self.ranked(q, |id, entry, _| {
-            if id.starts_with(&prefix) {
-                Some(tier::ID_PREFIX)
-            } else if entry.tokens.iter().any(|t| t.starts_with(&prefix)) {
-                Some(tier::ID_TOKEN)
-            } else {
-                None
-            }
-        })
+        let filter = Filter::new(q);
+        let prefix = truncate(q.q.trim().to_lowercase());
+        if prefix.is_empty() {
+            return self.browse(&filter, q);
+        }
+        let mut tiers = vec![tier::NONE; self.entries.len()];
+        let mut touched = Vec::new();
+        self.mark_id(&prefix, false, &mut tiers, &mut touched);
+        let matches = touched
+            .iter()
+            .map(|&e| (u32::from(tiers[e as usize]), e))
+            .collect();
+        self.rank(matches, &filter, q)
     }
 
-    /// Applies the version filters (SQ-4, SQ-7) and the package type (SQ-5), scores every
-    /// remaining id with `score` (`None`: no match), and pages the ranking.
-    fn ranked(
-        &self,
-        q: &SearchQuery,
-        score: impl Fn(&str, &Entry, &Doc) -> Option<u32>,
-    ) -> SearchHits {
-        let slot = filter_slot(q.prerelease, q.semver2);
-        let package_type = q
-            .package_type
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(str::to_lowercase);
-        let mut matches: Vec<(u32, &str)> = self
-            .entries
-            .iter()
-            .filter_map(|(id, entry)| {
-                let doc = entry.docs.get(usize::from(entry.by_filter[slot]?))?;
-                let wanted = |t: &String| doc.package_types.iter().any(|p| **p == **t);
-                if package_type.as_ref().is_some_and(|t| !wanted(t)) {
-                    return None;
+    /// Records in `tiers` the best tier at which `term` matches each entry, and lists the
+    /// entries it matched in `touched`.
+    fn mark(&self, term: &Term, slot: usize, tiers: &mut [u8], touched: &mut Vec<u32>) {
+        let t = term.text.as_str();
+        let text_fields = match term.field {
+            Field::Any => field::ALL,
+            Field::Title => field::TITLE,
+            Field::Tags => field::TAGS,
+            Field::Description => field::DESCRIPTION,
+            Field::Authors => field::AUTHORS,
+            Field::Id | Field::PackageId => 0,
+        };
+        match term.field {
+            Field::Any | Field::Id => self.mark_id(t, false, tiers, touched),
+            Field::PackageId => self.mark_id(t, true, tiers, touched),
+            _ => {}
+        }
+        if text_fields == 0 {
+            return;
+        }
+        let shift = slot * 4;
+        let title_or_tags = (field::TITLE | field::TAGS) & text_fields;
+        let description_or_authors = (field::DESCRIPTION | field::AUTHORS) & text_fields;
+        for (_, postings) in prefixed(&self.text, t) {
+            for p in postings {
+                let fields = (p.fields >> shift) & field::ALL;
+                let found = if fields & title_or_tags != 0 {
+                    tier::TITLE_OR_TAGS
+                } else if fields & description_or_authors != 0 {
+                    tier::DESCRIPTION_OR_AUTHORS
+                } else {
+                    continue;
+                };
+                note(tiers, touched, p.entry, found);
+            }
+        }
+    }
+
+    /// [`SearchIndex::mark`] for the id: exact, prefix, then a part's prefix (`exact_only`:
+    /// only the whole id).
+    fn mark_id(&self, t: &str, exact_only: bool, tiers: &mut [u8], touched: &mut Vec<u32>) {
+        if exact_only {
+            if let Some(&e) = self.by_id.get(t) {
+                note(tiers, touched, e, tier::EXACT_ID);
+            }
+            return;
+        }
+        for (id, &e) in prefixed(&self.by_id, t) {
+            let found = if **id == *t {
+                tier::EXACT_ID
+            } else {
+                tier::ID_PREFIX
+            };
+            note(tiers, touched, e, found);
+        }
+        for (_, entries) in prefixed(&self.id_parts, t) {
+            for &e in entries {
+                note(tiers, touched, e, tier::ID_PART);
+            }
+        }
+    }
+
+    /// Every id the filter admits, in id order (an empty query).
+    fn browse(&self, filter: &Filter, q: &SearchQuery) -> SearchHits {
+        let mut ids = Vec::new();
+        let mut total = 0;
+        let want = q.skip.saturating_add(q.take);
+        for (id, &e) in &self.by_id {
+            if filter.package_type.is_none() && total >= want {
+                // Without a type filter the total is known: stop at the page.
+                total = self.counts[filter.slot];
+                break;
+            }
+            if self.admitted(e, filter) {
+                if total >= q.skip && total < want {
+                    ids.push(id.to_string());
                 }
-                Some((score(id, entry, doc)?, id.as_str()))
-            })
-            .collect();
-        // Stable: equal scores keep the map's id order.
-        matches.sort_by_key(|(score, _)| *score);
+                total += 1;
+            }
+        }
+        SearchHits { total, ids }
+    }
+
+    fn admitted(&self, e: u32, filter: &Filter) -> bool {
+        let Some(Some(entry)) = self.entries.get(e as usize) else {
+            return false;
+        };
+        let Some(doc) = entry.by_slot[filter.slot].and_then(|d| entry.docs.get(usize::from(d)))
+        else {
+            return false;
+        };
+        match &filter.package_type {
+            Some(t) => doc.package_types.iter().any(|p| **p == **t),
+            None => true,
+        }
+    }
+
+    /// Applies the filters to scored matches and pages the ranking.
+    fn rank(&self, mut matches: Vec<(u32, u32)>, filter: &Filter, q: &SearchQuery) -> SearchHits {
+        matches.retain(|&(_, e)| self.admitted(e, filter));
+        let total = matches.len();
+        let key = |&(score, e): &(u32, u32)| {
+            let order = match self.entries.get(e as usize) {
+                Some(Some(entry)) => entry.order,
+                _ => u64::MAX,
+            };
+            (score, order)
+        };
+        let id_of = |e: u32| match self.entries.get(e as usize) {
+            Some(Some(entry)) => &*entry.lower_id,
+            _ => "",
+        };
+        let compare = |a: &(u32, u32), b: &(u32, u32)| {
+            key(a).cmp(&key(b)).then_with(|| id_of(a.1).cmp(id_of(b.1)))
+        };
+        let want = q.skip.saturating_add(q.take).min(total);
+        if want == 0 {
+            return SearchHits {
+                total,
+                ids: Vec::new(),
+            };
+        }
+        // Only the first `skip + take` need an order: select them, then sort those.
+        if want < matches.len() {
+            matches.select_nth_unstable_by(want - 1, compare);
+            matches.truncate(want);
+        }
+        matches.sort_unstable_by(compare);
         SearchHits {
-            total: matches.len(),
+            total,
             ids: matches
-                .into_iter()
+                .iter()
                 .skip(q.skip)
-                .take(q.take)
-                .map(|(_, id)| id.to_owned())
+                .map(|&(_, e)| id_of(e).to_owned())
                 .collect(),
+        }
+    }
+}
+
+/// Records that entry `e` matched at tier `found` (keeping the best tier).
+fn note(tiers: &mut [u8], touched: &mut Vec<u32>, e: u32, found: u8) {
+    if let Some(t) = tiers.get_mut(e as usize) {
+        if *t == tier::NONE {
+            touched.push(e);
+        }
+        *t = (*t).min(found);
+    }
+}
+
+/// The entries of a word map whose keys start with `prefix`.
+fn prefixed<'a, K, V>(
+    map: &'a BTreeMap<K, V>,
+    prefix: &'a str,
+) -> impl Iterator<Item = (&'a K, &'a V)> + 'a
+where
+    K: std::borrow::Borrow<str> + Ord,
+{
+    map.range::<str, _>((
+        std::ops::Bound::Included(prefix),
+        std::ops::Bound::Unbounded,
+    ))
+    .take_while(move |(k, _)| k.borrow().starts_with(prefix))
+}
+
+/// The filters of a query: its slot and its package type.
+struct Filter {
+    slot: usize,
+    /// Lower-cased; `None` for no filter.
+    package_type: Option<String>,
+}
+
+impl Filter {
+    fn new(q: &SearchQuery) -> Filter {
+        Filter {
+            slot: search_slot(q.prerelease, q.semver2),
+            package_type: q
+                .package_type
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_lowercase),
         }
     }
 }
 
 impl Entry {
-    /// `None` when no filter admits a listed version.
+    /// `None` when no filter has a listed version with a known listing.
     fn build(lower_id: &str, record: &PackageRecord) -> Option<Entry> {
-        let mut docs: Vec<(&Arc<VersionRecord>, Doc)> = Vec::new();
-        let mut by_filter = [None; 4];
-        for prerelease in [false, true] {
-            for semver2 in [false, true] {
-                let filter = VersionFilter {
-                    semver2,
-                    prerelease,
-                    unlisted: false,
-                };
-                let Some(latest) = record.visible(filter).next_back() else {
-                    continue;
-                };
-                let at = match docs.iter().position(|(v, _)| Arc::ptr_eq(v, latest)) {
-                    Some(at) => at,
-                    None => {
-                        docs.push((latest, Doc::build(latest)));
-                        docs.len() - 1
-                    }
-                };
-                by_filter[filter_slot(prerelease, semver2)] = u8::try_from(at).ok();
-            }
+        let versions = record.versions.as_slice();
+        let mut docs: Vec<Doc> = Vec::new();
+        let mut by_slot = [None; 4];
+        for (slot, latest) in record.search_latest().into_iter().enumerate() {
+            let Some(listing) = latest.and_then(|i| versions.get(i)?.listing.clone()) else {
+                continue;
+            };
+            let at = match docs.iter().position(|d| Arc::ptr_eq(&d.listing, &listing)) {
+                Some(at) => at,
+                None => {
+                    let package_types = package_type_names(&listing)
+                        .into_iter()
+                        .map(|t| t.to_lowercase().into())
+                        .collect();
+                    docs.push(Doc {
+                        listing,
+                        package_types,
+                    });
+                    docs.len() - 1
+                }
+            };
+            by_slot[slot] = u8::try_from(at).ok();
         }
         if docs.is_empty() {
             return None;
         }
+        let display_id = record
+            .id()
+            .cloned()
+            .or_else(|| PackageId::parse(lower_id).ok())?;
+        let mut order = [0u8; 8];
+        for (o, b) in order.iter_mut().zip(lower_id.bytes()) {
+            *o = b;
+        }
         Some(Entry {
-            tokens: id_tokens(display_id(record, lower_id)),
-            docs: docs.into_iter().map(|(_, doc)| doc).collect(),
-            by_filter,
+            lower_id: lower_id.into(),
+            display_id,
+            order: u64::from_be_bytes(order),
+            docs,
+            by_slot,
         })
     }
-}
 
-/// The id with its casing (camelCase tokens need it), falling back to the lower-cased key.
-fn display_id<'a>(record: &'a PackageRecord, lower_id: &'a str) -> &'a str {
-    record.id().map_or(lower_id, |id| id.as_str())
-}
-
-impl Doc {
-    fn build(v: &VersionRecord) -> Doc {
-        let n = &v.nuspec;
-        let lower = |s: &Option<String>| s.as_deref().unwrap_or_default().to_lowercase().into();
-        Doc {
-            title: lower(&n.title),
-            tags: n.tags.iter().map(|t| t.to_lowercase().into()).collect(),
-            description: lower(&n.description),
-            authors: n.authors.join(", ").to_lowercase().into(),
-            package_types: package_type_names(n)
-                .into_iter()
-                .map(|t| t.to_lowercase().into())
-                .collect(),
+    /// Every text word of the entry with the fields (bit `slot * 4 + field`) it occurs in.
+    fn words(&self) -> HashMap<String, u16> {
+        let mut words: HashMap<String, u16> = HashMap::new();
+        for (slot, doc) in self.by_slot.iter().enumerate() {
+            let Some(doc) = doc.and_then(|d| self.docs.get(usize::from(d))) else {
+                continue;
+            };
+            let l = &doc.listing;
+            let shift = slot * 4;
+            let mut add = |text: &str, f: u16| {
+                for w in text_words(text) {
+                    *words.entry(w).or_default() |= f << shift;
+                }
+            };
+            add(l.title.as_deref().unwrap_or(""), field::TITLE);
+            for tag in &l.tags {
+                add(tag, field::TAGS);
+            }
+            add(l.description.as_deref().unwrap_or(""), field::DESCRIPTION);
+            for author in &l.authors {
+                add(author, field::AUTHORS);
+            }
         }
+        words
     }
 }
 
@@ -300,103 +580,79 @@ fn parse_terms(q: &str) -> Vec<Term> {
                 None => (Field::Any, raw),
             };
             let text = text.trim_matches('"').to_lowercase();
+            // A whole id is at most 100 characters; parts and words are cut at MAX_WORD.
+            let text = if field == Field::PackageId {
+                text
+            } else {
+                truncate(text)
+            };
             (!text.is_empty()).then_some(Term { field, text })
         })
         .collect()
 }
 
-/// The best tier at which `term` matches, or `None`.
-fn term_tier(term: &Term, id: &str, entry: &Entry, doc: &Doc) -> Option<u32> {
-    let t = term.text.as_str();
-    let in_id = || {
-        if id == t {
-            Some(tier::EXACT_ID)
-        } else if id.starts_with(t) {
-            Some(tier::ID_PREFIX)
-        } else if entry.tokens.iter().any(|tok| tok.starts_with(t)) {
-            Some(tier::ID_TOKEN)
-        } else if id.contains(t) {
-            Some(tier::ID_SUBSTRING)
-        } else {
-            None
+/// Cuts a lower-cased word or term to [`MAX_WORD`] bytes, at a character boundary.
+fn truncate(mut s: String) -> String {
+    if s.len() > MAX_WORD {
+        let mut end = MAX_WORD;
+        while !s.is_char_boundary(end) {
+            end -= 1;
         }
-    };
-    let in_title = || doc.title.contains(t).then_some(tier::TITLE_OR_TAGS);
-    let in_tags = || {
-        doc.tags
-            .iter()
-            .any(|tag| tag.contains(t))
-            .then_some(tier::TITLE_OR_TAGS)
-    };
-    let in_description = || {
-        doc.description
-            .contains(t)
-            .then_some(tier::DESCRIPTION_OR_AUTHORS)
-    };
-    let in_authors = || {
-        doc.authors
-            .contains(t)
-            .then_some(tier::DESCRIPTION_OR_AUTHORS)
-    };
-    match term.field {
-        Field::Any => in_id()
-            .or_else(in_title)
-            .or_else(in_tags)
-            .or_else(in_description)
-            .or_else(in_authors),
-        Field::Id => in_id(),
-        Field::PackageId => (id == t).then_some(tier::EXACT_ID),
-        Field::Title => in_title(),
-        Field::Tags => in_tags(),
-        Field::Description => in_description(),
-        Field::Authors => in_authors(),
+        s.truncate(end);
     }
+    s
 }
 
-/// Lower-cased id tokens: the parts between `.`, `-` and `_`, and within each part its
-/// camelCase words (`NuGet.XMLParser` -> `nuget`, `nu`, `get`, `xmlparser`, `xml`, `parser`).
-fn id_tokens(id: &str) -> Box<[Box<str>]> {
-    let mut tokens: Vec<Box<str>> = Vec::new();
-    let mut push = |s: &str| {
-        let s = s.to_ascii_lowercase();
-        if !s.is_empty() && !tokens.iter().any(|t| **t == *s) {
-            tokens.push(s.into());
-        }
-    };
-    for part in id.split(['.', '-', '_']) {
-        push(part);
-        let chars: Vec<char> = part.chars().collect();
-        let mut start = 0;
-        for i in 1..chars.len() {
-            let (prev, cur) = (chars[i - 1], chars[i]);
-            let next_lower = chars.get(i + 1).is_some_and(|c| c.is_lowercase());
-            // A word starts at an upper-case letter after a lower-case one (`nuGet`), or at the
-            // last capital of an acronym followed by lower case (`XMLParser`).
-            let boundary = cur.is_uppercase()
-                && (prev.is_lowercase()
-                    || prev.is_ascii_digit()
-                    || (prev.is_uppercase() && next_lower));
-            if boundary {
-                push(&part[byte_offset(&chars, start)..byte_offset(&chars, i)]);
-                start = i;
-            }
-        }
-        if start > 0 {
-            push(&part[byte_offset(&chars, start)..]);
+/// The starts of the parts of a word: after the first character, every punctuation character,
+/// the character after one, and camelCase word starts (`nuGet`, the `P` of `XMLParser`).
+fn part_starts(word: &str) -> Vec<usize> {
+    let chars: Vec<(usize, char)> = word.char_indices().collect();
+    let mut starts = Vec::new();
+    for i in 1..chars.len() {
+        let (at, cur) = chars[i];
+        let prev = chars[i - 1].1;
+        let next_lower = chars.get(i + 1).is_some_and(|(_, c)| c.is_lowercase());
+        let punctuation = !cur.is_alphanumeric();
+        let after_punctuation = !prev.is_alphanumeric() && cur.is_alphanumeric();
+        let camel = cur.is_uppercase()
+            && (prev.is_lowercase()
+                || prev.is_ascii_digit()
+                || (prev.is_uppercase() && next_lower));
+        if punctuation || after_punctuation || camel {
+            starts.push(at);
         }
     }
-    tokens.into_boxed_slice()
+    starts
 }
 
-/// Byte offset of the `i`-th char (ids are ASCII, but this keeps slicing safe regardless).
-fn byte_offset(chars: &[char], i: usize) -> usize {
-    chars[..i].iter().map(|c| c.len_utf8()).sum()
+/// The words of a text and their parts, lower-cased and cut at [`MAX_WORD`].
+fn text_words(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        out.push(truncate(word.to_lowercase()));
+        for at in part_starts(word) {
+            out.push(truncate(word[at..].to_lowercase()));
+        }
+    }
+    out
+}
+
+/// The parts of an id (not the whole id), lower-cased (`NuGet.Versioning` -> `get.versioning`,
+/// `.versioning`, `versioning`).
+fn id_parts(id: &str) -> Vec<String> {
+    let mut parts: Vec<String> = part_starts(id)
+        .into_iter()
+        .map(|at| truncate(id[at..].to_ascii_lowercase()))
+        .collect();
+    parts.sort();
+    parts.dedup();
+    parts
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::test_support::{record, unlist, version, version_with};
+    use crate::api::test_support::{Fixture, record, unlist, version, version_with};
 
     fn query(q: &str) -> SearchQuery {
         SearchQuery {
@@ -407,9 +663,10 @@ mod tests {
         }
     }
 
-    fn index(records: &[PackageRecord]) -> SearchIndex {
+    fn index(fixtures: &[Fixture]) -> SearchIndex {
         let mut index = SearchIndex::default();
-        for r in records {
+        for f in fixtures {
+            let r = &f.record;
             index.update(&r.id().unwrap().lower(), Some(r));
         }
         index
@@ -448,14 +705,14 @@ mod tests {
     }
 
     #[test]
-    fn ranks_exact_id_then_prefix_then_token_then_text() {
+    fn ranks_exact_id_then_prefix_then_part_then_text() {
         let hits = feed().search(&query("json"));
         assert_eq!(
             hits.ids,
             [
                 "jsonpath.next",           // id prefix
-                "contoso.json.extensions", // id token
-                "newtonsoft.json",         // id token
+                "contoso.json.extensions", // id part
+                "newtonsoft.json",         // id part
                 "contoso.tool",            // description
             ]
         );
@@ -468,6 +725,20 @@ mod tests {
             feed().search(&query("serial")).ids,
             ["contoso.json.extensions", "newtonsoft.json"]
         );
+    }
+
+    #[test]
+    fn terms_match_where_words_and_their_parts_begin() {
+        let f = feed();
+        assert_eq!(
+            f.search(&query("json.ext")).ids,
+            ["contoso.json.extensions"]
+        );
+        assert_eq!(f.search(&query(".json")).total, 2, "from the punctuation");
+        assert_eq!(f.search(&query("king")).ids, ["newtonsoft.json"]);
+        assert_eq!(f.search(&query("files.")).ids, ["contoso.tool"]);
+        assert_eq!(f.search(&query("son")).total, 0, "not inside a word");
+        assert_eq!(f.search(&query("soft")).total, 0);
     }
 
     #[test]
@@ -541,6 +812,11 @@ mod tests {
             ]
         );
         assert_eq!(ids(true, true).len(), 5);
+        let stable_json = f.search(&SearchQuery {
+            q: "json".into(),
+            ..SearchQuery::default()
+        });
+        assert_eq!(stable_json.total, 3, "text matches follow the filter too");
     }
 
     #[test]
@@ -612,10 +888,17 @@ mod tests {
             ..query("")
         });
         assert_eq!((past_end.total, past_end.ids.len()), (5, 0));
+        let ranked = f.search(&SearchQuery {
+            skip: 1,
+            take: 2,
+            ..query("json")
+        });
+        assert_eq!(ranked.total, 4);
+        assert_eq!(ranked.ids, ["contoso.json.extensions", "newtonsoft.json"]);
     }
 
     #[test]
-    fn autocomplete_matches_id_and_token_prefixes() {
+    fn autocomplete_matches_id_and_part_prefixes() {
         // AC-1
         let f = feed();
         assert_eq!(
@@ -648,28 +931,33 @@ mod tests {
         let mut f = feed();
         f.update("newtonsoft.json", None);
         assert_eq!(f.search(&query("newtonsoft")).total, 0);
+        assert_eq!(f.search(&query("king")).total, 0, "its words are gone");
         let mut r = record(&[version("Contoso.Tool", "1.0.0")]);
-        f.update("contoso.tool", Some(&r));
+        f.update("contoso.tool", Some(&r.record));
         assert_eq!(f.search(&query("formats")).total, 0, "old text is gone");
         unlist(&mut r, "1.0.0");
-        f.update("contoso.tool", Some(&r));
+        f.update("contoso.tool", Some(&r.record));
         assert_eq!(f.len(), 3);
+        // A new id reuses the hole and is found.
+        let r = record(&[version_with("Zeta", "1.0.0", "<title>omega</title>")]);
+        f.update("zeta", Some(&r.record));
+        assert_eq!(f.search(&query("omega")).ids, ["zeta"]);
+        assert_eq!(f.entries.len(), 5, "no new slot");
     }
 
     #[test]
-    fn id_tokens_split_separators_and_camel_case() {
-        let t = |id: &str| {
-            id_tokens(id)
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(t("NuGet.Versioning"), ["nuget", "nu", "get", "versioning"]);
+    fn word_parts_split_punctuation_and_camel_case() {
         assert_eq!(
-            t("XMLParser_v2-core"),
-            ["xmlparser", "xml", "parser", "v2", "core"]
+            id_parts("NuGet.Versioning"),
+            [".versioning", "get.versioning", "versioning"]
         );
-        assert_eq!(t("lower"), ["lower"]);
+        assert_eq!(
+            text_words("XMLParser v2-core"),
+            ["xmlparser", "parser", "v2-core", "-core", "core"]
+        );
+        assert_eq!(text_words("lower"), ["lower"]);
+        let long = "x".repeat(100);
+        assert_eq!(text_words(&long)[0].len(), MAX_WORD);
     }
 
     #[test]
@@ -679,8 +967,8 @@ mod tests {
             .map(|i| version("Big", &format!("1.0.{i}")))
             .collect();
         let r = record(&versions);
-        let entry = Entry::build("big", &r).unwrap();
+        let entry = Entry::build("big", &r.record).unwrap();
         assert_eq!(entry.docs.len(), 1);
-        assert_eq!(entry.by_filter, [Some(0); 4]);
+        assert_eq!(entry.by_slot, [Some(0); 4]);
     }
 }

@@ -1,4 +1,9 @@
 //! The feed state in memory: the fold of the event log. One place decides what is visible.
+//!
+//! Besides the package records ([`super::record`]) the state keeps a summary of every event
+//! for the catalog ([`Catalog`]) and the symbol keys. It is cheap to clone (records and sealed
+//! catalog pages are shared), which is how a snapshot ([`super::snapshot`]) is taken without
+//! holding the lock while it is written.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -6,27 +11,110 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::event::{Change, Event};
-use super::record::{PackageRecord, VersionRecord};
-use crate::package::{NuGetVersion, PackageId};
+use super::record::{Listing, PackageRecord, VersionRecord};
+use crate::package::{NuGetVersion, Nuspec, PackageId};
 
-/// A line of the catalog: enough to list an event without reading it (CAT-2).
+/// Events per catalog page (CAT-2: nuget.org's maximum), which is also how the catalog is
+/// stored here: a full page never changes again.
+pub const CATALOG_PAGE_SIZE: usize = 550;
+
+/// A line of the catalog: enough to list an event without reading it (CAT-2). The id and
+/// version are shared with the version's record when they are spelled the same way.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventSummary {
     pub seq: u64,
     pub time: DateTime<Utc>,
-    pub id: PackageId,
-    pub version: NuGetVersion,
-    pub catalog_type: &'static str,
+    pub id: Arc<PackageId>,
+    pub version: Arc<NuGetVersion>,
+    /// A `Delete` event (a `PackageDelete` leaf); every other event is `PackageDetails`.
+    pub deleted: bool,
+}
+
+impl EventSummary {
+    /// The catalog's name for the change (CAT-2).
+    pub fn catalog_type(&self) -> &'static str {
+        if self.deleted {
+            "nuget:PackageDelete"
+        } else {
+            "nuget:PackageDetails"
+        }
+    }
+}
+
+/// Every event's summary, in pages of [`CATALOG_PAGE_SIZE`]: full pages are shared, so
+/// cloning the catalog copies at most one page.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    sealed: Vec<Arc<[EventSummary]>>,
+    tail: Vec<EventSummary>,
+}
+
+impl Catalog {
+    pub fn push(&mut self, summary: EventSummary) {
+        self.tail.push(summary);
+        if self.tail.len() == CATALOG_PAGE_SIZE {
+            let page: Arc<[EventSummary]> = std::mem::take(&mut self.tail).into();
+            self.sealed.push(page);
+        }
+    }
+
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.sealed.len() * CATALOG_PAGE_SIZE + self.tail.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Page `n` (events `n * 550 + 1 ..`), if it has any event.
+    pub fn page(&self, n: usize) -> Option<&[EventSummary]> {
+        match self.sealed.get(n) {
+            Some(page) => Some(page),
+            None if n == self.sealed.len() && !self.tail.is_empty() => Some(&self.tail),
+            None => None,
+        }
+    }
+
+    /// Whether page `n` is full: it will never change.
+    pub fn is_sealed(&self, n: usize) -> bool {
+        n < self.sealed.len()
+    }
+
+    /// Every page, oldest first.
+    pub fn pages(&self) -> impl Iterator<Item = &[EventSummary]> + '_ {
+        self.sealed
+            .iter()
+            .map(|p| &p[..])
+            .chain((!self.tail.is_empty()).then_some(&self.tail[..]))
+    }
+
+    /// Every event, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &EventSummary> + '_ {
+        self.pages().flatten()
+    }
+
+    pub fn last(&self) -> Option<&EventSummary> {
+        self.tail.last().or_else(|| self.sealed.last()?.last())
+    }
+}
+
+/// A version whose [`Listing`] search needs but the state does not have: it must be read
+/// from the version's push event ([`FeedState::set_listing`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingListing {
+    pub lower_id: Arc<str>,
+    pub version: Arc<NuGetVersion>,
+    pub push_seq: u64,
 }
 
 /// Every package of the feed as of event `seq`.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct FeedState {
     seq: u64,
     /// Keyed by lower-cased id.
-    packages: HashMap<String, Arc<PackageRecord>>,
-    /// `events[i]` is event `i + 1`.
-    events: Vec<EventSummary>,
+    packages: HashMap<Arc<str>, Arc<PackageRecord>>,
+    catalog: Catalog,
     /// Symbol-server keys `(file, key)` of every stored PDB (SYM-4).
     symbols: HashSet<(String, String)>,
 }
@@ -41,11 +129,16 @@ impl FeedState {
         self.packages.get(lower_id)
     }
 
-    pub fn version(&self, id: &PackageId, version: &NuGetVersion) -> Option<&Arc<VersionRecord>> {
-        self.packages.get(&id.lower())?.get(version)
+    /// The lower-cased id as the state shares it, for indexes keyed by it.
+    pub fn lower_id(&self, lower_id: &str) -> Option<&Arc<str>> {
+        self.packages.get_key_value(lower_id).map(|(k, _)| k)
     }
 
-    pub fn packages(&self) -> impl Iterator<Item = (&String, &Arc<PackageRecord>)> {
+    pub fn version(&self, id: &PackageId, version: &NuGetVersion) -> Option<&VersionRecord> {
+        self.packages.get(id.lower().as_str())?.get(version)
+    }
+
+    pub fn packages(&self) -> impl Iterator<Item = (&Arc<str>, &Arc<PackageRecord>)> {
         self.packages.iter()
     }
 
@@ -53,8 +146,13 @@ impl FeedState {
         self.packages.len()
     }
 
-    pub fn events(&self) -> &[EventSummary] {
-        &self.events
+    /// Number of versions in the feed.
+    pub fn version_count(&self) -> usize {
+        self.packages.values().map(|p| p.versions.len()).sum()
+    }
+
+    pub fn events(&self) -> &Catalog {
+        &self.catalog
     }
 
     /// Whether a PDB with this lower-cased file name and key is stored.
@@ -62,58 +160,67 @@ impl FeedState {
         self.symbols.contains(&(file.to_owned(), key.to_owned()))
     }
 
+    /// Every stored PDB's `(file, key)`.
+    pub fn symbols(&self) -> impl Iterator<Item = &(String, String)> {
+        self.symbols.iter()
+    }
+
     /// Applies the next event. Events must come in order; an event already applied (a replica
     /// reading what it wrote itself) is ignored. Returns whether the state changed.
+    ///
+    /// Search needs the [`Listing`] of each id's latest listed versions: a push brings its
+    /// own, but an unlist, relist or delete can make an older version the latest, whose
+    /// listing is not in memory; [`FeedState::missing_listings`] names those.
     pub fn apply(&mut self, event: &Event) -> bool {
         if event.seq != self.seq + 1 {
             return false;
         }
         self.seq = event.seq;
-        self.events.push(EventSummary {
-            seq: event.seq,
-            time: event.time,
-            id: event.id.clone(),
-            version: event.version.clone(),
-            catalog_type: event.catalog_type(),
-        });
-        let lower = event.id.lower();
+        let lower: Arc<str> = match self.packages.get_key_value(event.id.lower().as_str()) {
+            Some((k, _)) => k.clone(),
+            None => event.id.lower().into(),
+        };
         let record = self.packages.entry(lower.clone()).or_default();
         let record = Arc::make_mut(record);
+        record.last_seq = event.seq;
+        // Share the id and version with the record when the event spells them the same way.
+        let known = record.get(&event.version);
+        let mut id = shared_id(record, &event.id);
+        let mut version = match known {
+            Some(v) if same_spelling(v.version(), &event.version) => v.version_arc().clone(),
+            _ => Arc::new(event.version.clone()),
+        };
+        let mut pushed_nuspec: Option<&Nuspec> = None;
         match &event.change {
             Change::Push(pushed) => {
                 // A push of an existing version cannot be appended (push validates first);
                 // if a log holds one anyway, the first push wins, as it did when it happened.
                 if !record.versions.contains_key(&event.version) {
-                    record.versions.insert(
-                        event.version.clone(),
-                        Arc::new(VersionRecord {
-                            semver2: pushed.nuspec.is_semver2(),
-                            nuspec: pushed.nuspec.clone(),
-                            listed: true,
-                            published: event.time,
-                            last_edited: event.time,
-                            last_seq: event.seq,
-                            size: pushed.size,
-                            sha512: pushed.sha512.clone(),
-                            files: pushed.files,
-                            symbols: Vec::new(),
-                        }),
+                    let v = VersionRecord::pushed(
+                        id.clone(),
+                        version.clone(),
+                        pushed,
+                        event.seq,
+                        event.time,
                     );
+                    record.versions.insert(v);
+                    pushed_nuspec = Some(&pushed.nuspec);
                 }
             }
             Change::Unlist | Change::Relist | Change::Symbols { .. } => {
                 if let Some(v) = record.versions.get_mut(&event.version) {
-                    let v = Arc::make_mut(v);
                     match &event.change {
                         Change::Unlist => v.listed = false,
                         Change::Relist => v.listed = true,
                         Change::Symbols { files } => {
+                            let mut all = v.symbols.to_vec();
                             for f in files {
                                 self.symbols.insert((f.file.clone(), f.key.clone()));
-                                if !v.symbols.contains(f) {
-                                    v.symbols.push(f.clone());
+                                if !all.contains(f) {
+                                    all.push(f.clone());
                                 }
                             }
+                            v.symbols = all.into_boxed_slice();
                         }
                         Change::Push(_) | Change::Delete => {}
                     }
@@ -123,16 +230,121 @@ impl FeedState {
             }
             Change::Delete => {
                 if let Some(v) = record.versions.remove(&event.version) {
-                    for f in &v.symbols {
+                    for f in v.symbols.iter() {
                         self.symbols.remove(&(f.file.clone(), f.key.clone()));
+                    }
+                    // The catalog keeps the deleted version's spelling alive.
+                    if same_spelling(v.version(), &event.version) {
+                        version = v.version_arc().clone();
+                    }
+                    if v.id().as_str() == event.id.as_str() {
+                        id = v.id_arc().clone();
                     }
                 }
             }
         }
+        update_listings(record, pushed_nuspec.map(|n| (&event.version, n)));
         if record.versions.is_empty() {
             self.packages.remove(&lower);
         }
+        self.catalog.push(EventSummary {
+            seq: event.seq,
+            time: event.time,
+            id,
+            version,
+            deleted: matches!(event.change, Change::Delete),
+        });
         true
+    }
+
+    /// The listings search needs for `lower_id` that are not in memory.
+    pub fn missing_listings(&self, lower_id: &str) -> Vec<MissingListing> {
+        let Some((key, record)) = self.packages.get_key_value(lower_id) else {
+            return Vec::new();
+        };
+        let slice = record.versions.as_slice();
+        let mut missing: Vec<MissingListing> = Vec::new();
+        for i in record.search_latest().into_iter().flatten() {
+            let v = &slice[i];
+            if v.listing.is_none() && !missing.iter().any(|m| m.push_seq == v.push_seq) {
+                missing.push(MissingListing {
+                    lower_id: key.clone(),
+                    version: v.version_arc().clone(),
+                    push_seq: v.push_seq,
+                });
+            }
+        }
+        missing
+    }
+
+    /// Gives a version the listing read from its push event `push_seq`, if the version is
+    /// still the one that event pushed and search still needs it.
+    pub fn set_listing(&mut self, missing: &MissingListing, listing: Arc<Listing>) {
+        let Some(record) = self.packages.get_mut(&missing.lower_id) else {
+            return;
+        };
+        let latest = record.search_latest();
+        let Some(at) = record
+            .versions
+            .as_slice()
+            .iter()
+            .position(|v| v.push_seq == missing.push_seq)
+        else {
+            return;
+        };
+        if latest.contains(&Some(at)) {
+            let record = Arc::make_mut(record);
+            if let Some(v) = record.versions.values_mut().nth(at) {
+                v.listing = Some(listing);
+            }
+        }
+    }
+
+    /// Rebuilds a state from a snapshot's parts ([`super::snapshot`]).
+    pub(super) fn from_parts(
+        seq: u64,
+        packages: HashMap<Arc<str>, Arc<PackageRecord>>,
+        catalog: Catalog,
+        symbols: HashSet<(String, String)>,
+    ) -> FeedState {
+        FeedState {
+            seq,
+            packages,
+            catalog,
+            symbols,
+        }
+    }
+}
+
+/// The record's id if some version spells it exactly like `id`, else a new one.
+fn shared_id(record: &PackageRecord, id: &PackageId) -> Arc<PackageId> {
+    record
+        .versions
+        .values()
+        .rev()
+        .find(|v| v.id().as_str() == id.as_str())
+        .map_or_else(|| Arc::new(id.clone()), |v| v.id_arc().clone())
+}
+
+/// Whether two equal versions are also written the same way (labels' casing, metadata), so
+/// that the catalog shows each event's version as the event wrote it.
+fn same_spelling(a: &NuGetVersion, b: &NuGetVersion) -> bool {
+    a.metadata() == b.metadata() && a.to_normalized() == b.to_normalized()
+}
+
+/// Keeps a listing on exactly the versions search can show: gives the version just pushed
+/// its own when search shows it, and drops the others' (their metadata stays in storage).
+fn update_listings(record: &mut PackageRecord, pushed: Option<(&NuGetVersion, &Nuspec)>) {
+    let latest = record.search_latest();
+    for (i, v) in record.versions.values_mut().enumerate() {
+        if !latest.contains(&Some(i)) {
+            v.listing = None;
+        } else if v.listing.is_none()
+            && let Some((version, nuspec)) = pushed
+            && v.version() == version
+        {
+            v.listing = Some(Arc::new(Listing::from_nuspec(nuspec)));
+        }
     }
 }
 
@@ -142,9 +354,9 @@ mod tests {
     use crate::feed::event::{EmbeddedFiles, Pushed};
     use crate::package::nuspec;
 
-    fn push(seq: u64, id: &str, version: &str) -> Event {
+    fn push_with(seq: u64, id: &str, version: &str, title: &str) -> Event {
         let xml = format!(
-            r#"<package><metadata><id>{id}</id><version>{version}</version><authors>a</authors><description>d</description></metadata></package>"#
+            r#"<package><metadata><id>{id}</id><version>{version}</version><title>{title}</title><authors>a</authors><description>d</description></metadata></package>"#
         );
         let nuspec = nuspec::parse(xml.as_bytes(), 1 << 20).unwrap();
         Event {
@@ -161,11 +373,19 @@ mod tests {
         }
     }
 
+    fn push(seq: u64, id: &str, version: &str) -> Event {
+        push_with(seq, id, version, "t")
+    }
+
     fn simple(seq: u64, id: &str, version: &str, change: Change) -> Event {
         Event {
             change,
             ..push(seq, id, version)
         }
+    }
+
+    fn v(s: &str) -> NuGetVersion {
+        NuGetVersion::parse(s).unwrap()
     }
 
     #[test]
@@ -181,9 +401,10 @@ mod tests {
         assert!(s.apply(&simple(3, "FOO", "1.0", Change::Unlist)));
         let rec = s.package("foo").unwrap();
         assert_eq!(rec.versions.len(), 2);
-        let v1 = rec.get(&NuGetVersion::parse("1.0.0.0").unwrap()).unwrap();
+        assert_eq!(rec.last_seq, 3);
+        let v1 = rec.get(&v("1.0.0.0")).unwrap();
         assert!(!v1.listed);
-        assert_eq!(v1.last_seq, 3);
+        assert_eq!((v1.push_seq, v1.last_seq), (1, 3));
         assert_eq!(s.events().len(), 3);
         assert!(s.apply(&simple(4, "Foo", "1.0.0", Change::Delete)));
         assert!(s.apply(&simple(5, "Foo", "2.0.0-beta", Change::Delete)));
@@ -191,6 +412,77 @@ mod tests {
             s.package("foo").is_none(),
             "a package without versions is gone"
         );
-        assert_eq!(s.events()[4].catalog_type, "nuget:PackageDelete");
+        assert_eq!(
+            s.events().last().unwrap().catalog_type(),
+            "nuget:PackageDelete"
+        );
+    }
+
+    #[test]
+    fn catalog_summaries_share_ids_and_versions_spelled_alike() {
+        let mut s = FeedState::default();
+        s.apply(&push(1, "Foo", "1.0.0"));
+        s.apply(&simple(2, "foo", "1.0.0", Change::Unlist));
+        s.apply(&simple(3, "Foo", "1.0.0", Change::Relist));
+        let events: Vec<_> = s.events().iter().collect();
+        let record = s.package("foo").unwrap();
+        let v1 = record.get(&v("1.0.0")).unwrap();
+        assert!(Arc::ptr_eq(&events[0].id, v1.id_arc()));
+        assert!(Arc::ptr_eq(&events[0].version, v1.version_arc()));
+        assert_eq!(events[1].id.as_str(), "foo", "as the unlist spelled it");
+        assert!(Arc::ptr_eq(&events[2].id, v1.id_arc()));
+    }
+
+    #[test]
+    fn catalog_pages_seal_at_550_events() {
+        let mut s = FeedState::default();
+        for seq in 1..=1101 {
+            s.apply(&push(seq, "Foo", &format!("1.0.{seq}")));
+        }
+        let c = s.events();
+        assert_eq!(c.len(), 1101);
+        assert!(c.is_sealed(1) && !c.is_sealed(2));
+        assert_eq!(c.page(2).unwrap().len(), 1);
+        assert_eq!(c.page(1).unwrap()[0].seq, 551);
+        assert!(c.page(3).is_none());
+        assert_eq!(c.pages().count(), 3);
+        assert_eq!(c.last().unwrap().seq, 1101);
+    }
+
+    #[test]
+    fn only_the_versions_search_shows_keep_a_listing() {
+        let mut s = FeedState::default();
+        s.apply(&push_with(1, "A", "1.0.0", "one"));
+        s.apply(&push_with(2, "A", "2.0.0", "two"));
+        s.apply(&push_with(3, "A", "3.0.0-beta", "three"));
+        let listing = |s: &FeedState, ver: &str| {
+            s.package("a")
+                .unwrap()
+                .get(&v(ver))
+                .unwrap()
+                .listing
+                .clone()
+        };
+        assert!(
+            listing(&s, "1.0.0").is_none(),
+            "an older version is dropped"
+        );
+        assert_eq!(listing(&s, "2.0.0").unwrap().title.as_deref(), Some("two"));
+        assert!(listing(&s, "3.0.0-beta").is_some(), "latest prerelease");
+        assert!(s.missing_listings("a").is_empty());
+
+        // Unlisting 2.0.0 makes 1.0.0 the latest stable: its listing must be read back.
+        s.apply(&simple(4, "A", "2.0.0", Change::Unlist));
+        assert!(listing(&s, "2.0.0").is_none());
+        let missing = s.missing_listings("a");
+        assert_eq!(missing.len(), 1);
+        assert_eq!((missing[0].push_seq, &*missing[0].lower_id), (1, "a"));
+        let one = Arc::new(Listing {
+            title: Some("one".into()),
+            ..Listing::default()
+        });
+        s.set_listing(&missing[0], one);
+        assert_eq!(listing(&s, "1.0.0").unwrap().title.as_deref(), Some("one"));
+        assert!(s.missing_listings("a").is_empty());
     }
 }

@@ -82,7 +82,9 @@ impl From<feed::Error> for ApiError {
             )),
             feed::Error::NotFound { .. } => ApiError::NotFound(err.to_string()),
             feed::Error::Storage(e) => e.into(),
-            feed::Error::CorruptLog { .. } => ApiError::Internal(err.to_string()),
+            feed::Error::CorruptLog { .. } | feed::Error::Snapshot(_) => {
+                ApiError::Internal(err.to_string())
+            }
         }
     }
 }

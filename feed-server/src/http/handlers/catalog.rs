@@ -5,7 +5,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use crate::api::catalog;
-use crate::feed::event::Event;
+use crate::feed::event::{Change, Event};
 use crate::http::base_url::Urls;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::response;
@@ -49,6 +49,15 @@ pub async fn leaf(
     let event: Event = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::Internal(format!("event {seq} is unreadable: {e}")))?;
     let record = s.feed.state().version(&event.id, &event.version).cloned();
-    let doc = catalog::render_leaf(&event, record.as_deref(), &urls);
+    // Leaves of events other than pushes describe the version from its push event.
+    let after = match (&event.change, record) {
+        (Change::Push(_), _) | (_, None) => None,
+        (_, Some(record)) => {
+            let pushed = s.feed.pushed(record.push_seq).await?;
+            Some((record, pushed))
+        }
+    };
+    let after = after.as_ref().map(|(r, p)| (r, p.as_ref()));
+    let doc = catalog::render_leaf(&event, after, &urls);
     Ok(response::json(&headers, &doc, s.doc_options(false)))
 }

@@ -70,15 +70,10 @@ pub async fn file(
 
 /// Icons are PNG or JPEG (the only types NuGet accepts), named by the nuspec's icon path.
 fn icon_type(s: &AppState, id: &PackageId, version: &crate::package::NuGetVersion) -> &'static str {
-    let state = s.feed.state();
-    let path = state
+    let jpeg = s
+        .feed
+        .state()
         .version(id, version)
-        .and_then(|v| v.nuspec.icon.as_deref())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if path.ends_with(".jpg") || path.ends_with(".jpeg") {
-        "image/jpeg"
-    } else {
-        "image/png"
-    }
+        .is_some_and(|v| v.icon_jpeg);
+    if jpeg { "image/jpeg" } else { "image/png" }
 }

@@ -39,9 +39,12 @@ pub async fn index(
     let vulns = |id: &PackageId, v: &crate::package::NuGetVersion| {
         vulnerabilities::for_version(&s.advisories, id, v)
     };
+    let needed = registration::versions_needing_details(&record, hive);
+    let details = s.feed.details(needed.iter().map(|v| v.push_seq)).await?;
     let ctx = RegistrationContext {
         owners: &owners,
         vulnerabilities: &vulns,
+        details: &details,
     };
     let doc =
         registration::render_index(&record, hive, &urls, &ctx).ok_or_else(ApiError::not_found)?;
@@ -67,9 +70,12 @@ pub async fn page(
     let vulns = |id: &PackageId, v: &crate::package::NuGetVersion| {
         vulnerabilities::for_version(&s.advisories, id, v)
     };
+    let needed = registration::page_versions(&record, hive, &lower, upper);
+    let details = s.feed.details(needed.iter().map(|v| v.push_seq)).await?;
     let ctx = RegistrationContext {
         owners: &owners,
         vulnerabilities: &vulns,
+        details: &details,
     };
     let doc = registration::render_page(&record, hive, &urls, &ctx, &lower, upper)
         .ok_or_else(ApiError::not_found)?;

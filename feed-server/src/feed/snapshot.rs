@@ -1,0 +1,731 @@
+//! Snapshots of the feed state, so that start-up reads one object and the log since it instead
+//! of every event.
+//!
+//! A snapshot is the state as of some event `seq` ([`FeedState`]: records, listings, catalog
+//! summaries, symbol keys), stored as gzip-compressed JSON at `catalog/snapshot.json`. Any
+//! replica writes one every [`EVERY_EVENTS`] events or [`EVERY`] (whichever comes first, and at
+//! most once per [`MIN_GAP`]), replacing the previous one. It is only a shortcut: the log stays
+//! the source of truth, a replica opening the feed catches up from `seq + 1`, and a snapshot
+//! that is missing, unreadable, of another format, or ahead of the log is ignored (the state
+//! is then replayed from the log). Two replicas writing at once, or an older snapshot replacing
+//! a newer one, cost only replay time.
+//!
+//! The JSON is written and read as a stream, a package at a time, so neither needs a second
+//! copy of the state in memory. Versions and events are arrays rather than objects to keep a
+//! million of them small.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::io::{BufReader, BufWriter, Read};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use flate2::Compression;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use serde::de::{DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess};
+use serde::ser::{SerializeSeq, SerializeStruct, Serializer};
+use serde::{Deserialize, Serialize};
+
+use super::event::{EmbeddedFiles, SymbolFile};
+use super::record::{Listing, PackageRecord, VersionRecord, Versions};
+use super::state::{Catalog, EventSummary, FeedState};
+use super::{Feed, Result};
+use crate::package::{NuGetVersion, PackageId};
+use crate::storage::{self, Key};
+
+/// The snapshot layout; a snapshot of another format is ignored.
+const FORMAT: u32 = 1;
+
+/// A snapshot is written once this many events have been applied since the last one.
+pub const EVERY_EVENTS: u64 = 10_000;
+/// ... or this long after the last one when anything changed.
+pub const EVERY: Duration = Duration::from_secs(600);
+/// ... but never more often than this (a snapshot of a big feed costs seconds of CPU).
+pub const MIN_GAP: Duration = Duration::from_secs(60);
+
+/// Bits of a version's flags.
+mod flag {
+    pub const LISTED: u8 = 1;
+    pub const SEMVER2: u8 = 2;
+    pub const ICON: u8 = 4;
+    pub const README: u8 = 8;
+    pub const LICENSE: u8 = 16;
+    pub const ICON_JPEG: u8 = 32;
+}
+
+/// When this replica last wrote or loaded a snapshot.
+#[derive(Debug)]
+pub(super) struct SnapshotClock {
+    pub(super) seq: u64,
+    pub(super) at: Instant,
+}
+
+impl Default for SnapshotClock {
+    fn default() -> Self {
+        SnapshotClock {
+            seq: 0,
+            at: Instant::now(),
+        }
+    }
+}
+
+impl SnapshotClock {
+    /// Whether a state at `seq` is due for a snapshot.
+    fn due(&self, seq: u64) -> bool {
+        let since = seq.saturating_sub(self.seq);
+        let age = self.at.elapsed();
+        since > 0 && age >= MIN_GAP && (since >= EVERY_EVENTS || age >= EVERY)
+    }
+}
+
+impl Feed {
+    /// Writes a snapshot of the current state (whatever the schedule says). Returns its `seq`.
+    pub async fn write_snapshot(&self) -> Result<u64> {
+        // A clone shares the records: the lock is held for a copy of the map only.
+        let state = self.state().clone();
+        let seq = state.seq();
+        let bytes = tokio::task::spawn_blocking(move || encode(&state))
+            .await
+            .map_err(|e| SnapshotError::Task(e.to_string()))??;
+        let size = bytes.len();
+        self.inner.storage.put(Key::Snapshot, bytes).await?;
+        *lock(&self.inner.snapshot) = SnapshotClock {
+            seq,
+            at: Instant::now(),
+        };
+        tracing::info!(event.seq = seq, size_bytes = size, "feed snapshot written");
+        Ok(seq)
+    }
+
+    /// Writes a snapshot when the schedule says one is due.
+    pub(super) async fn snapshot_if_due(&self) -> Result<()> {
+        let seq = self.state().seq();
+        if lock(&self.inner.snapshot).due(seq) {
+            self.write_snapshot().await?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the (empty) state with the stored snapshot, if there is a usable one, and
+    /// re-indexes search. Returns the snapshot's `seq`.
+    pub(super) async fn load_snapshot(&self) -> Result<Option<u64>> {
+        let bytes = match self.inner.storage.get(Key::Snapshot).await {
+            Ok(bytes) => bytes,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let decoded = tokio::task::spawn_blocking(move || decode(&bytes))
+            .await
+            .map_err(|e| SnapshotError::Task(e.to_string()))?;
+        let state = match decoded {
+            Ok(state) => state,
+            Err(e) => {
+                tracing::warn!(error = %e, "ignoring an unusable feed snapshot; replaying the log");
+                return Ok(None);
+            }
+        };
+        let seq = state.seq();
+        // A snapshot ahead of the log (a wiped or replaced log) would hide its real history.
+        if seq > 0 {
+            match self.inner.storage.head(Key::Event(seq)).await {
+                Ok(_) => {}
+                Err(storage::Error::NotFound { .. }) => {
+                    tracing::warn!(
+                        event.seq = seq,
+                        "ignoring a feed snapshot of events the log does not have"
+                    );
+                    return Ok(None);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let ids: Vec<Arc<str>> = state.packages().map(|(id, _)| id.clone()).collect();
+        *self
+            .inner
+            .state
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = state;
+        *lock(&self.inner.snapshot) = SnapshotClock {
+            seq,
+            at: Instant::now(),
+        };
+        self.refresh_ids(ids).await;
+        Ok(Some(seq))
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Why a snapshot cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("snapshot is not valid gzip JSON: {0}")]
+    Syntax(#[from] serde_json::Error),
+    #[error("snapshot cannot be written: {0}")]
+    Io(#[from] std::io::Error),
+    /// The blocking task that encodes or decodes it died.
+    #[error("snapshot task failed: {0}")]
+    Task(String),
+}
+
+/// The snapshot of `state`: gzip-compressed JSON.
+pub fn encode(state: &FeedState) -> Result<Bytes, SnapshotError> {
+    let gz = GzEncoder::new(Vec::new(), Compression::fast());
+    let mut out = BufWriter::with_capacity(1 << 16, gz);
+    serde_json::to_writer(&mut out, &StateOut(state))?;
+    let gz = out.into_inner().map_err(|e| e.into_error())?;
+    Ok(Bytes::from(gz.finish()?))
+}
+
+/// The state a snapshot holds.
+pub fn decode(bytes: &[u8]) -> Result<FeedState, SnapshotError> {
+    let reader = BufReader::with_capacity(1 << 16, GzDecoder::new(bytes));
+    decode_from(reader)
+}
+
+fn decode_from(reader: impl Read) -> Result<FeedState, SnapshotError> {
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let mut builder = Builder::default();
+    (&mut builder).deserialize(&mut de)?;
+    de.end()?;
+    Ok(builder.finish())
+}
+
+fn nanos(t: &DateTime<Utc>) -> i64 {
+    t.timestamp_nanos_opt().unwrap_or(i64::MAX)
+}
+
+// ---------------------------------------------------------------------------------- writing
+
+struct StateOut<'a>(&'a FeedState);
+
+impl Serialize for StateOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let state = self.0;
+        let mut out = s.serialize_struct("Snapshot", 5)?;
+        out.serialize_field("format", &FORMAT)?;
+        out.serialize_field("seq", &state.seq())?;
+        out.serialize_field("packages", &PackagesOut(state))?;
+        out.serialize_field("events", &EventsOut(state.events()))?;
+        let symbols: Vec<&(String, String)> = state.symbols().collect();
+        out.serialize_field("symbols", &symbols)?;
+        out.end()
+    }
+}
+
+struct PackagesOut<'a>(&'a FeedState);
+
+impl Serialize for PackagesOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.package_count()))?;
+        for (_, record) in self.0.packages() {
+            seq.serialize_element(&PackageOut(record))?;
+        }
+        seq.end()
+    }
+}
+
+/// `{"ids": [spellings], "seq": last_seq, "versions": [VersionOut]}`
+struct PackageOut<'a>(&'a PackageRecord);
+
+/// `[version, id index, flags, published ns, last edited ns, push seq, last seq, listing?,
+/// symbols?]` (the last two only when present).
+struct VersionOut<'a> {
+    v: &'a VersionRecord,
+    id: usize,
+}
+
+impl Serialize for PackageOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut ids: Vec<&str> = Vec::new();
+        let versions: Vec<VersionOut<'_>> = self
+            .0
+            .versions
+            .values()
+            .map(|v| {
+                let id = match ids.iter().position(|i| *i == v.id().as_str()) {
+                    Some(at) => at,
+                    None => {
+                        ids.push(v.id().as_str());
+                        ids.len() - 1
+                    }
+                };
+                VersionOut { v, id }
+            })
+            .collect();
+        let mut out = s.serialize_struct("Package", 3)?;
+        out.serialize_field("ids", &ids)?;
+        out.serialize_field("seq", &self.0.last_seq)?;
+        out.serialize_field("versions", &versions)?;
+        out.end()
+    }
+}
+
+impl Serialize for VersionOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let v = self.v;
+        let mut flags = 0;
+        for (on, bit) in [
+            (v.listed, flag::LISTED),
+            (v.semver2, flag::SEMVER2),
+            (v.files.icon, flag::ICON),
+            (v.files.readme, flag::README),
+            (v.files.license, flag::LICENSE),
+            (v.icon_jpeg, flag::ICON_JPEG),
+        ] {
+            if on {
+                flags |= bit;
+            }
+        }
+        let optional = if !v.symbols.is_empty() {
+            2
+        } else {
+            usize::from(v.listing.is_some())
+        };
+        let mut out = s.serialize_seq(Some(7 + optional))?;
+        out.serialize_element(&v.version().to_full())?;
+        out.serialize_element(&self.id)?;
+        out.serialize_element(&flags)?;
+        out.serialize_element(&nanos(&v.published))?;
+        out.serialize_element(&nanos(&v.last_edited))?;
+        out.serialize_element(&v.push_seq)?;
+        out.serialize_element(&v.last_seq)?;
+        if v.listing.is_some() || !v.symbols.is_empty() {
+            out.serialize_element(&v.listing.as_deref())?;
+        }
+        if !v.symbols.is_empty() {
+            out.serialize_element(&v.symbols[..])?;
+        }
+        out.end()
+    }
+}
+
+/// `[[time ns, id, version, deleted], ...]`, event 1 first.
+struct EventsOut<'a>(&'a Catalog);
+
+impl Serialize for EventsOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for e in self.0.iter() {
+            let deleted = u8::from(e.deleted);
+            seq.serialize_element(&(nanos(&e.time), e.id.as_str(), e.version.to_full(), deleted))?;
+        }
+        seq.end()
+    }
+}
+
+// ---------------------------------------------------------------------------------- reading
+
+/// Builds the state as the snapshot streams in.
+#[derive(Default)]
+struct Builder {
+    format: Option<u32>,
+    seq: u64,
+    packages: HashMap<Arc<str>, Arc<PackageRecord>>,
+    catalog: Catalog,
+    symbols: HashSet<(String, String)>,
+}
+
+impl Builder {
+    fn finish(self) -> FeedState {
+        FeedState::from_parts(self.seq, self.packages, self.catalog, self.symbols)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for &mut Builder {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for &mut Builder {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a feed snapshot")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "format" => {
+                    let format: u32 = map.next_value()?;
+                    if format != FORMAT {
+                        return Err(A::Error::custom(format!(
+                            "snapshot format {format}, this server reads {FORMAT}"
+                        )));
+                    }
+                    self.format = Some(format);
+                }
+                "seq" => self.seq = map.next_value()?,
+                "packages" => map.next_value_seed(Packages(&mut *self))?,
+                "events" => map.next_value_seed(Events(&mut *self))?,
+                "symbols" => {
+                    let symbols: Vec<(String, String)> = map.next_value()?;
+                    self.symbols = symbols.into_iter().collect();
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        if self.format.is_none() {
+            return Err(A::Error::custom("snapshot has no format"));
+        }
+        if self.catalog.len() as u64 != self.seq {
+            return Err(A::Error::custom(format!(
+                "snapshot of event {} lists {} events",
+                self.seq,
+                self.catalog.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+struct PackageIn {
+    ids: Vec<String>,
+    seq: u64,
+    versions: Vec<VersionIn>,
+}
+
+#[derive(Deserialize)]
+struct VersionIn(
+    String,
+    usize,
+    u8,
+    i64,
+    i64,
+    u64,
+    u64,
+    #[serde(default)] Option<Listing>,
+    #[serde(default)] Vec<SymbolFile>,
+);
+
+struct Packages<'a>(&'a mut Builder);
+
+impl<'de> DeserializeSeed<'de> for Packages<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Packages<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the snapshot's packages")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(p) = seq.next_element::<PackageIn>()? {
+            let (lower, record) = package(p).map_err(A::Error::custom)?;
+            self.0.packages.insert(lower, Arc::new(record));
+        }
+        Ok(())
+    }
+}
+
+/// A package's record from its snapshot form.
+fn package(p: PackageIn) -> std::result::Result<(Arc<str>, PackageRecord), String> {
+    let ids: Vec<Arc<PackageId>> = p
+        .ids
+        .iter()
+        .map(|id| PackageId::parse(id).map(Arc::new))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let lower: Arc<str> = ids
+        .first()
+        .ok_or("a snapshot package has no id")?
+        .lower()
+        .into();
+    let mut versions = Vec::with_capacity(p.versions.len());
+    for VersionIn(version, id, flags, published, edited, push_seq, last_seq, listing, symbols) in
+        p.versions
+    {
+        let id = ids.get(id).ok_or("a snapshot version has no id")?.clone();
+        let version = NuGetVersion::parse(&version).map_err(|e| e.to_string())?;
+        let on = |bit: u8| flags & bit != 0;
+        versions.push(VersionRecord::restore(
+            id,
+            Arc::new(version),
+            RestoredFields {
+                listed: on(flag::LISTED),
+                semver2: on(flag::SEMVER2),
+                files: EmbeddedFiles {
+                    icon: on(flag::ICON),
+                    readme: on(flag::README),
+                    license: on(flag::LICENSE),
+                },
+                icon_jpeg: on(flag::ICON_JPEG),
+                published: DateTime::from_timestamp_nanos(published),
+                last_edited: DateTime::from_timestamp_nanos(edited),
+                push_seq,
+                last_seq,
+                symbols: symbols.into_boxed_slice(),
+                listing: listing.map(Arc::new),
+            },
+        ));
+    }
+    let versions = Versions::from_sorted(versions).ok_or("snapshot versions are out of order")?;
+    Ok((
+        lower,
+        PackageRecord {
+            versions,
+            last_seq: p.seq,
+        },
+    ))
+}
+
+/// A version record's fields besides its id and version, as a snapshot has them.
+pub(super) struct RestoredFields {
+    pub listed: bool,
+    pub semver2: bool,
+    pub files: EmbeddedFiles,
+    pub icon_jpeg: bool,
+    pub published: DateTime<Utc>,
+    pub last_edited: DateTime<Utc>,
+    pub push_seq: u64,
+    pub last_seq: u64,
+    pub symbols: Box<[SymbolFile]>,
+    pub listing: Option<Arc<Listing>>,
+}
+
+impl VersionRecord {
+    pub(super) fn restore(
+        id: Arc<PackageId>,
+        version: Arc<NuGetVersion>,
+        f: RestoredFields,
+    ) -> VersionRecord {
+        let mut r = VersionRecord::bare(id, version);
+        r.listed = f.listed;
+        r.semver2 = f.semver2;
+        r.files = f.files;
+        r.icon_jpeg = f.icon_jpeg;
+        r.published = f.published;
+        r.last_edited = f.last_edited;
+        r.push_seq = f.push_seq;
+        r.last_seq = f.last_seq;
+        r.symbols = f.symbols;
+        r.listing = f.listing;
+        r
+    }
+}
+
+struct Events<'a>(&'a mut Builder);
+
+impl<'de> DeserializeSeed<'de> for Events<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Events<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the snapshot's events")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let builder = self.0;
+        // Events of one id tend to come together: remember the last record looked up.
+        let mut last: Option<(String, Option<Arc<PackageRecord>>)> = None;
+        while let Some((time, id, version, deleted)) =
+            seq.next_element::<(i64, String, String, u8)>()?
+        {
+            let parsed_id = PackageId::parse(&id).map_err(A::Error::custom)?;
+            let parsed_version = NuGetVersion::parse(&version).map_err(A::Error::custom)?;
+            let lower = parsed_id.lower();
+            if last.as_ref().is_none_or(|(l, _)| *l != lower) {
+                let record = builder.packages.get(lower.as_str()).cloned();
+                last = Some((lower, record));
+            }
+            let known = last
+                .as_ref()
+                .and_then(|(_, r)| r.as_ref())
+                .and_then(|r| r.get(&parsed_version));
+            let id = match known {
+                Some(v) if v.id().as_str() == id => v.id_arc().clone(),
+                _ => Arc::new(parsed_id),
+            };
+            let version = match known {
+                Some(v) if v.version().to_full() == version => v.version_arc().clone(),
+                _ => Arc::new(parsed_version),
+            };
+            let seq = builder.catalog.len() as u64 + 1;
+            builder.catalog.push(EventSummary {
+                seq,
+                time: DateTime::from_timestamp_nanos(time),
+                id,
+                version,
+                deleted: deleted != 0,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+    use crate::feed::event::{Change, Event, Pushed};
+    use crate::package::nuspec;
+
+    fn push(seq: u64, id: &str, version: &str, extra: &str) -> Event {
+        let xml = format!(
+            r#"<package><metadata><id>{id}</id><version>{version}</version><authors>a</authors><description>d {seq}</description>{extra}</metadata></package>"#
+        );
+        Event {
+            seq,
+            // Sub-second digits too: they must survive the round trip.
+            time: DateTime::from_timestamp_nanos(1_700_000_000_123_456_789 + seq as i64),
+            id: PackageId::parse(id).unwrap(),
+            version: NuGetVersion::parse(version).unwrap(),
+            change: Change::Push(Box::new(Pushed {
+                nuspec: nuspec::parse(xml.as_bytes(), 1 << 20).unwrap(),
+                size: 10,
+                sha512: String::new(),
+                files: EmbeddedFiles {
+                    icon: seq.is_multiple_of(2),
+                    ..EmbeddedFiles::default()
+                },
+            })),
+        }
+    }
+
+    fn simple(seq: u64, id: &str, version: &str, change: Change) -> Event {
+        Event {
+            change,
+            ..push(seq, id, version, "")
+        }
+    }
+
+    /// A state with every kind of event: casings, prereleases, unlist, delete, symbols.
+    fn state() -> FeedState {
+        let mut s = FeedState::default();
+        let events = [
+            push(1, "Contoso.Lib", "1.0.0", "<tags>a b</tags>"),
+            push(2, "contoso.lib", "2.0.0-beta.1+sha", "<icon>i.jpg</icon>"),
+            push(3, "Other", "1.0", ""),
+            simple(4, "CONTOSO.LIB", "1.0.0", Change::Unlist),
+            simple(
+                5,
+                "Other",
+                "1.0.0",
+                Change::Symbols {
+                    files: vec![SymbolFile {
+                        file: "other.pdb".into(),
+                        key: "abc".into(),
+                    }],
+                },
+            ),
+            push(6, "Gone", "1.0.0", ""),
+            simple(7, "Gone", "1.0.0", Change::Delete),
+        ];
+        for e in &events {
+            assert!(s.apply(e));
+        }
+        s
+    }
+
+    #[test]
+    fn a_snapshot_restores_the_state_it_was_taken_of() {
+        let s = state();
+        let bytes = encode(&s).unwrap();
+        let back = decode(&bytes).unwrap();
+        assert_eq!(back.seq(), 7);
+        assert_eq!(back.package_count(), s.package_count());
+        for (id, record) in s.packages() {
+            assert_eq!(**back.package(id).unwrap(), **record, "{id}");
+        }
+        let before: Vec<_> = s.events().iter().cloned().collect();
+        let after: Vec<_> = back.events().iter().cloned().collect();
+        assert_eq!(before, after);
+        assert!(back.has_symbol("other.pdb", "abc"));
+        // Shared spellings stay shared.
+        let lib = back.package("contoso.lib").unwrap();
+        let first = back.events().iter().next().unwrap();
+        assert!(Arc::ptr_eq(
+            &first.id,
+            lib.get(&NuGetVersion::parse("1.0.0").unwrap())
+                .unwrap()
+                .id_arc()
+        ));
+    }
+
+    #[test]
+    fn a_snapshot_continues_like_the_log() {
+        // Applying the next events to a restored state gives what applying them all gives.
+        let mut replayed = state();
+        let mut restored = decode(&encode(&state()).unwrap()).unwrap();
+        let next = [
+            push(8, "Contoso.Lib", "3.0.0", ""),
+            simple(9, "contoso.lib", "3.0.0", Change::Unlist),
+        ];
+        for e in &next {
+            assert!(replayed.apply(e));
+            assert!(restored.apply(e));
+        }
+        let a = replayed.package("contoso.lib").unwrap();
+        let b = restored.package("contoso.lib").unwrap();
+        assert_eq!(**a, **b);
+        assert_eq!(
+            restored.missing_listings("contoso.lib"),
+            replayed.missing_listings("contoso.lib")
+        );
+    }
+
+    #[test]
+    fn broken_or_foreign_snapshots_are_refused() {
+        assert!(decode(b"not gzip").is_err());
+        let gz = |json: &str| {
+            let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+            e.write_all(json.as_bytes()).unwrap();
+            e.finish().unwrap()
+        };
+        assert!(decode(&gz(r#"{"format":99,"seq":0,"packages":[],"events":[]}"#)).is_err());
+        assert!(decode(&gz(r#"{"seq":0,"packages":[],"events":[]}"#)).is_err());
+        assert!(
+            decode(&gz(r#"{"format":1,"seq":3,"packages":[],"events":[]}"#)).is_err(),
+            "events missing"
+        );
+        let empty = decode(&gz(
+            r#"{"format":1,"seq":0,"packages":[],"events":[],"symbols":[]}"#,
+        ))
+        .unwrap();
+        assert_eq!(empty.seq(), 0);
+    }
+
+    #[test]
+    fn schedule_waits_for_enough_events_or_time() {
+        let fresh = SnapshotClock::default();
+        assert!(!fresh.due(EVERY_EVENTS * 2), "not within the minimum gap");
+        let old = SnapshotClock {
+            seq: 100,
+            at: Instant::now() - MIN_GAP,
+        };
+        assert!(old.due(100 + EVERY_EVENTS));
+        assert!(!old.due(101));
+        assert!(!old.due(100));
+        let older = SnapshotClock {
+            seq: 100,
+            at: Instant::now() - EVERY,
+        };
+        assert!(older.due(101));
+    }
+}

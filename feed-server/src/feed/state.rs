@@ -94,6 +94,12 @@ impl Catalog {
         self.pages().flatten()
     }
 
+    /// The summary of event `seq` (from 1).
+    pub fn get(&self, seq: u64) -> Option<&EventSummary> {
+        let i = usize::try_from(seq.checked_sub(1)?).ok()?;
+        self.page(i / CATALOG_PAGE_SIZE)?.get(i % CATALOG_PAGE_SIZE)
+    }
+
     pub fn last(&self) -> Option<&EventSummary> {
         self.tail.last().or_else(|| self.sealed.last()?.last())
     }
@@ -444,6 +450,9 @@ mod tests {
         assert!(c.is_sealed(1) && !c.is_sealed(2));
         assert_eq!(c.page(2).unwrap().len(), 1);
         assert_eq!(c.page(1).unwrap()[0].seq, 551);
+        assert_eq!(c.get(551).unwrap().seq, 551);
+        assert_eq!(c.get(1101).unwrap().seq, 1101);
+        assert!(c.get(0).is_none() && c.get(1102).is_none());
         assert!(c.page(3).is_none());
         assert_eq!(c.pages().count(), 3);
         assert_eq!(c.last().unwrap().seq, 1101);

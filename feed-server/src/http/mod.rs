@@ -1,6 +1,7 @@
 //! HTTP: the axum router mounted under the feed's path base, auth, limits, errors, metrics.
 
 pub mod base_url;
+pub mod cache;
 pub mod error;
 pub mod handlers;
 pub mod metrics;

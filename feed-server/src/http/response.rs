@@ -1,18 +1,20 @@
 //! How documents and files go out: JSON with a strong ETag and `If-None-Match` -> 304, gzip when
 //! the client accepts it (always for the gzip registration hives, REG-1), and cache headers that
-//! let proxies revalidate documents and keep package files forever.
-
-use std::io::Write;
+//! let proxies revalidate documents and keep package files forever. Documents from the
+//! document cache ([`super::cache`]) go out as the bytes it holds, already compressed.
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use flate2::Compression;
-use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 
+use super::cache::{CachedDoc, gzip};
 use super::error::ApiError;
 use crate::storage::Blob;
+
+/// The content type of every JSON document.
+pub const JSON: &str = "application/json; charset=utf-8";
 
 /// Documents change with the feed: caches must revalidate (cheap with the ETag).
 const DOCUMENT_CACHE: &str = "no-cache";
@@ -62,7 +64,7 @@ pub struct DocOptions {
 /// A JSON document response.
 pub fn json(request: &HeaderMap, value: &serde_json::Value, opts: DocOptions) -> Response {
     match serde_json::to_vec(value) {
-        Ok(body) => document(request, body, "application/json; charset=utf-8", opts),
+        Ok(body) => document(request, body, JSON, opts),
         Err(e) => ApiError::Internal(format!("cannot serialize a document: {e}")).into_response(),
     }
 }
@@ -101,18 +103,42 @@ pub fn document(
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     let body = if gzip {
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        gzip_bytes(&body)
+        self::gzip(&body, Compression::fast())
     } else {
         body
     };
     (StatusCode::OK, headers, body).into_response()
 }
 
-fn gzip_bytes(body: &[u8]) -> Vec<u8> {
-    let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 4 + 64), Compression::fast());
-    // Writing into a Vec cannot fail.
-    let _ = enc.write_all(body);
-    enc.finish().unwrap_or_default()
+/// A cached JSON document: its gzip bytes (or, for a client that does not take gzip and a
+/// document not bound to it, the identity bytes) with their ETag, or 304.
+pub fn cached(request: &HeaderMap, doc: &CachedDoc, opts: DocOptions) -> Response {
+    let gzip = opts.always_gzip || accepts_gzip(request);
+    let etag = if gzip { &doc.etag_gzip } else { &doc.etag };
+    let mut headers = HeaderMap::with_capacity(6);
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(if opts.private {
+            PRIVATE_DOCUMENT_CACHE
+        } else {
+            DOCUMENT_CACHE
+        }),
+    );
+    if !opts.always_gzip {
+        headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
+    headers.insert(header::ETAG, etag.clone());
+    if etag.to_str().is_ok_and(|e| if_none_match(request, e)) {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+    let body = if gzip {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        doc.gzip.clone()
+    } else {
+        doc.identity()
+    };
+    (StatusCode::OK, headers, body).into_response()
 }
 
 /// A stored file, streamed as it is read.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use super::cache::DocCache;
 use super::metrics::Metrics;
 use crate::api::vulnerabilities::Advisory;
 use crate::auth::{ApiKeys, ReadTokens};
@@ -24,6 +25,8 @@ pub struct App {
     /// When the advisories were loaded (VulnerabilityInfo `@updated`).
     pub advisories_loaded: DateTime<Utc>,
     pub metrics: Metrics,
+    /// Rendered documents ([`super::cache`]).
+    pub cache: DocCache,
 }
 
 impl AppState {

@@ -6,6 +6,7 @@ use axum::response::Response;
 
 use super::read_path;
 use crate::api::flat_container;
+use crate::http::cache;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::response;
 use crate::http::state::AppState;
@@ -19,12 +20,25 @@ pub async fn versions(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let id = PackageId::parse(&id).map_err(|_| ApiError::not_found())?;
-    let record = s.feed.state().package(&id.lower()).cloned();
-    let doc = record
-        .as_deref()
-        .and_then(flat_container::render_versions)
+    let lower = id.lower();
+    let record = s
+        .feed
+        .state()
+        .package(&lower)
+        .cloned()
         .ok_or_else(ApiError::not_found)?;
-    Ok(response::json(&headers, &doc, s.doc_options(false)))
+    // The version list has no URLs in it: one entry serves every base URL.
+    let key = cache::key(&["flatcontainer", &lower]);
+    let render = async { Ok(flat_container::render_versions(&record)) };
+    cache::serve(
+        &s,
+        &headers,
+        key,
+        record.last_seq,
+        s.doc_options(false),
+        render,
+    )
+    .await
 }
 
 /// `GET {flat}/{id}/{version}/{file}` where file is `{id}.{version}.nupkg`, `{id}.nuspec`,

@@ -1,4 +1,7 @@
-//! RegistrationsBaseUrl, three hives (REG-1..14): index, standalone pages, leaves.
+//! RegistrationsBaseUrl, three hives (REG-1..14): index, standalone pages, leaves, served from
+//! the document cache while the package does not change.
+
+use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -6,21 +9,51 @@ use axum::response::Response;
 
 use super::read_path;
 use crate::api::registration::{self, RegistrationContext};
-use crate::api::urls::Hive;
+use crate::api::urls::{FeedUrls, Hive};
 use crate::api::vulnerabilities;
+use crate::feed::details::Details;
+use crate::feed::record::{PackageRecord, VersionRecord};
 use crate::http::base_url::Urls;
+use crate::http::cache;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::response;
 use crate::http::state::AppState;
-use crate::package::PackageId;
+use crate::package::{NuGetVersion, PackageId};
 
-fn lookup(s: &AppState, id: &str) -> ApiResult<std::sync::Arc<crate::feed::record::PackageRecord>> {
+/// The lower-cased id and record of a package, or 404.
+fn lookup(s: &AppState, id: &str) -> ApiResult<(String, Arc<PackageRecord>)> {
     let id = PackageId::parse(id).map_err(|_| ApiError::not_found())?;
-    s.feed
+    let lower = id.lower();
+    let record = s
+        .feed
         .state()
-        .package(&id.lower())
+        .package(&lower)
         .cloned()
-        .ok_or_else(ApiError::not_found)
+        .ok_or_else(ApiError::not_found)?;
+    Ok((lower, record))
+}
+
+/// Renders with the registration context of `record`: its owners, the advisories, and the
+/// metadata of `versions` (the leaves the document inlines) read from storage.
+async fn with_context<T>(
+    s: &AppState,
+    record: &PackageRecord,
+    versions: Vec<&VersionRecord>,
+    render: impl FnOnce(&RegistrationContext<'_>) -> T,
+) -> ApiResult<T> {
+    let owners = record
+        .id()
+        .map(|id| s.api_keys.owners(id))
+        .unwrap_or_default();
+    let vulns =
+        |id: &PackageId, v: &NuGetVersion| vulnerabilities::for_version(&s.advisories, id, v);
+    let seqs: Vec<u64> = versions.iter().map(|v| v.push_seq).collect();
+    let details: Details = s.feed.details(seqs).await?;
+    let ctx = RegistrationContext {
+        owners: &owners,
+        vulnerabilities: &vulns,
+        details: &details,
+    };
+    Ok(render(&ctx))
 }
 
 /// `GET {hive}/{id}/index.json`
@@ -31,24 +64,17 @@ pub async fn index(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let record = lookup(&s, &id)?;
-    let owners = record
-        .id()
-        .map(|id| s.api_keys.owners(id))
-        .unwrap_or_default();
-    let vulns = |id: &PackageId, v: &crate::package::NuGetVersion| {
-        vulnerabilities::for_version(&s.advisories, id, v)
+    let (lower, record) = lookup(&s, &id)?;
+    let key = cache::key(&["registration", hive.segment(), urls.base(), &lower]);
+    let render = async {
+        let needed = registration::versions_needing_details(&record, hive);
+        with_context(&s, &record, needed, |ctx| {
+            registration::render_index(&record, hive, &urls, ctx)
+        })
+        .await
     };
-    let needed = registration::versions_needing_details(&record, hive);
-    let details = s.feed.details(needed.iter().map(|v| v.push_seq)).await?;
-    let ctx = RegistrationContext {
-        owners: &owners,
-        vulnerabilities: &vulns,
-        details: &details,
-    };
-    let doc =
-        registration::render_index(&record, hive, &urls, &ctx).ok_or_else(ApiError::not_found)?;
-    Ok(response::json(&headers, &doc, s.doc_options(hive.gzip())))
+    let opts = s.doc_options(hive.gzip());
+    cache::serve(&s, &headers, key, record.last_seq, opts, render).await
 }
 
 /// `GET {hive}/{id}/page/{lower}/{upper}.json`
@@ -61,25 +87,27 @@ pub async fn page(
 ) -> ApiResult<Response> {
     let upper = upper
         .strip_suffix(".json")
-        .ok_or_else(ApiError::not_found)?;
-    let record = lookup(&s, &id)?;
-    let owners = record
-        .id()
-        .map(|id| s.api_keys.owners(id))
-        .unwrap_or_default();
-    let vulns = |id: &PackageId, v: &crate::package::NuGetVersion| {
-        vulnerabilities::for_version(&s.advisories, id, v)
+        .ok_or_else(ApiError::not_found)?
+        .to_ascii_lowercase();
+    let lower = lower.to_ascii_lowercase();
+    let (lower_id, record) = lookup(&s, &id)?;
+    let key = cache::key(&[
+        "registration-page",
+        hive.segment(),
+        urls.base(),
+        &lower_id,
+        &lower,
+        &upper,
+    ]);
+    let render = async {
+        let needed = registration::page_versions(&record, hive, &lower, &upper);
+        with_context(&s, &record, needed, |ctx| {
+            registration::render_page(&record, hive, &urls, ctx, &lower, &upper)
+        })
+        .await
     };
-    let needed = registration::page_versions(&record, hive, &lower, upper);
-    let details = s.feed.details(needed.iter().map(|v| v.push_seq)).await?;
-    let ctx = RegistrationContext {
-        owners: &owners,
-        vulnerabilities: &vulns,
-        details: &details,
-    };
-    let doc = registration::render_page(&record, hive, &urls, &ctx, &lower, upper)
-        .ok_or_else(ApiError::not_found)?;
-    Ok(response::json(&headers, &doc, s.doc_options(hive.gzip())))
+    let opts = s.doc_options(hive.gzip());
+    cache::serve(&s, &headers, key, record.last_seq, opts, render).await
 }
 
 /// `GET {hive}/{id}/{version}.json` (REG-12, REG-13)
@@ -92,8 +120,24 @@ pub async fn leaf(
 ) -> ApiResult<Response> {
     let version = leaf.strip_suffix(".json").ok_or_else(ApiError::not_found)?;
     let (_, version) = read_path(&id, version)?;
-    let record = lookup(&s, &id)?;
-    let doc = registration::render_leaf(&record, &version, hive, &urls)
-        .ok_or_else(ApiError::not_found)?;
-    Ok(response::json(&headers, &doc, s.doc_options(hive.gzip())))
+    let (lower_id, record) = lookup(&s, &id)?;
+    let key = cache::key(&[
+        "registration-leaf",
+        hive.segment(),
+        urls.base(),
+        &lower_id,
+        &version.lower_normalized(),
+    ]);
+    let render = leaf_document(&record, &version, hive, &urls);
+    let opts = s.doc_options(hive.gzip());
+    cache::serve(&s, &headers, key, record.last_seq, opts, render).await
+}
+
+async fn leaf_document(
+    record: &PackageRecord,
+    version: &NuGetVersion,
+    hive: Hive,
+    urls: &FeedUrls,
+) -> ApiResult<Option<serde_json::Value>> {
+    Ok(registration::render_leaf(record, version, hive, urls))
 }

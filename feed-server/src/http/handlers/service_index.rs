@@ -6,12 +6,19 @@ use axum::response::Response;
 
 use crate::api::service_index;
 use crate::http::base_url::Urls;
-use crate::http::response;
+use crate::http::cache;
+use crate::http::error::ApiResult;
 use crate::http::state::AppState;
 
-pub async fn get(State(s): State<AppState>, Urls(urls): Urls, headers: HeaderMap) -> Response {
+pub async fn get(
+    State(s): State<AppState>,
+    Urls(urls): Urls,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    // It depends only on the base URL: rendered once per base URL.
+    let key = cache::key(&["index", urls.base()]);
     // The feed always serves a vulnerability page (empty without advisories), so VulnerabilityInfo
     // is always advertised (VUL-1).
-    let doc = service_index::render(&urls, true);
-    response::json(&headers, &doc, s.doc_options(false))
+    let render = async { Ok(Some(service_index::render(&urls, true))) };
+    cache::serve(&s, &headers, key, 0, s.doc_options(false), render).await
 }

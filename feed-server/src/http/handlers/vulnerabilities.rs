@@ -6,14 +6,25 @@ use axum::response::Response;
 
 use crate::api::vulnerabilities;
 use crate::http::base_url::Urls;
+use crate::http::cache;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::response;
 use crate::http::state::AppState;
 
 /// `GET {base}/vulnerabilities/index.json`
-pub async fn index(State(s): State<AppState>, Urls(urls): Urls, headers: HeaderMap) -> Response {
-    let doc = vulnerabilities::render_index(&urls, s.advisories_loaded);
-    response::json(&headers, &doc, s.doc_options(false))
+pub async fn index(
+    State(s): State<AppState>,
+    Urls(urls): Urls,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    // The advisories are loaded once: both documents never change.
+    let key = cache::key(&["vulnerabilities", urls.base()]);
+    let render = async {
+        Ok(Some(vulnerabilities::render_index(
+            &urls,
+            s.advisories_loaded,
+        )))
+    };
+    cache::serve(&s, &headers, key, 0, s.doc_options(false), render).await
 }
 
 /// `GET {base}/vulnerabilities/base.json`
@@ -25,6 +36,7 @@ pub async fn page(
     if name != "base.json" {
         return Err(ApiError::not_found());
     }
-    let doc = vulnerabilities::render_page(&s.advisories);
-    Ok(response::json(&headers, &doc, s.doc_options(false)))
+    let key = cache::key(&["vulnerabilities-page"]);
+    let render = async { Ok(Some(vulnerabilities::render_page(&s.advisories))) };
+    cache::serve(&s, &headers, key, 0, s.doc_options(false), render).await
 }

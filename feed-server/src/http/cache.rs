@@ -1,0 +1,300 @@
+//! Rendered documents kept as bytes, so that a restore's thousands of requests for the same
+//! few documents cost a hash lookup and a copy of a pointer, as close to a static file as the
+//! HTTP stack allows.
+//!
+//! A document is cached under a key naming it completely (the kind of document, the feed's
+//! base URL, since URLs inside documents come from config or request headers, and its
+//! lower-cased path arguments) together with a *stamp*: the sequence number of the newest
+//! event it depends on. A lookup passes the stamp the feed's state has now, so a document is
+//! served only while nothing it shows has changed, and invalidation is exact without any
+//! bookkeeping on writes: registration and flat-container documents carry the last event of
+//! their package id, the catalog index and newest page the last event of the feed, and
+//! documents that never change (the service index, full catalog pages, push leaves) zero.
+//!
+//! Each entry keeps the gzip body (what NuGet clients always ask for) and the strong ETags of
+//! both representations; a client without gzip gets the body decompressed on the fly. Memory
+//! is bounded by a byte budget: past it, the least recently used entries go.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::Response;
+use bytes::Bytes;
+use flate2::Compression;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use sha2::{Digest, Sha256};
+
+use super::error::{ApiError, ApiResult};
+use super::response::{self, DocOptions};
+use super::state::AppState;
+
+/// Default budget of the document cache.
+pub const DEFAULT_BUDGET_BYTES: usize = 128 * 1024 * 1024;
+
+/// Shards of the map, so concurrent requests rarely wait on one another's lock.
+const SHARDS: usize = 16;
+
+/// Bookkeeping per entry besides its bodies (key, map slot, counters).
+const ENTRY_OVERHEAD: usize = 160;
+
+/// One rendered document.
+#[derive(Debug)]
+pub struct CachedDoc {
+    /// The stamp it was rendered at (see the module docs).
+    pub stamp: u64,
+    pub gzip: Bytes,
+    /// `"{hash}-gz"`: the gzip representation's strong validator.
+    pub etag_gzip: HeaderValue,
+    /// `"{hash}"`: the identity representation's.
+    pub etag: HeaderValue,
+    /// The uncompressed body, only in a document just rendered (not in the cache).
+    identity: Option<Bytes>,
+    last_used: AtomicU64,
+}
+
+impl CachedDoc {
+    /// Compresses and hashes a rendered document.
+    pub fn new(stamp: u64, identity: Vec<u8>) -> CachedDoc {
+        let hash = hex::encode(&Sha256::digest(&identity)[..16]);
+        let etag = |suffix: &str| {
+            HeaderValue::from_str(&format!("\"{hash}{suffix}\""))
+                .unwrap_or_else(|_| HeaderValue::from_static("\"\""))
+        };
+        CachedDoc {
+            stamp,
+            gzip: Bytes::from(gzip(&identity, Compression::default())),
+            etag_gzip: etag("-gz"),
+            etag: etag(""),
+            identity: Some(Bytes::from(identity)),
+            last_used: AtomicU64::new(0),
+        }
+    }
+
+    /// The uncompressed body.
+    pub fn identity(&self) -> Bytes {
+        if let Some(body) = &self.identity {
+            return body.clone();
+        }
+        let mut out = Vec::with_capacity(self.gzip.len() * 4);
+        // Our own gzip of bytes we had: it cannot fail to decompress.
+        let _ = GzDecoder::new(&self.gzip[..]).read_to_end(&mut out);
+        Bytes::from(out)
+    }
+
+    fn size(&self) -> usize {
+        self.gzip.len() + self.identity.as_ref().map_or(0, Bytes::len) + ENTRY_OVERHEAD
+    }
+}
+
+/// Gzips a body.
+pub fn gzip(body: &[u8], level: Compression) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 4 + 64), level);
+    // Writing into a Vec cannot fail.
+    let _ = enc.write_all(body);
+    enc.finish().unwrap_or_default()
+}
+
+/// One shard of the cache's map.
+type Shard = RwLock<HashMap<String, Arc<CachedDoc>>>;
+
+/// The cache.
+#[derive(Debug)]
+pub struct DocCache {
+    shards: Box<[Shard]>,
+    budget: usize,
+    used: AtomicUsize,
+    /// A logical clock for recency.
+    clock: AtomicU64,
+}
+
+impl Default for DocCache {
+    fn default() -> Self {
+        DocCache::new(DEFAULT_BUDGET_BYTES)
+    }
+}
+
+impl DocCache {
+    /// A cache holding about `budget` bytes of documents (0: cache nothing).
+    pub fn new(budget: usize) -> DocCache {
+        DocCache {
+            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            budget,
+            used: AtomicUsize::new(0),
+            clock: AtomicU64::new(0),
+        }
+    }
+
+    fn shard(&self, key: &str) -> &Shard {
+        // FNV-1a: cheap, and only needs to spread keys over a few shards.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in key.bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+        &self.shards[(h % SHARDS as u64) as usize]
+    }
+
+    /// The document under `key` if it was rendered at `stamp`.
+    pub fn get(&self, key: &str, stamp: u64) -> Option<Arc<CachedDoc>> {
+        let doc = read(self.shard(key)).get(key)?.clone();
+        if doc.stamp != stamp {
+            return None;
+        }
+        doc.last_used.store(
+            self.clock.fetch_add(1, Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+        Some(doc)
+    }
+
+    /// Caches a rendered document (replacing an older one under the same key) and returns
+    /// it as cached.
+    pub fn insert(&self, key: String, doc: CachedDoc) -> Arc<CachedDoc> {
+        let serving = Arc::new(doc);
+        if self.budget == 0 {
+            return serving;
+        }
+        // The entry keeps only the gzip body.
+        let kept = CachedDoc {
+            stamp: serving.stamp,
+            gzip: serving.gzip.clone(),
+            etag_gzip: serving.etag_gzip.clone(),
+            etag: serving.etag.clone(),
+            identity: None,
+            last_used: AtomicU64::new(self.clock.fetch_add(1, Ordering::Relaxed)),
+        };
+        let size = kept.size();
+        let old = write(self.shard(&key)).insert(key, Arc::new(kept));
+        self.used.fetch_add(size, Ordering::Relaxed);
+        if let Some(old) = old {
+            self.used.fetch_sub(old.size(), Ordering::Relaxed);
+        }
+        if self.used.load(Ordering::Relaxed) > self.budget {
+            self.evict();
+        }
+        serving
+    }
+
+    /// Removes the least recently used entries until 90% of the budget is used.
+    fn evict(&self) {
+        let mut all: Vec<(u64, usize, String)> = Vec::new();
+        for (i, shard) in self.shards.iter().enumerate() {
+            for (key, doc) in read(shard).iter() {
+                all.push((doc.last_used.load(Ordering::Relaxed), i, key.clone()));
+            }
+        }
+        all.sort_unstable_by_key(|(used, _, _)| *used);
+        let target = self.budget / 10 * 9;
+        for (_, shard, key) in all {
+            if self.used.load(Ordering::Relaxed) <= target {
+                break;
+            }
+            if let Some(doc) = write(&self.shards[shard]).remove(&key) {
+                self.used.fetch_sub(doc.size(), Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Bytes of documents held.
+    pub fn used_bytes(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// Number of documents held.
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| read(s).len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Serves the document named `key` as of `stamp` from the cache, or awaits `render` (`None`:
+/// 404, not cached), caches the result and serves it.
+pub async fn serve(
+    s: &AppState,
+    request: &HeaderMap,
+    key: String,
+    stamp: u64,
+    opts: DocOptions,
+    render: impl Future<Output = ApiResult<Option<serde_json::Value>>>,
+) -> ApiResult<Response> {
+    if let Some(doc) = s.cache.get(&key, stamp) {
+        return Ok(response::cached(request, &doc, opts));
+    }
+    let value = render.await?.ok_or_else(ApiError::not_found)?;
+    let body = serde_json::to_vec(&value)
+        .map_err(|e| ApiError::Internal(format!("cannot serialize a document: {e}")))?;
+    let doc = s.cache.insert(key, CachedDoc::new(stamp, body));
+    Ok(response::cached(request, &doc, opts))
+}
+
+/// A cache key: the document kind and its arguments, separated by a byte no URL contains.
+pub fn key(parts: &[&str]) -> String {
+    parts.join("\u{1f}")
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_are_served_only_at_their_stamp() {
+        let cache = DocCache::default();
+        cache.insert("k".into(), CachedDoc::new(7, b"{\"a\":1}".to_vec()));
+        assert!(cache.get("k", 8).is_none(), "the package changed since");
+        let doc = cache.get("k", 7).unwrap();
+        assert_eq!(&doc.identity()[..], b"{\"a\":1}", "made back from gzip");
+        assert!(cache.get("other", 7).is_none());
+        cache.insert("k".into(), CachedDoc::new(8, b"{\"a\":2}".to_vec()));
+        assert_eq!(&cache.get("k", 8).unwrap().identity()[..], b"{\"a\":2}");
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn etags_differ_per_representation_and_follow_content() {
+        let a = CachedDoc::new(1, b"same".to_vec());
+        let b = CachedDoc::new(2, b"same".to_vec());
+        let c = CachedDoc::new(2, b"other".to_vec());
+        assert_eq!(a.etag, b.etag, "same bytes, same validator");
+        assert_ne!(a.etag, c.etag);
+        assert_ne!(a.etag, a.etag_gzip);
+        assert!(a.etag_gzip.to_str().unwrap().ends_with("-gz\""));
+    }
+
+    #[test]
+    fn the_budget_evicts_least_recently_used() {
+        let doc = |n: u8| CachedDoc::new(0, vec![n; 1000]);
+        // What an entry costs in the cache: its gzip body and bookkeeping.
+        let one = doc(0).gzip.len() + ENTRY_OVERHEAD;
+        let cache = DocCache::new(one * 10);
+        for n in 0..10u8 {
+            cache.insert(format!("k{n}"), doc(n));
+        }
+        assert!(
+            cache.get("k0", 0).is_some(),
+            "touch k0: now the most recent"
+        );
+        cache.insert("k10".into(), doc(10));
+        assert!(cache.used_bytes() <= one * 10);
+        assert!(cache.get("k0", 0).is_some());
+        assert!(cache.get("k1", 0).is_none(), "the least recently used went");
+        assert!(cache.get("k10", 0).is_some());
+        let none = DocCache::new(0);
+        none.insert("k".into(), doc(1));
+        assert!(none.is_empty());
+    }
+}

@@ -1,0 +1,235 @@
+//! What makes reads cheap and start-up fast, observed over real HTTP: cached documents change
+//! exactly when their package does, search reads back what it no longer holds in memory, and
+//! a restart from a snapshot (or from a broken one) serves what the log says. Speed itself is
+//! measured by the bench harness (`bench/`), never here.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::Read;
+
+use common::server::{ADMIN_KEY, Client, TestServer};
+use nuget_feed_server::config::StorageConfig;
+use nuget_feed_server::testing::PackageBuilder;
+use serde_json::Value;
+
+async fn push_ok(c: &Client, s: &TestServer, pkg: &PackageBuilder) {
+    let r = c.push(s, Some(ADMIN_KEY), &pkg.build()).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+}
+
+async fn etag(c: &Client, url: &str) -> String {
+    let r = c.get(url).await;
+    assert_eq!(r.status(), 200, "{url}");
+    r.headers()["etag"].to_str().unwrap().to_owned()
+}
+
+async fn status_with_etag(c: &Client, url: &str, etag: &str) -> u16 {
+    let r = c
+        .http
+        .get(url)
+        .header("If-None-Match", etag)
+        .send()
+        .await
+        .unwrap();
+    r.status().as_u16()
+}
+
+#[tokio::test]
+async fn cached_documents_change_exactly_when_their_package_changes() {
+    let s = TestServer::start(|_, _| {}).await;
+    let c = Client::new();
+    push_ok(&c, &s, &PackageBuilder::new("Alpha", "1.0.0")).await;
+    push_ok(&c, &s, &PackageBuilder::new("Beta", "1.0.0")).await;
+    let alpha = s.url("registration/alpha/index.json");
+    let beta = s.url("registration/beta/index.json");
+    let alpha_flat = s.url("flatcontainer/alpha/index.json");
+    let (a1, b1, f1) = (
+        etag(&c, &alpha).await,
+        etag(&c, &beta).await,
+        etag(&c, &alpha_flat).await,
+    );
+    assert_eq!(status_with_etag(&c, &alpha, &a1).await, 304);
+
+    push_ok(&c, &s, &PackageBuilder::new("Alpha", "2.0.0")).await;
+    assert_eq!(
+        status_with_etag(&c, &alpha, &a1).await,
+        200,
+        "Alpha changed"
+    );
+    assert_eq!(status_with_etag(&c, &alpha_flat, &f1).await, 200);
+    assert_eq!(status_with_etag(&c, &beta, &b1).await, 304, "Beta did not");
+    let flat = c.json(&alpha_flat).await;
+    assert_eq!(flat["versions"], serde_json::json!(["1.0.0", "2.0.0"]));
+
+    // Unlisting changes registration (listed: false) but not the flat container's bytes: the
+    // document is rendered again and keeps its ETag.
+    let f2 = etag(&c, &alpha_flat).await;
+    let r = c.delete(&s.url("package/alpha/1.0.0"), ADMIN_KEY).await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(status_with_etag(&c, &alpha_flat, &f2).await, 304);
+    let reg = c.json(&alpha).await;
+    assert_eq!(reg["items"][0]["items"][0]["catalogEntry"]["listed"], false);
+
+    // URLs inside documents follow the request's base URL, cached or not.
+    for host in ["one.example", "two.example"] {
+        let r = c
+            .http
+            .get(&alpha)
+            .header("X-Forwarded-Host", host)
+            .send()
+            .await
+            .unwrap();
+        let doc: Value = r.json().await.unwrap();
+        let id = doc["@id"].as_str().unwrap();
+        assert!(id.starts_with(&format!("http://{host}/")), "{id}");
+    }
+
+    // A client without gzip gets the same document, uncompressed; one with gzip, compressed.
+    let identity = c.get(&alpha).await;
+    assert!(identity.headers().get("content-encoding").is_none());
+    let identity: Value = identity.json().await.unwrap();
+    let gz = c
+        .http
+        .get(&alpha)
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&gz.bytes().await.unwrap()[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), identity);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn search_reads_back_the_listing_of_an_older_version() {
+    // SQ-7, SQ-9: after the latest version is unlisted, search shows the one before it, whose
+    // metadata the server no longer keeps in memory.
+    let s = TestServer::start(|_, _| {}).await;
+    let c = Client::new();
+    let old = PackageBuilder::new("Gamma", "1.0.0")
+        .title("Gamma classic")
+        .tags("vintage");
+    push_ok(&c, &s, &old).await;
+    let new = PackageBuilder::new("Gamma", "2.0.0")
+        .title("Gamma modern")
+        .tags("shiny");
+    push_ok(&c, &s, &new).await;
+    let r = c.json(&s.url("query?q=vintage")).await;
+    assert_eq!(r["totalHits"], 0, "only the latest version is searched");
+
+    let r = c.delete(&s.url("package/gamma/2.0.0"), ADMIN_KEY).await;
+    assert_eq!(r.status(), 204);
+    let r = c.json(&s.url("query?q=vintage")).await;
+    assert_eq!(r["totalHits"], 1);
+    assert_eq!(r["data"][0]["title"], "Gamma classic");
+    assert_eq!(r["data"][0]["version"], "1.0.0");
+    assert_eq!(c.json(&s.url("query?q=shiny")).await["totalHits"], 0);
+
+    let r = c.post(&s.url("package/gamma/2.0.0"), ADMIN_KEY).await;
+    assert_eq!(r.status(), 200);
+    let r = c.json(&s.url("query?q=shiny")).await;
+    assert_eq!(r["data"][0]["title"], "Gamma modern");
+    s.stop().await;
+}
+
+/// What a client sees of a feed: flat container, registration, search, autocomplete, catalog.
+async fn observe(c: &Client, s: &TestServer) -> Vec<Value> {
+    let mut seen = Vec::new();
+    for path in [
+        "flatcontainer/delta/index.json",
+        "flatcontainer/epsilon/index.json",
+        "registration-gz-semver2/delta/index.json",
+        "registration/epsilon/index.json",
+        "query?q=&prerelease=true&semVerLevel=2.0.0",
+        "query?q=old",
+        "autocomplete?q=e",
+        "catalog/index.json",
+        "catalog/page0.json",
+    ] {
+        let r = c
+            .http
+            .get(s.url(path))
+            .header("Accept-Encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let gzip = r.headers().get("content-encoding").is_some();
+        let bytes = r.bytes().await.unwrap();
+        let doc: Value = if gzip {
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(&bytes[..])
+                .read_to_string(&mut text)
+                .unwrap();
+            serde_json::from_str(&text).unwrap()
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        };
+        seen.push(serde_json::json!({ "path": path, "status": status, "doc": doc }));
+    }
+    seen
+}
+
+#[tokio::test]
+async fn restart_from_a_snapshot_serves_what_the_log_says() {
+    let data = tempfile::tempdir().unwrap();
+    let url = data.path().to_string_lossy().into_owned();
+    let start = || {
+        let url = url.clone();
+        TestServer::start(move |f, _| {
+            f.storage = Some(StorageConfig {
+                url: Some(url),
+                options: Default::default(),
+            });
+            // The same URLs in documents whatever port each server gets.
+            f.public_base_url = Some("http://feed.test".into());
+        })
+    };
+    let c = Client::new();
+    let s = start().await;
+    push_ok(&c, &s, &PackageBuilder::new("Delta", "1.0.0").title("old")).await;
+    push_ok(&c, &s, &PackageBuilder::new("Delta", "2.0.0-beta.1")).await;
+    let seq = s.state.feed.write_snapshot().await.unwrap();
+    assert_eq!(seq, 2);
+    // After the snapshot: more pushes, an unlist of the latest stable, a symbols-free relist.
+    push_ok(&c, &s, &PackageBuilder::new("Delta", "3.0.0").title("new")).await;
+    push_ok(&c, &s, &PackageBuilder::new("Epsilon", "1.0.0")).await;
+    assert_eq!(
+        c.delete(&s.url("package/delta/3.0.0"), ADMIN_KEY)
+            .await
+            .status(),
+        204
+    );
+    let before = observe(&c, &s).await;
+    s.stop().await;
+
+    let s = start().await;
+    assert_eq!(s.state.feed.state().seq(), 5);
+    let after = observe(&c, &s).await;
+    assert_eq!(before, after, "snapshot + log = log");
+    s.stop().await;
+
+    // A broken snapshot is ignored: the log alone gives the same feed.
+    std::fs::write(data.path().join("catalog/snapshot.json"), b"garbage").unwrap();
+    let s = start().await;
+    assert_eq!(observe(&c, &s).await, before, "replayed from the log");
+    s.stop().await;
+
+    // So is a snapshot of events the log does not have (a replaced log).
+    let s = start().await;
+    s.state.feed.write_snapshot().await.unwrap();
+    s.stop().await;
+    std::fs::remove_file(data.path().join("catalog/events/0000000000000005.json")).unwrap();
+    let s = start().await;
+    assert_eq!(
+        s.state.feed.state().seq(),
+        4,
+        "the log's head, not the snapshot's"
+    );
+    s.stop().await;
+}

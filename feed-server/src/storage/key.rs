@@ -50,6 +50,13 @@ pub enum Key<'a> {
     Snapshot,
     /// `downloads/{replica}.json`: one replica's cumulative download counts.
     Downloads(&'a str),
+    /// `packages/{id}/{version}/.lock/{generation}`: the version's maintenance lock (see
+    /// `feed::lock`), one object per generation, written create-only.
+    Lock {
+        id: &'a PackageId,
+        version: &'a NuGetVersion,
+        generation: u64,
+    },
 }
 
 /// Folder of the event log, for listing.
@@ -80,7 +87,106 @@ impl Key<'_> {
             Key::Event(seq) => Path::from(format!("{EVENTS_PREFIX}/{seq:016}.json")),
             Key::Snapshot => Path::from("catalog/snapshot.json"),
             Key::Downloads(replica) => Path::from(format!("{DOWNLOADS_PREFIX}/{replica}.json")),
+            Key::Lock {
+                id,
+                version,
+                generation,
+            } => Path::from(format!(
+                "{}/{LOCK_FOLDER}/{generation:016}",
+                version_folder(id, version)
+            )),
         }
+    }
+}
+
+/// Folder of a version's lock generations, inside its version folder.
+const LOCK_FOLDER: &str = ".lock";
+
+/// `packages/{id}/{version}`: every object of one version lives under it.
+pub fn version_folder(id: &PackageId, version: &NuGetVersion) -> String {
+    format!(
+        "{PACKAGES_PREFIX}/{}/{}",
+        id.lower(),
+        version.lower_normalized()
+    )
+}
+
+/// `packages/{id}/{version}/.lock`: the folder of a version's lock generations.
+pub fn lock_folder(id: &PackageId, version: &NuGetVersion) -> String {
+    format!("{}/{LOCK_FOLDER}", version_folder(id, version))
+}
+
+/// What an object under `packages/` or `symbols/` is, from its path (fsck, gc).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    /// A file of a package version; `id` and `version` as the folder names them (lower case).
+    Package {
+        id: PackageId,
+        version: NuGetVersion,
+        file: PackageFile,
+    },
+    /// A generation of a version's lock.
+    Lock {
+        id: PackageId,
+        version: NuGetVersion,
+        generation: u64,
+    },
+    /// A portable PDB of the symbol server.
+    Symbol { file: String, key: String },
+    /// Anything else (not written by this server, or a layout it does not know).
+    Unknown,
+}
+
+/// Classifies a stored object's path (the inverse of [`Key::path`] for package, lock and
+/// symbol objects).
+pub fn classify(path: &Path) -> Stored {
+    let parts: Vec<&str> = path.as_ref().split('/').collect();
+    match parts.as_slice() {
+        [PACKAGES_PREFIX, id, version, name] => {
+            let (Ok(pid), Ok(pv)) = (PackageId::parse(id), NuGetVersion::parse(version)) else {
+                return Stored::Unknown;
+            };
+            // Only the canonical folder names: an id or version spelled otherwise is no key's.
+            if pid.lower() != *id || pv.lower_normalized() != *version {
+                return Stored::Unknown;
+            }
+            PackageFile::ALL
+                .into_iter()
+                .find(|&file| {
+                    Key::Package {
+                        id: &pid,
+                        version: &pv,
+                        file,
+                    }
+                    .path()
+                    .filename()
+                        == Some(*name)
+                })
+                .map_or(Stored::Unknown, |file| Stored::Package {
+                    id: pid,
+                    version: pv,
+                    file,
+                })
+        }
+        [PACKAGES_PREFIX, id, version, LOCK_FOLDER, generation] => {
+            match (
+                PackageId::parse(id),
+                NuGetVersion::parse(version),
+                generation.parse::<u64>(),
+            ) {
+                (Ok(id), Ok(version), Ok(generation)) => Stored::Lock {
+                    id,
+                    version,
+                    generation,
+                },
+                _ => Stored::Unknown,
+            }
+        }
+        ["symbols", file, key, file2] if file == file2 => Stored::Symbol {
+            file: (*file).to_owned(),
+            key: (*key).to_owned(),
+        },
+        _ => Stored::Unknown,
     }
 }
 
@@ -117,6 +223,64 @@ mod tests {
             nuspec.path().as_ref(),
             "packages/contoso.lib/1.1.0-rc.1/contoso.lib.nuspec"
         );
+    }
+
+    #[test]
+    fn package_lock_and_symbol_paths_classify_back() {
+        let id = PackageId::parse("Contoso.Lib").unwrap();
+        let v = NuGetVersion::parse("1.0-RC").unwrap();
+        for file in PackageFile::ALL {
+            let path = Key::Package {
+                id: &id,
+                version: &v,
+                file,
+            }
+            .path();
+            assert_eq!(
+                classify(&path),
+                Stored::Package {
+                    id: id.clone(),
+                    version: v.clone(),
+                    file
+                },
+                "{path}"
+            );
+        }
+        let lock = Key::Lock {
+            id: &id,
+            version: &v,
+            generation: 7,
+        }
+        .path();
+        assert_eq!(
+            lock.as_ref(),
+            "packages/contoso.lib/1.0.0-rc/.lock/0000000000000007"
+        );
+        assert!(matches!(
+            classify(&lock),
+            Stored::Lock { generation: 7, .. }
+        ));
+        let pdb = Key::Symbol {
+            file: "a.pdb",
+            key: "0123ffffffff",
+        }
+        .path();
+        assert_eq!(
+            classify(&pdb),
+            Stored::Symbol {
+                file: "a.pdb".into(),
+                key: "0123ffffffff".into()
+            }
+        );
+        for other in [
+            "packages/Contoso.Lib/1.0.0-rc/contoso.lib.nuspec",
+            "packages/contoso.lib/1.0-rc/contoso.lib.nuspec",
+            "packages/contoso.lib/1.0.0-rc/other.nuspec",
+            "packages/contoso.lib/1.0.0-rc/.lock/x",
+            "catalog/events/0000000000000001.json",
+        ] {
+            assert_eq!(classify(&Path::from(other)), Stored::Unknown, "{other}");
+        }
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! and atomic on every backend; [`Storage::create`] is the create-only write that the event log
 //! and package claims use as their compare-and-swap (DESIGN invariants 1 and 2).
 
+#[cfg(feature = "testing")]
+pub mod fault;
 pub mod key;
 
 use std::collections::BTreeMap;
@@ -75,6 +77,19 @@ pub struct Meta {
     pub path: Path,
     pub size: u64,
     pub last_modified: DateTime<Utc>,
+    /// The backend's version tag: it changes whenever the object is written again.
+    pub e_tag: Option<String>,
+}
+
+impl From<object_store::ObjectMeta> for Meta {
+    fn from(m: object_store::ObjectMeta) -> Meta {
+        Meta {
+            path: m.location,
+            size: m.size,
+            last_modified: m.last_modified,
+            e_tag: m.e_tag,
+        }
+    }
 }
 
 /// Retries of a failed store request: few and short, so that an outage reaches clients as a
@@ -194,18 +209,37 @@ impl Storage {
         }
     }
 
+    /// This storage with [`fault::Faults`] injected into every operation (tests).
+    #[cfg(feature = "testing")]
+    pub fn with_faults(&self, faults: Arc<fault::Faults>) -> Storage {
+        Storage {
+            store: Arc::new(fault::FaultyStore::new(Arc::clone(&self.store), faults)),
+            description: format!("{} (with injected faults)", self.description),
+        }
+    }
+
     /// Writes `bytes` at `key`, replacing what was there.
     pub async fn put(&self, key: Key<'_>, bytes: Bytes) -> Result<()> {
+        self.put_tagged(key, bytes).await.map(|_| ())
+    }
+
+    /// [`Storage::put`], returning the written object's version tag (see [`Meta::e_tag`]).
+    pub async fn put_tagged(&self, key: Key<'_>, bytes: Bytes) -> Result<Option<String>> {
         let path = key.path();
         self.store
             .put(&path, PutPayload::from(bytes))
             .await
-            .map(|_| ())
+            .map(|r| r.e_tag)
             .map_err(|e| Error::from_store(&path, e))
     }
 
     /// Writes `bytes` at `key` only if nothing is there ([`Error::AlreadyExists`] otherwise).
     pub async fn create(&self, key: Key<'_>, bytes: Bytes) -> Result<()> {
+        self.create_tagged(key, bytes).await.map(|_| ())
+    }
+
+    /// [`Storage::create`], returning the written object's version tag (see [`Meta::e_tag`]).
+    pub async fn create_tagged(&self, key: Key<'_>, bytes: Bytes) -> Result<Option<String>> {
         let path = key.path();
         let opts = PutOptions {
             mode: PutMode::Create,
@@ -214,7 +248,7 @@ impl Storage {
         self.store
             .put_opts(&path, PutPayload::from(bytes), opts)
             .await
-            .map(|_| ())
+            .map(|r| r.e_tag)
             .map_err(|e| Error::from_store(&path, e))
     }
 
@@ -250,17 +284,16 @@ impl Storage {
     }
 
     pub async fn head(&self, key: Key<'_>) -> Result<Meta> {
-        let path = key.path();
-        let meta = self
-            .store
-            .head(&path)
+        self.head_path(&key.path()).await
+    }
+
+    /// Size, age and version tag of an object by path (fsck, gc).
+    pub async fn head_path(&self, path: &Path) -> Result<Meta> {
+        self.store
+            .head(path)
             .await
-            .map_err(|e| Error::from_store(&path, e))?;
-        Ok(Meta {
-            path: meta.location,
-            size: meta.size,
-            last_modified: meta.last_modified,
-        })
+            .map(Meta::from)
+            .map_err(|e| Error::from_store(path, e))
     }
 
     /// Deletes an object; deleting a missing object is not an error.
@@ -280,11 +313,7 @@ impl Storage {
         let prefix = Path::from(prefix);
         self.store
             .list(Some(&prefix))
-            .map_ok(|m| Meta {
-                path: m.location,
-                size: m.size,
-                last_modified: m.last_modified,
-            })
+            .map_ok(Meta::from)
             .try_collect()
             .await
             .map_err(|e| Error::from_store(&prefix, e))
@@ -295,11 +324,7 @@ impl Storage {
         let prefix = Path::from(prefix);
         self.store
             .list_with_offset(Some(&prefix), offset)
-            .map_ok(|m| Meta {
-                path: m.location,
-                size: m.size,
-                last_modified: m.last_modified,
-            })
+            .map_ok(Meta::from)
             .try_collect()
             .await
             .map_err(|e| Error::from_store(&prefix, e))

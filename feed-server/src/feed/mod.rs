@@ -8,6 +8,9 @@
 pub mod details;
 pub mod downloads;
 pub mod event;
+pub mod fsck;
+pub mod gc;
+pub mod lock;
 mod log;
 mod push;
 pub mod record;
@@ -26,7 +29,7 @@ use crate::storage::{self, Key, PackageFile, Storage};
 
 use details::DetailsCache;
 use downloads::Downloads;
-pub use push::{Prepared, PreparedSymbols};
+pub use push::{COMMIT_DEADLINE, Prepared, PreparedSymbols};
 use search::SearchIndex;
 use state::FeedState;
 
@@ -48,6 +51,10 @@ pub enum Error {
     /// The object store failed; nothing visible changed.
     #[error(transparent)]
     Storage(#[from] storage::Error),
+    /// The version is being changed by someone else (a hard delete removing its files, a
+    /// cleanup), or storing took too long to publish safely; nothing changed: retry shortly.
+    #[error("{0}")]
+    Busy(String),
     /// An event in the log cannot be read back.
     #[error("event log entry {seq} is corrupt: {message}")]
     CorruptLog { seq: u64, message: String },

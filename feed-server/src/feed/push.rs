@@ -2,13 +2,24 @@
 //!
 //! A push first reads and checks the whole package ([`Feed::prepare`]), then claims the version
 //! by creating its .nupkg create-only: of two concurrent pushes of one version only one can, and
-//! the other gets 409 (DESIGN invariant 2). The winner stores the derived files, then appends the
-//! event that makes the version visible (invariant 3). A claim whose push died before its event
-//! is an orphan: a later push of the same bytes finishes it, and one of other bytes may take it
-//! over once it is older than [`storage::CLAIM_GRACE`].
+//! the other gets 409 (DESIGN invariant 2). The winner stores the derived files, checks that the
+//! claim is still its own, then appends the event that makes the version visible (invariant 3).
+//!
+//! A claim without an event is an orphan: a push that is still running, or one that died. Which
+//! is which can only be told by age, so every step has a deadline and every rule a margin:
+//! - A push appends its event within [`COMMIT_DEADLINE`] of its claim, or gives up (503).
+//! - A push of the same bytes finishes an orphan younger than that deadline as it is; an older
+//!   one it first rewrites (under the version's [`lock`](super::lock)), which restarts its age.
+//! - A push of other bytes takes an orphan over (under the lock) only once it is older than
+//!   [`storage::CLAIM_GRACE`], long after its own push had to give up; before that it gets 409.
+//! - A hard delete holds the lock from before its Delete event until the version's files are
+//!   gone, the claim last; a push that claims the version meanwhile waits for the lock before it
+//!   writes anything else, so the deleter never removes a file of the new push (and `gc`, which
+//!   also holds the lock and removes only files older than the grace, never either).
 
 use std::io::Cursor;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use bytes::Bytes;
@@ -16,6 +27,8 @@ use chrono::Utc;
 use sha2::{Digest, Sha512};
 
 use super::event::{Change, EmbeddedFiles, Pushed, SymbolFile};
+use super::lock::{self, VersionLock};
+use super::state::FeedState;
 use super::{Error, Feed, Result};
 use crate::config::DeleteMode;
 use crate::package::{Archive, NuGetVersion, Nuspec, PackageId, pdb};
@@ -78,11 +91,11 @@ impl Feed {
     /// Adds a prepared package to the feed (PUB-4: [`Error::AlreadyExists`] for a known version).
     pub async fn push(&self, p: &Prepared) -> Result<()> {
         let (id, version) = (p.id(), p.version());
-        let exists = |state: &super::state::FeedState| state.version(id, version).is_some();
+        let exists = |state: &FeedState| state.version(id, version).is_some();
         if exists(&self.state()) {
             return Err(already_exists(id, version));
         }
-        self.claim(p).await?;
+        let claim = self.claim(p).await?;
         let derived = [
             (PackageFile::Nuspec, Some(&p.nuspec_bytes)),
             (PackageFile::Icon, p.icon.as_ref()),
@@ -91,10 +104,12 @@ impl Feed {
         ];
         for (file, bytes) in derived {
             if let Some(bytes) = bytes {
+                claim.check_deadline()?;
                 let key = Key::Package { id, version, file };
                 self.inner.storage.put(key, bytes.clone()).await?;
             }
         }
+        self.verify_claim(p, &claim).await?;
         let pushed = Pushed {
             nuspec: p.nuspec.clone(),
             size: p.nupkg.len() as u64,
@@ -109,6 +124,7 @@ impl Feed {
             if exists(state) {
                 return Err(already_exists(id, version));
             }
+            claim.check_deadline()?;
             Ok(Some(Change::Push(Box::new(pushed.clone()))))
         })
         .await?;
@@ -116,60 +132,209 @@ impl Feed {
         Ok(())
     }
 
-    /// Creates the version's .nupkg create-only: the one push that manages it may go on.
-    async fn claim(&self, p: &Prepared) -> Result<()> {
+    /// Claims the version for `p`: afterwards its .nupkg at the version's path is `p`'s bytes,
+    /// and nobody holds the version's lock, so nobody removes what this push writes next.
+    async fn claim(&self, p: &Prepared) -> Result<Claim> {
         let (id, version) = (p.id(), p.version());
-        let key = Key::Package {
-            id,
-            version,
-            file: PackageFile::Nupkg,
-        };
-        // Two rounds: the second follows the removal of an expired orphan.
-        for _ in 0..2 {
-            match self.inner.storage.create(key, p.nupkg.clone()).await {
-                Ok(()) => return Ok(()),
-                Err(storage::Error::AlreadyExists { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-            self.catch_up().await?;
-            if self.state().version(id, version).is_some() {
-                return Err(already_exists(id, version));
-            }
-            let existing = match self.inner.storage.get(key).await {
-                Ok(bytes) => bytes,
-                Err(e) if e.is_not_found() => continue,
-                Err(e) => return Err(e.into()),
+        // Each round ends in a claim, an error, or a change that someone else made (a claim
+        // removed by a hard delete that finished, a takeover); a few are plenty.
+        for _ in 0..8 {
+            let Some(claim) = self.claim_round(p).await? else {
+                continue;
             };
-            if existing == p.nupkg {
-                // The same bytes: an interrupted push of this very package, or a concurrent
-                // identical one. Finishing it is safe; the append lets only one succeed.
-                return Ok(());
+            // A fresh claim can follow a hard delete that is still removing the version's
+            // other files; wait for it (and for anyone else who holds the lock) to finish.
+            if !lock::wait_unlocked(&self.inner.storage, id, version).await? {
+                return Err(busy(id, version));
             }
-            let meta = self.inner.storage.head(key).await?;
-            let age = Utc::now().signed_duration_since(meta.last_modified);
-            if age.to_std().unwrap_or_default() < storage::CLAIM_GRACE {
-                // Another push of different bytes holds the claim and may still commit.
-                return Err(already_exists(id, version));
+            // The holder we waited for may have removed the orphan we meant to finish.
+            match self.inner.storage.head(nupkg_key(p)).await {
+                Ok(meta) if claim.is(&meta, p) => return Ok(claim),
+                Ok(_) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
             }
-            tracing::warn!(package.id = %id, package.version = %version, "taking over an expired orphaned push");
-            self.inner.storage.delete(key).await?;
         }
-        Err(already_exists(id, version))
+        Err(busy(id, version))
+    }
+
+    /// One attempt at a claim; `None` when the store changed under it and it should be retried.
+    async fn claim_round(&self, p: &Prepared) -> Result<Option<Claim>> {
+        let (id, version) = (p.id(), p.version());
+        let key = nupkg_key(p);
+        let since = Instant::now();
+        match self.inner.storage.create_tagged(key, p.nupkg.clone()).await {
+            Ok(e_tag) => return Ok(Some(Claim { since, e_tag })),
+            Err(storage::Error::AlreadyExists { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        // An orphan, or a version pushed by another replica since we last looked.
+        self.catch_up().await?;
+        if self.state().version(id, version).is_some() {
+            return Err(already_exists(id, version));
+        }
+        let Some((meta, identical)) = self.inspect_claim(p).await? else {
+            return Ok(None);
+        };
+        let age = age_of(&meta);
+        if identical && age < COMMIT_DEADLINE {
+            // An interrupted or concurrent push of these very bytes: finish it. Its deadline
+            // runs from its own claim, so `gc` and takeovers still leave it alone.
+            let since = Instant::now().checked_sub(age).unwrap_or(since);
+            return Ok(Some(Claim {
+                since,
+                e_tag: meta.e_tag,
+            }));
+        }
+        if !identical && age < storage::CLAIM_GRACE {
+            // Another push of other bytes holds the claim and may still commit.
+            return Err(already_exists(id, version));
+        }
+        // An old orphan: rewrite it (same bytes) or take it over (other bytes), under the lock
+        // so that no hard delete, `gc` or other push acts on it meanwhile.
+        let lock = if identical {
+            lock::lock(&self.inner.storage, id, version).await?
+        } else {
+            lock::try_lock(&self.inner.storage, id, version).await?
+        };
+        let Some(lock) = lock else {
+            return Err(if identical {
+                busy(id, version)
+            } else {
+                already_exists(id, version)
+            });
+        };
+        let result = self.replace_orphan(p, &meta, identical).await;
+        if result.is_ok() {
+            lock::unlock(&self.inner.storage, lock).await;
+        }
+        // On a store error the lock is left to go stale: a write that failed may still be
+        // carried out, and nobody should act on the version before that is certain.
+        result
+    }
+
+    /// Under the version's lock: rewrites an old orphan of the same bytes, or takes over one
+    /// of other bytes older than the grace. `None` when the orphan changed since `seen`.
+    async fn replace_orphan(
+        &self,
+        p: &Prepared,
+        seen: &storage::Meta,
+        identical: bool,
+    ) -> Result<Option<Claim>> {
+        let (id, version) = (p.id(), p.version());
+        let key = nupkg_key(p);
+        self.catch_up().await?;
+        if self.state().version(id, version).is_some() {
+            return Err(already_exists(id, version));
+        }
+        match self.inner.storage.head(key).await {
+            Ok(meta) if meta.e_tag == seen.e_tag && meta.size == seen.size => {}
+            Ok(_) => return Ok(None),
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+        let since = Instant::now();
+        if identical {
+            let e_tag = self.inner.storage.put_tagged(key, p.nupkg.clone()).await?;
+            return Ok(Some(Claim { since, e_tag }));
+        }
+        tracing::warn!(package.id = %id, package.version = %version, "taking over an expired orphaned push");
+        self.inner.storage.delete(key).await?;
+        match self.inner.storage.create_tagged(key, p.nupkg.clone()).await {
+            Ok(e_tag) => Ok(Some(Claim { since, e_tag })),
+            // A fresh claim by another push got in between: it wins.
+            Err(storage::Error::AlreadyExists { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The existing claim's metadata and whether it holds `p`'s bytes; `None` if it is gone.
+    async fn inspect_claim(&self, p: &Prepared) -> Result<Option<(storage::Meta, bool)>> {
+        let key = nupkg_key(p);
+        let meta = match self.inner.storage.head(key).await {
+            Ok(meta) => meta,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        if meta.size != p.nupkg.len() as u64 {
+            return Ok(Some((meta, false)));
+        }
+        match self.inner.storage.get(key).await {
+            Ok(bytes) => Ok(Some((meta, bytes == p.nupkg))),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Checks, just before the event is appended, that the claim still holds `p`'s bytes: if
+    /// someone took it over or removed it, publishing would point at their bytes or at nothing.
+    async fn verify_claim(&self, p: &Prepared, claim: &Claim) -> Result<()> {
+        let (id, version) = (p.id(), p.version());
+        match self.inner.storage.head(nupkg_key(p)).await {
+            Ok(meta) if claim.is(&meta, p) => Ok(()),
+            Ok(_) => Err(already_exists(id, version)),
+            Err(e) if e.is_not_found() => Err(Error::Busy(format!(
+                "the upload of {id} {} was removed while it was being stored; nothing was published: push again",
+                version.to_full()
+            ))),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Stores a symbols package for a version in the feed (SYM-2: 404 when there is none).
     pub async fn push_symbols(&self, p: &PreparedSymbols) -> Result<()> {
         let (id, version) = (&p.id, &p.version);
+        // The package may have been pushed through another replica a moment ago.
+        self.catch_up().await?;
         if self.state().version(id, version).is_none() {
             return Err(not_found(id, version));
         }
+        // The .snupkg goes into the version's folder, where a hard delete or `gc` may be
+        // removing files: take the lock, as they do.
+        let Some(lock) = lock::lock(&self.inner.storage, id, version).await? else {
+            return Err(busy(id, version));
+        };
+        let result = self.push_symbols_locked(p, &lock).await;
+        if !matches!(result, Err(Error::Storage(_))) {
+            lock::unlock(&self.inner.storage, lock).await;
+        }
+        result?;
+        // PDBs live outside the version's folder, where only `gc` removes those that no event
+        // references; if it did so just as this push rewrote one, put it back.
+        for (f, bytes) in &p.pdbs {
+            let key = Key::Symbol {
+                file: &f.file,
+                key: &f.key,
+            };
+            match self.inner.storage.head(key).await {
+                Err(e) if e.is_not_found() => self.inner.storage.put(key, bytes.clone()).await?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn push_symbols_locked(&self, p: &PreparedSymbols, lock: &VersionLock) -> Result<()> {
+        let (id, version) = (&p.id, &p.version);
         let key = Key::Package {
             id,
             version,
             file: PackageFile::Snupkg,
         };
+        let too_slow = || {
+            Error::Busy(format!(
+                "storing the symbols of {id} {} took too long; nothing was published: push again",
+                version.to_full()
+            ))
+        };
+        if !lock.may_write() {
+            return Err(too_slow());
+        }
         self.inner.storage.put(key, p.snupkg.clone()).await?;
         for (f, bytes) in &p.pdbs {
+            if !lock.may_write() {
+                return Err(too_slow());
+            }
             let key = Key::Symbol {
                 file: &f.file,
                 key: &f.key,
@@ -214,26 +379,114 @@ impl Feed {
         Ok(())
     }
 
+    /// Appends the Delete event, then removes the version's files. The lock is taken before
+    /// the event, so from the moment the version disappears until its last file is gone nobody
+    /// else removes or writes its files: a push claiming the version again (possible once the
+    /// .nupkg, removed last, is gone) waits for the lock before it writes anything else.
     async fn hard_delete(&self, id: &PackageId, version: &NuGetVersion) -> Result<()> {
-        let mut failure = None;
-        self.append(id, version, |state| match state.version(id, version) {
-            None => Err(not_found(id, version)),
-            Some(_) => Ok(Some(Change::Delete)),
-        })
-        .await?;
-        // The event made the version invisible; its blobs are now unreferenced. A failure here
-        // leaves orphans for `gc`, never a visible version without its files.
-        for file in PackageFile::ALL {
+        // The version may have been pushed through another replica a moment ago.
+        self.catch_up().await?;
+        if self.state().version(id, version).is_none() {
+            return Err(not_found(id, version));
+        }
+        let Some(lock) = lock::lock(&self.inner.storage, id, version).await? else {
+            return Err(busy(id, version));
+        };
+        let appended = self
+            .append(id, version, |state| match state.version(id, version) {
+                None => Err(not_found(id, version)),
+                Some(_) => Ok(Some(Change::Delete)),
+            })
+            .await;
+        if let Err(e) = appended {
+            if !matches!(e, Error::Storage(_)) {
+                lock::unlock(&self.inner.storage, lock).await;
+            }
+            return Err(e);
+        }
+        // The event made the version invisible; its files are now unreferenced. If removing
+        // them fails or takes too long, the rest are orphans for `gc` and the lock is left to
+        // go stale, in case a failed delete is still carried out later.
+        const ORDER: [PackageFile; 6] = [
+            PackageFile::Nuspec,
+            PackageFile::Snupkg,
+            PackageFile::Icon,
+            PackageFile::Readme,
+            PackageFile::License,
+            // The claim last: once it is gone, the version may be pushed again.
+            PackageFile::Nupkg,
+        ];
+        for file in ORDER {
+            if !lock.may_write() {
+                tracing::warn!(package.id = %id, package.version = %version, "removing a deleted package's files took too long; gc will remove the rest");
+                return Ok(());
+            }
             let key = Key::Package { id, version, file };
             if let Err(e) = self.inner.storage.delete(key).await {
-                failure = Some(e);
+                tracing::warn!(package.id = %id, package.version = %version, error = %e, "deleted package left files behind for gc");
+                return Ok(());
             }
         }
-        if let Some(e) = failure {
-            tracing::warn!(package.id = %id, package.version = %version, error = %e, "deleted package left files behind");
-        }
+        lock::unlock(&self.inner.storage, lock).await;
         Ok(())
     }
+}
+
+/// How long a push may take from its claim to its event. Half the claim grace: a claim that
+/// someone else may take over (or `gc` remove) is one whose push has given up long before.
+pub const COMMIT_DEADLINE: Duration = Duration::from_secs(storage::CLAIM_GRACE.as_secs() / 2);
+
+/// A push's hold on its version's .nupkg path.
+#[derive(Debug)]
+struct Claim {
+    /// When the claim was made (or its orphan last written): the push's deadline runs from it.
+    since: Instant,
+    /// The claim's version tag, to recognise it later (when the backend has one).
+    e_tag: Option<String>,
+}
+
+impl Claim {
+    /// Whether `meta` (the object at the claim's path) is still this claim with `p`'s bytes.
+    fn is(&self, meta: &storage::Meta, p: &Prepared) -> bool {
+        meta.size == p.nupkg.len() as u64
+            && match (&self.e_tag, &meta.e_tag) {
+                (Some(ours), Some(theirs)) => ours == theirs,
+                _ => true,
+            }
+    }
+
+    fn check_deadline(&self) -> Result<()> {
+        if self.since.elapsed() < COMMIT_DEADLINE {
+            return Ok(());
+        }
+        Err(Error::Busy(format!(
+            "storing the package took longer than {} s, so it was not published: push again",
+            COMMIT_DEADLINE.as_secs()
+        )))
+    }
+}
+
+fn nupkg_key(p: &Prepared) -> Key<'_> {
+    Key::Package {
+        id: p.id(),
+        version: p.version(),
+        file: PackageFile::Nupkg,
+    }
+}
+
+/// Age of a stored object by the store's clock and ours (skew counts as age or youth).
+fn age_of(meta: &storage::Meta) -> Duration {
+    Utc::now()
+        .signed_duration_since(meta.last_modified)
+        .to_std()
+        .unwrap_or_default()
+}
+
+fn busy(id: &PackageId, version: &NuGetVersion) -> Error {
+    Error::Busy(format!(
+        "package {id} {} is being changed by another request (a delete, a push or a cleanup): try again shortly",
+        version.to_full()
+    ))
 }
 
 fn already_exists(id: &PackageId, version: &NuGetVersion) -> Error {

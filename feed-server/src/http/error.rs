@@ -32,6 +32,11 @@ pub enum ApiError {
     TooLarge(String),
     /// 503 with Retry-After: the object store failed; nothing changed. Detail is logged only.
     Unavailable(String),
+    /// 503 with Retry-After: the version is busy (being deleted, cleaned up, or stored too
+    /// slowly); nothing changed. The message says so.
+    Busy(String),
+    /// 408: the client sent its request too slowly (an upload that stalled).
+    Timeout(String),
     /// 500: a bug or a corrupt store. Detail is logged only.
     Internal(String),
 }
@@ -45,7 +50,8 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -58,7 +64,9 @@ impl ApiError {
             | ApiError::Forbidden(m)
             | ApiError::NotFound(m)
             | ApiError::Conflict(m)
-            | ApiError::TooLarge(m) => m,
+            | ApiError::TooLarge(m)
+            | ApiError::Busy(m)
+            | ApiError::Timeout(m) => m,
             ApiError::Unavailable(_) => "storage is unavailable; retry later",
             ApiError::Internal(_) => "internal error",
         }
@@ -81,6 +89,7 @@ impl From<feed::Error> for ApiError {
                 "{err}: versions are immutable; push a new version (nuget push --skip-duplicate ignores this)"
             )),
             feed::Error::NotFound { .. } => ApiError::NotFound(err.to_string()),
+            feed::Error::Busy(m) => ApiError::Busy(m),
             feed::Error::Storage(e) => e.into(),
             feed::Error::CorruptLog { .. } | feed::Error::Snapshot(_) => {
                 ApiError::Internal(err.to_string())
@@ -139,7 +148,7 @@ impl IntoResponse for ApiError {
                     HeaderValue::from_static("Basic realm=\"NuGet feed\", charset=\"UTF-8\""),
                 );
             }
-            ApiError::Unavailable(_) => {
+            ApiError::Unavailable(_) | ApiError::Busy(_) => {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from_static(RETRY_AFTER_SECONDS),

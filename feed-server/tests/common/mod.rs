@@ -3,4 +3,5 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod external;
+pub mod process;
 pub mod server;

@@ -54,7 +54,7 @@ pub async fn push(
     s.metrics.push_result(match &result {
         Ok(_) => "created",
         Err(ApiError::Conflict(_)) => "conflict",
-        Err(ApiError::Unavailable(_) | ApiError::Internal(_)) => "error",
+        Err(ApiError::Unavailable(_) | ApiError::Busy(_) | ApiError::Internal(_)) => "error",
         Err(_) => "rejected",
     });
     result

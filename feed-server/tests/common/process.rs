@@ -1,0 +1,224 @@
+//! The real `nuget-feed-server` binary as a child process on a loopback port: for tests where
+//! replicas must be separate processes (their own memory, their own create-only writes) or where
+//! the server is killed with SIGKILL.
+//!
+//! Each process gets a config file written from [`FeedConfig`]; its output goes to a log file
+//! that failure messages include. Dropping a [`FeedProcess`] kills it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use super::external::{free_port, http_request};
+use super::server::ADMIN_KEY;
+
+/// The binary under test, built by cargo for integration tests.
+pub const BINARY: &str = env!("CARGO_BIN_EXE_nuget-feed-server");
+
+/// What to put in a process's config file.
+#[derive(Debug, Clone)]
+pub struct FeedConfig {
+    /// Storage URL (a folder, `s3://`, `az://`).
+    pub storage_url: String,
+    pub storage_options: BTreeMap<String, String>,
+    /// `unlist` or `delete`.
+    pub delete_mode: &'static str,
+    pub sync_interval_ms: u64,
+    /// Extra YAML lines for the config file.
+    pub extra: Vec<String>,
+}
+
+impl FeedConfig {
+    pub fn new(storage_url: impl Into<String>) -> FeedConfig {
+        FeedConfig {
+            storage_url: storage_url.into(),
+            storage_options: BTreeMap::new(),
+            delete_mode: "unlist",
+            sync_interval_ms: 100,
+            extra: Vec::new(),
+        }
+    }
+
+    fn yaml(&self, dir: &Path, port: u16) -> String {
+        let mut y = String::new();
+        let _ = writeln!(y, "listen: 127.0.0.1:{port}");
+        let _ = writeln!(y, "api_keys_file: {}", dir.join("api-keys.yaml").display());
+        let _ = writeln!(y, "temp_dir: {}", dir.join("tmp").display());
+        let _ = writeln!(y, "delete_mode: {}", self.delete_mode);
+        let _ = writeln!(y, "sync_interval_ms: {}", self.sync_interval_ms);
+        let _ = writeln!(y, "log_format: text");
+        let _ = writeln!(y, "storage:");
+        let _ = writeln!(y, "  url: '{}'", self.storage_url);
+        if !self.storage_options.is_empty() {
+            let _ = writeln!(y, "  options:");
+            for (k, v) in &self.storage_options {
+                let _ = writeln!(y, "    {k}: '{v}'");
+            }
+        }
+        for line in &self.extra {
+            let _ = writeln!(y, "{line}");
+        }
+        y
+    }
+}
+
+/// One server process.
+pub struct FeedProcess {
+    child: Option<Child>,
+    pub port: u16,
+    /// Folder with its config, keys, temp uploads and logs (not its storage).
+    dir: PathBuf,
+    name: String,
+    config: FeedConfig,
+    starts: u32,
+}
+
+impl FeedProcess {
+    /// Starts a server in `dir` (created if needed) and waits until it answers `/healthz`.
+    pub fn start(dir: &Path, name: &str, config: FeedConfig) -> FeedProcess {
+        let dir = dir.join(name);
+        std::fs::create_dir_all(dir.join("tmp")).unwrap();
+        std::fs::write(
+            dir.join("api-keys.yaml"),
+            format!("keys:\n  - name: admin\n    key: {ADMIN_KEY}\n"),
+        )
+        .unwrap();
+        let mut p = FeedProcess {
+            child: None,
+            port: free_port(),
+            dir,
+            name: name.to_owned(),
+            config,
+            starts: 0,
+        };
+        p.spawn();
+        p
+    }
+
+    fn spawn(&mut self) {
+        for attempt in 0..3 {
+            if attempt > 0 {
+                // The port was taken meanwhile: another one.
+                self.port = free_port();
+            }
+            self.starts += 1;
+            let config = self.dir.join("config.yaml");
+            std::fs::write(&config, self.config.yaml(&self.dir, self.port)).unwrap();
+            let log = std::fs::File::create(self.log_path()).unwrap();
+            let child = Command::new(BINARY)
+                .arg("--config")
+                .arg(&config)
+                .env(
+                    "RUST_LOG",
+                    std::env::var("NUGET_TEST_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+                )
+                .stdin(Stdio::null())
+                .stdout(Stdio::from(log.try_clone().unwrap()))
+                .stderr(Stdio::from(log))
+                .spawn()
+                .unwrap();
+            self.child = Some(child);
+            if self.wait_ready(Duration::from_secs(30)) {
+                return;
+            }
+            self.kill9();
+        }
+        panic!("{} did not start:\n{}", self.name, self.log());
+    }
+
+    fn wait_ready(&mut self, timeout: Duration) -> bool {
+        let start = Instant::now();
+        let url = format!("http://127.0.0.1:{}/healthz", self.port);
+        while start.elapsed() < timeout {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(_)) = child.try_wait()
+            {
+                return false;
+            }
+            if let Ok(r) = http_request("GET", &url, &[], b"", Duration::from_secs(2))
+                && r.status == 200
+            {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.join(format!("server-{}.log", self.starts))
+    }
+
+    /// This start's output so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// Feed base URL.
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/{}", self.base(), path.trim_start_matches('/'))
+    }
+
+    /// SIGKILL, as the kernel's OOM killer or `kubectl delete --grace-period=0` does it.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again (after [`FeedProcess::kill9`]), on the same port if it is free.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    /// The folder for uploads in progress.
+    pub fn temp_dir(&self) -> PathBuf {
+        self.dir.join("tmp")
+    }
+}
+
+impl Drop for FeedProcess {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Runs `nuget-feed-server <args>` to completion (fsck, gc) and returns its status and output.
+pub fn run_command(args: &[&str], config: &FeedConfig) -> (ExitStatus, String, String) {
+    let mut cmd = Command::new(BINARY);
+    cmd.args(args)
+        .arg("--storage-url")
+        .arg(&config.storage_url)
+        .env("RUST_LOG", "warn");
+    if !config.storage_options.is_empty() {
+        // Options only come from a config file.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.yaml");
+        let mut y = String::from("storage:\n  options:\n");
+        for (k, v) in &config.storage_options {
+            let _ = writeln!(y, "    {k}: '{v}'");
+        }
+        std::fs::write(&path, y).unwrap();
+        cmd.arg("--config").arg(&path);
+        let out = cmd.output().unwrap();
+        return (
+            out.status,
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README's quick start runs it and as CI runs it (.ci/run):
 # installs the real tools the tests drive (NuGet.exe on mono, moto, Azurite, nginx, a
-# kube-apiserver + etcd control plane), checks formatting and lints, then runs every test.
+# kube-apiserver + etcd control plane, Helm and manifest validators), checks formatting and
+# lints, then runs every test.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 .ci/install-deps.sh
 # shellcheck disable=SC1091
 source .ci/cache/env.sh
+# Helm 3 CLI, Helm v4 SDK, kubernetes-validate, kubectl, shellcheck (tests/tests/chart*.rs).
+.ci/install-chart-tools.sh
+# shellcheck disable=SC1091
+source .ci/cache/chart-env.sh
 bash .ci/envtest.sh >/dev/null
 export KUBEBUILDER_ASSETS="${KUBEBUILDER_ASSETS:-$PWD/.ci/cache/kubebuilder}"
 

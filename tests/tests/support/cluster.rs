@@ -324,3 +324,30 @@ impl TestCluster {
             .collect()
     }
 }
+
+/// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Documents as one multi-document YAML stream (for `kubectl -f -`).
+pub fn to_yaml_stream(docs: &[Value]) -> String {
+    docs.iter()
+        .map(|d| serde_yaml_ng::to_string(d).expect("a manifest serializes"))
+        .collect::<Vec<_>>()
+        .join("---\n")
+}

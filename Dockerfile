@@ -15,10 +15,9 @@ ARG RUST_VERSION=1.95
 
 FROM rust:${RUST_VERSION}-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock clippy.toml ./
-COPY feed-server feed-server
-COPY operator operator
-COPY tests tests
+# The whole workspace (every member must be present for Cargo to load it); .dockerignore keeps
+# build output, caches and the chart out of the context.
+COPY . .
 # The registry and the target folder are BuildKit caches, so a rebuild after a source change
 # recompiles only the workspace's own crates.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \

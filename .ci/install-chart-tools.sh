@@ -29,7 +29,8 @@ apt_get() { $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Time
 missing=()
 dpkg-query -W -f='${Status}' shellcheck 2>/dev/null | grep -q '^install ok installed$' || missing+=(shellcheck)
 command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
-echo "==> Debian packages: shellcheck${missing[*]:+ (installing: ${missing[*]})}"
+echo "==> Debian packages: shellcheck, kubectl"
+if [ ${#missing[@]} -eq 0 ]; then echo "    already installed"; else echo "    installing: ${missing[*]}"; fi
 if [ ${#missing[@]} -gt 0 ]; then
   apt_get update -qq
   apt_get install -y -qq --no-install-recommends "${missing[@]}" >"$CACHE/apt-chart-tools.log" 2>&1 \

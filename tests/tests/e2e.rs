@@ -4,7 +4,8 @@
 //! ConfigMap and Secrets (`support::servers::FeedPod`) and share the one bucket; nginx is
 //! configured from the rendered Ingress (same host, same path prefix, no rewrite); NuGet.exe
 //! pushes through nginx to one replica and installs through nginx from the other, using the
-//! feed's public URL and the API key the tenant reads from the rendered Secret.
+//! feed's public URL and the API key the tenant reads from the rendered Secret. The
+//! read-protected example goes the same way with a read token.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -20,16 +21,15 @@ use support::tools::{repo_root, workspace_bin};
 
 const HOST: &str = "nuget.example.com";
 
-fn render_s3_example(moto: &Moto) -> (Value, Vec<Value>) {
+/// `examples/<name>/feed.yaml`, changed by `edit`, rendered by `nuget-operator render` with the
+/// platform defaults the chart passes.
+fn render_example(name: &str, edit: impl FnOnce(&mut Value)) -> (Value, Vec<Value>) {
     let mut feed: Value = serde_yaml_ng::from_str(
-        &std::fs::read_to_string(repo_root().join("examples/s3/feed.yaml")).unwrap(),
+        &std::fs::read_to_string(repo_root().join("examples").join(name).join("feed.yaml"))
+            .unwrap(),
     )
     .unwrap();
-    // What a tenant on an S3-compatible service sets (the example's comment says so).
-    let s3 = &mut feed["spec"]["storage"]["s3"];
-    s3["endpoint"] = moto.endpoint().into();
-    s3["pathStyle"] = true.into();
-    s3["region"] = "us-east-1".into();
+    edit(&mut feed);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("feed.yaml");
     std::fs::write(&file, serde_yaml_ng::to_string(&feed).unwrap()).unwrap();
@@ -48,6 +48,25 @@ fn render_s3_example(moto: &Moto) -> (Value, Vec<Value>) {
         String::from_utf8_lossy(&out.stderr)
     );
     (feed, parse_docs(&String::from_utf8_lossy(&out.stdout)))
+}
+
+fn render_s3_example(moto: &Moto) -> (Value, Vec<Value>) {
+    render_example("s3", |feed| {
+        // What a tenant on an S3-compatible service sets (the example's comment says so).
+        let s3 = &mut feed["spec"]["storage"]["s3"];
+        s3["endpoint"] = moto.endpoint().into();
+        s3["pathStyle"] = true.into();
+        s3["region"] = "us-east-1".into();
+    })
+}
+
+/// The plaintext entry `entry` of the rendered Secret `name`.
+fn secret_entry(rendered: &[Value], name: &str, entry: &str) -> String {
+    let secret = rendered
+        .iter()
+        .find(|d| d["kind"] == "Secret" && d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no Secret {name} rendered"));
+    String::from_utf8(object_data(secret)[entry].clone()).unwrap()
 }
 
 fn find<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
@@ -74,11 +93,7 @@ fn nuget_exe_pushes_to_one_replica_and_installs_from_the_other_through_the_ingre
         &std::fs::read_to_string(repo_root().join("examples/s3/credentials.yaml")).unwrap(),
     );
     let name = feed["metadata"]["name"].as_str().unwrap();
-    let keys = rendered
-        .iter()
-        .find(|d| d["kind"] == "Secret" && d["metadata"]["name"] == format!("{name}-api-keys"))
-        .expect("the plaintext API-key Secret");
-    let key = String::from_utf8(object_data(keys)["default"].clone()).unwrap();
+    let key = secret_entry(&rendered, &format!("{name}-api-keys"), "default");
 
     // The Deployment asks for two replicas on the shared bucket.
     let deployment = find(&rendered, "Deployment");
@@ -203,5 +218,69 @@ fn nuget_exe_pushes_to_one_replica_and_installs_from_the_other_through_the_ingre
             .iter()
             .any(|k| k.ends_with("contoso.e2e.1.2.3.nupkg")),
         "{objects:?}"
+    );
+}
+
+/// The read-protected example through the ingress: without a read token NuGet.exe cannot even
+/// read the service index (401), with the generated token as the HTTP Basic password of the
+/// source (any user name) it pushes and installs. One replica on the feed's volume (a folder).
+#[test]
+fn read_protected_example_needs_a_read_token_through_the_ingress() {
+    let Some(nuget) = NuGetExe::new_or_skip() else {
+        return;
+    };
+    let (feed, rendered) = render_example("read-protected", |_| {});
+    let name = feed["metadata"]["name"].as_str().unwrap();
+    let key = secret_entry(&rendered, &format!("{name}-api-keys"), "default");
+    let token = secret_entry(&rendered, &format!("{name}-read-tokens"), "developers");
+    let pod = FeedPod::start(
+        &workspace_bin("nuget-feed-server"),
+        name,
+        &rendered,
+        &[],
+        &[],
+    );
+    let Some(nginx) = Nginx::start_or_skip(find(&rendered, "Ingress"), &[pod.port]) else {
+        return;
+    };
+    let proxy = nginx.ports[0];
+    let source = format!("http://{HOST}/team-a/{name}/index.json");
+    let nupkg = nuget.pack("Internal.Tools", "0.9.0");
+
+    nuget.configure_source(name, &source, None);
+    let refused = nuget.push(&nupkg, &source, &key, proxy);
+    assert!(!refused.status.success(), "read without a token");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&refused.stdout),
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(
+        text.contains("401") || text.contains("Unauthorized"),
+        "{text}"
+    );
+
+    nuget.configure_source(name, &source, Some(("developers", &token)));
+    assert_success(
+        &nuget.push(&nupkg, &source, &key, proxy),
+        "push with a read token",
+    );
+    let out_dir = nuget.root.path().join("installed");
+    assert_success(
+        &nuget.install("Internal.Tools", "0.9.0", &source, &out_dir, proxy),
+        "install with a read token",
+    );
+    assert!(
+        out_dir
+            .join("Internal.Tools.0.9.0/content/readme.txt")
+            .is_file()
+    );
+    // On the volume the pod mounts at /data (a folder of the emulated pod).
+    assert!(
+        pod.root
+            .path()
+            .join("data/packages/internal.tools/0.9.0/internal.tools.0.9.0.nupkg")
+            .is_file(),
+        "the package is on the feed's volume"
     );
 }

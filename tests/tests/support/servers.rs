@@ -470,6 +470,22 @@ impl NuGetExe {
         self.root.path().join("xdg-config/NuGet/NuGet.Config")
     }
 
+    /// Makes `url` the one package source, named `name`, with HTTP Basic credentials when
+    /// given (as `dotnet nuget add source --username --password` writes them).
+    pub fn configure_source(&self, name: &str, url: &str, credentials: Option<(&str, &str)>) {
+        let mut xml = format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<configuration>\n  <packageSources>\n    <clear />\n    <add key=\"{name}\" value=\"{url}\" protocolVersion=\"3\" />\n  </packageSources>\n  <disabledPackageSources>\n    <add key=\"nuget.org\" value=\"true\" />\n  </disabledPackageSources>\n"
+        );
+        if let Some((user, password)) = credentials {
+            let _ = write!(
+                xml,
+                "  <packageSourceCredentials>\n    <{name}>\n      <add key=\"Username\" value=\"{user}\" />\n      <add key=\"ClearTextPassword\" value=\"{password}\" />\n    </{name}>\n  </packageSourceCredentials>\n"
+            );
+        }
+        xml.push_str("</configuration>\n");
+        std::fs::write(self.config(), xml).unwrap();
+    }
+
     /// `mono nuget.exe <args>` with `http_proxy` set (when given).
     pub fn run(&self, args: &[&str], proxy: Option<u16>) -> Output {
         let r = self.root.path();

@@ -15,6 +15,10 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_MAX_PACKAGE_BYTES: u64 = 250 * 1024 * 1024;
 /// Replicas look for each other's changes this often (DESIGN invariant 4: converge within 2 s).
 pub const DEFAULT_SYNC_INTERVAL_MS: u64 = 1000;
+/// Time a client has to send its request headers (slow-loris protection).
+pub const DEFAULT_HEADER_TIMEOUT_MS: u64 = 20_000;
+/// Longest pause in a package upload before it is cut with 408.
+pub const DEFAULT_UPLOAD_IDLE_TIMEOUT_MS: u64 = 30_000;
 
 /// The configuration file, field by field. Unknown fields are an error so a typo is not ignored.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -52,6 +56,15 @@ pub struct FileConfig {
     /// How often, in milliseconds, the server picks up changes made by other replicas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_interval_ms: Option<u64>,
+    /// Milliseconds a client has to send a request's headers; an idle keep-alive connection is
+    /// closed after as long. Default 20000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_timeout_ms: Option<u64>,
+    /// Longest pause, in milliseconds, while a package upload streams in; the upload is cut
+    /// with 408 after it, and also when it averages under 1 KiB/s once twice this has passed.
+    /// Default 30000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_idle_timeout_ms: Option<u64>,
     /// Optional file (YAML or JSON) of vulnerability advisories served by VulnerabilityInfo
     /// and shown in registration and search.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -130,6 +143,12 @@ pub struct Args {
     /// How often (ms) to pick up other replicas' changes [default: 1000].
     #[arg(long, env = "NUGET_FEED_SYNC_INTERVAL_MS")]
     pub sync_interval_ms: Option<u64>,
+    /// Time (ms) a client has to send its request headers [default: 20000].
+    #[arg(long, env = "NUGET_FEED_HEADER_TIMEOUT_MS")]
+    pub header_timeout_ms: Option<u64>,
+    /// Longest pause (ms) in a package upload before it is cut with 408 [default: 30000].
+    #[arg(long, env = "NUGET_FEED_UPLOAD_IDLE_TIMEOUT_MS")]
+    pub upload_idle_timeout_ms: Option<u64>,
     /// File of vulnerability advisories (YAML or JSON).
     #[arg(long, env = "NUGET_FEED_VULNERABILITIES_FILE")]
     pub vulnerabilities_file: Option<PathBuf>,
@@ -156,6 +175,8 @@ pub struct Config {
     pub read_tokens_file: Option<PathBuf>,
     pub delete_mode: DeleteMode,
     pub sync_interval_ms: u64,
+    pub header_timeout_ms: u64,
+    pub upload_idle_timeout_ms: u64,
     pub vulnerabilities_file: Option<PathBuf>,
     pub temp_dir: PathBuf,
     pub log_format: LogFormat,
@@ -236,6 +257,26 @@ impl Config {
                 format!("{sync_interval_ms} is outside 10..=60000"),
             ));
         }
+        let header_timeout_ms = args
+            .header_timeout_ms
+            .or(file.header_timeout_ms)
+            .unwrap_or(DEFAULT_HEADER_TIMEOUT_MS);
+        if !(100..=600_000).contains(&header_timeout_ms) {
+            return Err(invalid(
+                "header_timeout_ms",
+                format!("{header_timeout_ms} is outside 100..=600000"),
+            ));
+        }
+        let upload_idle_timeout_ms = args
+            .upload_idle_timeout_ms
+            .or(file.upload_idle_timeout_ms)
+            .unwrap_or(DEFAULT_UPLOAD_IDLE_TIMEOUT_MS);
+        if !(100..=3_600_000).contains(&upload_idle_timeout_ms) {
+            return Err(invalid(
+                "upload_idle_timeout_ms",
+                format!("{upload_idle_timeout_ms} is outside 100..=3600000"),
+            ));
+        }
         let storage_url = args
             .storage_url
             .or(storage.url)
@@ -257,6 +298,8 @@ impl Config {
             read_tokens_file: args.read_tokens_file.or(file.read_tokens_file),
             delete_mode: args.delete_mode.or(file.delete_mode).unwrap_or_default(),
             sync_interval_ms,
+            header_timeout_ms,
+            upload_idle_timeout_ms,
             vulnerabilities_file: args.vulnerabilities_file.or(file.vulnerabilities_file),
             temp_dir: args
                 .temp_dir

@@ -19,6 +19,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         .context("cannot open storage")?;
     std::fs::create_dir_all(&config.temp_dir)
         .with_context(|| format!("cannot create temp dir {}", config.temp_dir.display()))?;
+    // Uploads of a process that was killed are never cleaned up by it.
+    http::upload::remove_stale_uploads(&config.temp_dir);
     let options = feed::Options {
         delete_mode: config.delete_mode,
         ..feed::Options::default()
@@ -69,17 +71,17 @@ pub async fn serve(
     let interval = std::time::Duration::from_millis(state.config.sync_interval_ms);
     let sync = state.feed.spawn_sync(interval);
     let feed = state.feed.clone();
+    let limits = http::conn::Limits {
+        header_read_timeout: std::time::Duration::from_millis(state.config.header_timeout_ms),
+    };
     let app = http::router(state);
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("server failed");
+    http::conn::serve(listener, app, limits, shutdown).await;
     sync.abort();
     // Counts since the last publication would otherwise be lost.
     if let Err(e) = feed.sync_downloads().await {
         tracing::warn!(error = %e, "cannot publish download counts at shutdown");
     }
-    result
+    Ok(())
 }
 
 /// Runs the server for `config` until SIGINT/SIGTERM.

@@ -2,6 +2,7 @@
 
 pub mod base_url;
 pub mod cache;
+pub mod conn;
 pub mod error;
 pub mod handlers;
 pub mod metrics;

@@ -194,7 +194,10 @@ impl Storage {
         let store = LocalFileSystem::new_with_prefix(dir)
             .map_err(|e| Error::Config(e.to_string()))?
             // Empty folders left by deletes are removed, so a listing shows only live packages.
-            .with_automatic_cleanup(true);
+            .with_automatic_cleanup(true)
+            // A power cut must not leave an event on disk whose package files are not: the
+            // event is written after the files, but without fsync the disk may keep only it.
+            .with_fsync(true);
         Ok(Storage {
             store: Arc::new(store),
             description: format!("folder {}", dir.display()),

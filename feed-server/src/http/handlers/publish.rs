@@ -66,13 +66,7 @@ async fn push_inner(
     headers: &HeaderMap,
     body: Body,
 ) -> ApiResult<StatusCode> {
-    let upload = upload::receive(
-        headers,
-        body,
-        &s.config.temp_dir,
-        s.config.max_package_bytes,
-    )
-    .await?;
+    let upload = upload::receive(headers, body, &s.config).await?;
     let prepared = s.feed.prepare(upload.to_path_buf()).await?;
     authorize(key, Scope::Push, prepared.id())?;
     s.feed.push(&prepared).await?;

@@ -18,13 +18,7 @@ pub async fn push(
     body: Body,
 ) -> ApiResult<StatusCode> {
     let key = authenticate(&s, &headers)?;
-    let upload = upload::receive(
-        &headers,
-        body,
-        &s.config.temp_dir,
-        s.config.max_package_bytes,
-    )
-    .await?;
+    let upload = upload::receive(&headers, body, &s.config).await?;
     let prepared = s.feed.prepare_symbols(upload.to_path_buf()).await?;
     authorize(&key, Scope::Push, prepared.id())?;
     s.feed.push_symbols(&prepared).await?;

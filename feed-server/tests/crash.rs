@@ -16,7 +16,7 @@ mod common;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures::TryStreamExt;
 use nuget_feed_server::feed::fsck::{self, FsckOptions};
@@ -378,4 +378,225 @@ async fn a_crash_then_a_push_of_other_bytes_waits_for_the_claim_grace() {
         "the crash came before they were written: {:?}",
         report.orphans
     );
+}
+
+// ------------------------------------------------------------------------------------------------
+// kill -9 of the real binary
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+
+use common::process::{FeedConfig, FeedProcess, run_command};
+use common::server::ADMIN_KEY;
+
+/// What became of one push while the server was being killed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// 201: the server promised the version is stored.
+    Acknowledged,
+    /// No answer (the server died) or 5xx: the version may or may not be there.
+    Unknown,
+}
+
+/// A deterministic sequence of kill delays (xorshift), seeded by `NUGET_CRASH_SEED` or the clock.
+struct Delays(u64);
+
+impl Delays {
+    fn next_ms(&mut self, min: u64, max: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        min + self.0 % (max - min)
+    }
+}
+
+fn kill_package(version: &str) -> Vec<u8> {
+    PackageBuilder::new("Kill.Test", version)
+        .icon("icon.png", &[version.len() as u8; 3000])
+        .readme("README.md", &format!("# {version}"))
+        .build()
+}
+
+/// Kills the server `kills` times at random moments while three clients push, then checks the
+/// feed with `fsck` (the binary) and over HTTP, pushes again what had no answer, and collects
+/// the orphans with `gc`.
+async fn kill_loop(name: &str, config: FeedConfig, kills: usize) {
+    let seed = std::env::var("NUGET_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = FeedProcess::start(dir.path(), "server", config.clone());
+    let port = Arc::new(AtomicU16::new(server.port));
+    let stop = Arc::new(AtomicBool::new(false));
+    let outcomes: Arc<Mutex<BTreeMap<String, Outcome>>> = Arc::default();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let pushers: Vec<_> = (0..3)
+        .map(|p| {
+            let (port, stop, outcomes, http) =
+                (port.clone(), stop.clone(), outcomes.clone(), http.clone());
+            tokio::spawn(async move {
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let version = format!("{p}.{}.0", n + 1);
+                    let bytes = kill_package(&version);
+                    let url = format!("http://127.0.0.1:{}/package", port.load(Ordering::Relaxed));
+                    let result = http
+                        .put(&url)
+                        .header("X-NuGet-ApiKey", ADMIN_KEY)
+                        .body(bytes)
+                        .send()
+                        .await;
+                    let outcome = match result.map(|r| r.status().as_u16()) {
+                        Ok(201) => Outcome::Acknowledged,
+                        Ok(status) if status >= 500 => Outcome::Unknown,
+                        Ok(status) => panic!("push {version}: unexpected {status}"),
+                        Err(e) if e.is_connect() => {
+                            // The server is down and nothing was sent: the same push again.
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                            continue;
+                        }
+                        Err(_) => Outcome::Unknown,
+                    };
+                    outcomes.lock().unwrap().insert(version, outcome);
+                    n += 1;
+                }
+            })
+        })
+        .collect();
+    let mut delays = Delays(seed);
+    let mut restarts = Duration::ZERO;
+    for _ in 0..kills {
+        tokio::time::sleep(Duration::from_millis(delays.next_ms(30, 200))).await;
+        server.kill9();
+        let restarted = Instant::now();
+        server.restart();
+        restarts += restarted.elapsed();
+        port.store(server.port, Ordering::Relaxed);
+    }
+    stop.store(true, Ordering::Relaxed);
+    for p in pushers {
+        p.await.unwrap();
+    }
+    let outcomes = outcomes.lock().unwrap().clone();
+
+    // 1. fsck, as an operator would run it, finds the feed consistent.
+    let (status, out, err) = run_command(&["fsck", "--verify-hashes"], &config);
+    assert!(
+        status.success(),
+        "{name}: fsck failed (seed {seed}):\n{out}\n{err}"
+    );
+    let orphans_after_kills = out.lines().filter(|l| l.starts_with("orphan:")).count();
+
+    // 2. Over HTTP: every acknowledged push is there, byte for byte; an unanswered one is there
+    //    completely or not at all, and pushing it again completes it.
+    let c = common::server::Client::new();
+    let (mut acknowledged, mut unknown, mut unknown_present) = (0, 0, 0);
+    for (version, outcome) in &outcomes {
+        let url = server.url(&format!(
+            "flatcontainer/kill.test/{version}/kill.test.{version}.nupkg"
+        ));
+        let r = c.get(&url).await;
+        let present = r.status() == 200;
+        if present {
+            assert_eq!(
+                r.bytes().await.unwrap().as_ref(),
+                kill_package(version).as_slice(),
+                "{name}: {version} has other bytes (seed {seed})"
+            );
+        }
+        match outcome {
+            Outcome::Acknowledged => {
+                acknowledged += 1;
+                assert!(
+                    present,
+                    "{name}: acknowledged push {version} was lost (seed {seed})"
+                );
+            }
+            Outcome::Unknown => {
+                unknown += 1;
+                unknown_present += usize::from(present);
+                let again = c
+                    .push_to(
+                        &server.url("package"),
+                        Some(ADMIN_KEY),
+                        &kill_package(version),
+                    )
+                    .await
+                    .status()
+                    .as_u16();
+                let expected = if present { 409 } else { 201 };
+                assert_eq!(
+                    again, expected,
+                    "{name}: pushing {version} again (seed {seed})"
+                );
+            }
+        }
+    }
+
+    // 3. gc removes every orphan of the killed pushes (nothing else runs now), and fsck agrees.
+    let (status, out, err) = run_command(&["gc", "--grace-seconds", "0"], &config);
+    assert!(status.success(), "{name}: gc failed:\n{out}\n{err}");
+    let (status, out, err) = run_command(&["fsck", "--verify-hashes", "--strict"], &config);
+    assert!(status.success(), "{name}: fsck after gc:\n{out}\n{err}");
+    eprintln!(
+        "{name}: {kills} kills survived (seed {seed}); {} pushes: {acknowledged} acknowledged (0 lost), \
+         {unknown} unanswered ({unknown_present} had landed, the rest pushed again); \
+         {orphans_after_kills} orphaned objects left by killed pushes, collected by gc; \
+         restart to healthy took {:?} on average",
+        outcomes.len(),
+        restarts / kills as u32
+    );
+}
+
+fn kills() -> usize {
+    if std::env::var("NUGET_SOAK").is_ok_and(|v| v == "1") {
+        300
+    } else {
+        20
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_pushes_leaves_a_consistent_feed() {
+    let data = tempfile::tempdir().unwrap();
+    let config = FeedConfig::new(data.path().join("feed").to_string_lossy().into_owned());
+    kill_loop("local folder", config, kills()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_pushes_to_s3_leaves_a_consistent_feed() {
+    let Some(moto) = common::external::Moto::start_or_skip() else {
+        return;
+    };
+    moto.create_bucket("kills");
+    let mut config = FeedConfig::new("s3://kills/feed");
+    config.storage_options = [
+        ("aws_endpoint", moto.endpoint()),
+        ("aws_allow_http", "true".into()),
+        ("aws_region", common::external::Moto::REGION.into()),
+        (
+            "aws_access_key_id",
+            common::external::Moto::ACCESS_KEY.into(),
+        ),
+        (
+            "aws_secret_access_key",
+            common::external::Moto::SECRET_KEY.into(),
+        ),
+        ("aws_virtual_hosted_style_request", "false".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    kill_loop("s3 (moto)", config, kills() / 2).await;
 }

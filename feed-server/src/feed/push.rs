@@ -191,18 +191,11 @@ impl Feed {
             return Err(already_exists(id, version));
         }
         // An old orphan: rewrite it (same bytes) or take it over (other bytes), under the lock
-        // so that no hard delete, `gc` or other push acts on it meanwhile.
-        let lock = if identical {
-            lock::lock(&self.inner.storage, id, version).await?
-        } else {
-            lock::try_lock(&self.inner.storage, id, version).await?
-        };
-        let Some(lock) = lock else {
-            return Err(if identical {
-                busy(id, version)
-            } else {
-                already_exists(id, version)
-            });
+        // so that no hard delete, `gc` or other push acts on it meanwhile. Whoever holds it now
+        // may be removing the orphan (then the next round claims afresh) or taking it over
+        // (then the next round finds a young claim of other bytes: 409).
+        let Some(lock) = lock::lock(&self.inner.storage, id, version).await? else {
+            return Err(busy(id, version));
         };
         let result = self.replace_orphan(p, &meta, identical).await;
         if result.is_ok() {

@@ -4,4 +4,5 @@
 
 pub mod external;
 pub mod process;
+pub mod proxy;
 pub mod server;

@@ -142,8 +142,10 @@ fn nuget_exe_pushes_to_one_replica_and_installs_from_the_other_through_the_ingre
     assert_eq!(base, format!("http://{HOST}/team-a/{name}"));
     let source = format!("{base}/index.json");
 
-    // Push through the ingress to replica 1.
-    let nupkg = nuget.pack("Contoso.E2E", "1.2.3");
+    // Push through the ingress to replica 1: a 2 MiB package, over ingress-nginx's default
+    // body limit, which the example's proxy-body-size annotation lifts.
+    let nupkg = nuget.pack_with_payload("Contoso.E2E", "1.2.3", 2 << 20);
+    assert!(std::fs::metadata(&nupkg).unwrap().len() > 2 << 20);
     let pushed = nuget.push(&nupkg, &source, &key, to_first);
     assert_success(&pushed, "push");
 
@@ -169,6 +171,12 @@ fn nuget_exe_pushes_to_one_replica_and_installs_from_the_other_through_the_ingre
     let out_dir = nuget.root.path().join("installed");
     let installed = nuget.install("Contoso.E2E", "1.2.3", &source, &out_dir, to_second);
     assert_success(&installed, "install");
+    assert_eq!(
+        std::fs::metadata(out_dir.join("Contoso.E2E.1.2.3/content/payload.bin"))
+            .unwrap()
+            .len(),
+        2 << 20
+    );
     let content = out_dir.join("Contoso.E2E.1.2.3/content/readme.txt");
     assert_eq!(
         std::fs::read_to_string(&content).unwrap_or_default(),

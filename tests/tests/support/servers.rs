@@ -320,6 +320,19 @@ impl Nginx {
         };
         let dir = tempfile::Builder::new().prefix("nginx-").tempdir().unwrap();
         let d = dir.path().display().to_string();
+        // Started as root, nginx runs its worker as `nobody`, which must be able to spool
+        // request and response bodies.
+        for tmp in ["body", "proxy", "fastcgi", "uwsgi", "scgi"] {
+            let path = dir.path().join(tmp);
+            std::fs::create_dir_all(&path).unwrap();
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+                .unwrap();
+        }
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
         let body_size =
             ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]
                 .as_str()
@@ -512,14 +525,32 @@ impl NuGetExe {
 
     /// Packs a one-file package `id` `version`; its path.
     pub fn pack(&self, id: &str, version: &str) -> PathBuf {
+        self.pack_with_payload(id, version, 0)
+    }
+
+    /// Packs `id` `version` with `content/readme.txt` and, when `payload_bytes > 0`, an
+    /// incompressible `content/payload.bin` of that size (to push bodies larger than the
+    /// proxy's buffers and than ingress-nginx's default 1m limit).
+    pub fn pack_with_payload(&self, id: &str, version: &str, payload_bytes: usize) -> PathBuf {
         let dir = self.root.path().join(format!("src-{id}-{version}"));
         std::fs::create_dir_all(dir.join("content")).unwrap();
         std::fs::write(dir.join("content/readme.txt"), format!("{id} {version}\n")).unwrap();
+        let mut payload = Vec::with_capacity(payload_bytes);
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        while payload.len() < payload_bytes {
+            // xorshift64: cheap bytes that deflate cannot shrink.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            payload.extend_from_slice(&x.to_le_bytes());
+        }
+        payload.truncate(payload_bytes);
+        std::fs::write(dir.join("content/payload.bin"), payload).unwrap();
         let nuspec = dir.join(format!("{id}.nuspec"));
         std::fs::write(
             &nuspec,
             format!(
-                "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<package xmlns=\"http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd\">\n  <metadata>\n    <id>{id}</id>\n    <version>{version}</version>\n    <authors>tests</authors>\n    <description>End-to-end test package</description>\n  </metadata>\n  <files>\n    <file src=\"content/readme.txt\" target=\"content/readme.txt\" />\n  </files>\n</package>\n"
+                "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<package xmlns=\"http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd\">\n  <metadata>\n    <id>{id}</id>\n    <version>{version}</version>\n    <authors>tests</authors>\n    <description>End-to-end test package</description>\n  </metadata>\n  <files>\n    <file src=\"content/*\" target=\"content\" />\n  </files>\n</package>\n"
             ),
         )
         .unwrap();

@@ -320,26 +320,15 @@ impl Nginx {
         };
         let dir = tempfile::Builder::new().prefix("nginx-").tempdir().unwrap();
         let d = dir.path().display().to_string();
-        // Started as root, nginx runs its worker as `nobody`, which must be able to spool
-        // request and response bodies.
-        for tmp in ["body", "proxy", "fastcgi", "uwsgi", "scgi"] {
-            let path = dir.path().join(tmp);
-            std::fs::create_dir_all(&path).unwrap();
-            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o777))
-                .unwrap();
-        }
-        std::fs::set_permissions(
-            dir.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
         let body_size =
             ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]
                 .as_str()
                 .unwrap_or("1m");
         let ports: Vec<u16> = upstreams.iter().map(|_| free_port()).collect();
+        // One process, no master and workers: it runs as whoever starts it (a root master
+        // would run its workers as `nobody`), and killing it leaves no orphaned worker.
         let mut conf = format!(
-            "daemon off;\nworker_processes 1;\nerror_log {d}/error.log info;\npid {d}/nginx.pid;\n\
+            "daemon off;\nmaster_process off;\nerror_log {d}/error.log info;\npid {d}/nginx.pid;\n\
              events {{ worker_connections 256; }}\nhttp {{\n\
              log_format upstream '$request_method $host $request_uri $status $upstream_addr';\n\
              access_log {d}/access.log upstream;\n\

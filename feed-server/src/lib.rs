@@ -8,6 +8,8 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod feed;
+#[cfg(feature = "testing")]
+pub mod fuzzing;
 pub mod http;
 pub mod package;
 pub mod server;

@@ -244,28 +244,56 @@ async fn race_pushes_and_listing(
         numbers.same_version_races += 1;
     }
 
-    // Unlist and relist racing through both: each is decided on the latest state, so the log
-    // alternates (an unlist of an unlisted version appends nothing), and both replicas end on
-    // the state of the last event.
+    // Unlist and relist racing through both, while new versions of the same id are pushed
+    // through both: each change is decided on the latest state, so the log alternates (an
+    // unlist of an unlisted version appends nothing), both replicas end on the state of the
+    // last event, and every push lands.
     let ops = 16 * soak();
-    let results = futures::future::join_all((0..ops).map(|i| {
-        let server = servers[(i / 2) % 2];
-        let url = server.url("package/race.lib/1.0.0");
-        let c = &c;
-        async move {
-            if i % 2 == 0 {
-                c.delete(&url, ADMIN_KEY).await.status().as_u16()
-            } else {
-                c.post(&url, ADMIN_KEY).await.status().as_u16()
+    let more: Vec<Vec<u8>> = (0..8)
+        .map(|i| PackageBuilder::new("Race.Lib", &format!("3.0.{i}")).build())
+        .collect();
+    let (results, pushed) = tokio::join!(
+        futures::future::join_all((0..ops).map(|i| {
+            let server = servers[(i / 2) % 2];
+            let url = server.url("package/race.lib/1.0.0");
+            let c = &c;
+            async move {
+                if i % 2 == 0 {
+                    c.delete(&url, ADMIN_KEY).await.status().as_u16()
+                } else {
+                    c.post(&url, ADMIN_KEY).await.status().as_u16()
+                }
             }
-        }
-    }))
-    .await;
+        })),
+        futures::future::join_all(more.iter().enumerate().map(|(i, bytes)| status_of_push(
+            &c,
+            servers[i % 2],
+            bytes
+        )),),
+    );
     assert!(
         results.iter().all(|s| *s == 204 || *s == 200),
         "{name}: {results:?}"
     );
+    assert!(pushed.iter().all(|s| *s == 201), "{name}: {pushed:?}");
     numbers.listing_ops += ops;
+    numbers.pushes += more.len();
+    // An unlist racing with the push of the very version: 404 until the push is in the log
+    // (through either replica), then 204; it is never lost and never applied to nothing.
+    let fresh = PackageBuilder::new("Race.Lib", "4.0.0").build();
+    let unlist_url = b.url("package/race.lib/4.0.0");
+    let (push_status, unlist_status) = tokio::join!(status_of_push(&c, &a, &fresh), async {
+        loop {
+            let status = c.delete(&unlist_url, ADMIN_KEY).await.status().as_u16();
+            if status != 404 {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    assert_eq!((push_status, unlist_status), (201, 204), "{name}");
+    numbers.pushes += 1;
+    numbers.listing_ops += 1;
     let log = events(&storage).await;
     let changes: Vec<&str> = log
         .iter()
@@ -299,7 +327,19 @@ async fn race_pushes_and_listing(
         .collect();
     let unique: std::collections::BTreeSet<&String> = pushes.iter().collect();
     assert_eq!(unique.len(), pushes.len(), "{name}: a version pushed twice");
-    assert_eq!(pushes.len(), n + 6 * soak(), "{name}: a push is missing");
+    assert_eq!(
+        pushes.len(),
+        n + 6 * soak() + 9,
+        "{name}: a push is missing"
+    );
+    let fresh_ops: Vec<&str> = log
+        .iter()
+        .filter(|e| {
+            e["id"].as_str().unwrap().eq_ignore_ascii_case("race.lib") && e["version"] == "4.0.0"
+        })
+        .map(|e| e["op"].as_str().unwrap())
+        .collect();
+    assert_eq!(fresh_ops, ["push", "unlist"], "{name}");
 
     // Invariant 4, measured with the replicas' configured sync interval.
     for probe in 0..3 {

@@ -1,6 +1,6 @@
 //! `nuget-feed-server fsck`: checks that a stored feed is consistent.
 //!
-//! The event log is the source of truth (see [`super::log`]); fsck reads it from storage, folds
+//! The event log is the source of truth (see [`super::event`]); fsck reads it from storage, folds
 //! it into the versions it makes visible ([`LogView`], a second implementation of the fold,
 //! independent of the serving state on purpose), lists every stored package and symbol object,
 //! and compares:

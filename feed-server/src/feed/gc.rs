@@ -5,7 +5,7 @@
 //! grace (a push in progress writes only young objects, and gives up before its claim is
 //! [`COMMIT_DEADLINE`](super::COMMIT_DEADLINE) old), and anything in a version folder whose
 //! claim is younger than the grace. A version folder is cleaned only under the version's
-//! [`lock`](super::lock), which every other process that removes or rewrites files of an
+//! [`lock`], which every other process that removes or rewrites files of an
 //! invisible version also holds, and which a push that just claimed the version waits for
 //! before writing its other files; under the lock every object is looked at again and the log
 //! caught up on before it is removed. The folder's other files go first and its claim last, so

@@ -9,7 +9,7 @@
 //! is which can only be told by age, so every step has a deadline and every rule a margin:
 //! - A push appends its event within [`COMMIT_DEADLINE`] of its claim, or gives up (503).
 //! - A push of the same bytes finishes an orphan younger than that deadline as it is; an older
-//!   one it first rewrites (under the version's [`lock`](super::lock)), which restarts its age.
+//!   one it first rewrites (under the version's [`lock`]), which restarts its age.
 //! - A push of other bytes takes an orphan over (under the lock) only once it is older than
 //!   [`storage::CLAIM_GRACE`], long after its own push had to give up; before that it gets 409.
 //! - A hard delete holds the lock from before its Delete event until the version's files are

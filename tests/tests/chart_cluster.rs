@@ -4,6 +4,7 @@
 //! - every values combination of `support::chart::scenarios` passes `kubectl apply
 //!   --dry-run=server` (admission, defaulting, RBAC escalation checks), with kubectl's schema
 //!   validation (1.20 has no server-side field validation);
+//! - the real `helm install`, `helm upgrade` and `helm uninstall`, which keeps the CRD;
 //! - the chart installed, the `nuget-operator` binary runs with the chart's own arguments and
 //!   environment and the token of the chart's ServiceAccount (not an admin), and reconciles
 //!   every feed in `examples/` (applied with `kubectl apply` and validated against the CRD's
@@ -185,6 +186,116 @@ async fn every_values_combination_passes_server_side_dry_run() {
         kubectl_apply(&cluster, &tools, &docs, true)
             .unwrap_or_else(|e| panic!("{}: {e}", scenario.name));
     }
+}
+
+/// `helm <args>` against the test API server as admin; `Err` with Helm's output.
+fn helm(cluster: &TestCluster, tools: &ChartTools, args: &[&str]) -> Result<String, String> {
+    let out = tools
+        .helm_command()
+        .args(args)
+        .arg("--kubeconfig")
+        .arg(&cluster.kubeconfig)
+        .output()
+        .expect("helm runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(format!("helm {}: {text}", args.join(" ")))
+    }
+}
+
+/// The real `helm install`, `helm upgrade` and `helm uninstall` (Helm 3.6.2) against the API
+/// server. Helm validates manifests against the cluster's schema, which before 1.25 does not
+/// know the CRD's CEL rules (`x-kubernetes-validations`), and before 1.28 their `fieldPath`: the
+/// chart README's way for such clusters is `--disable-openapi-validation` (the API server drops
+/// what it does not know) or `crds.install=false`. The CRD outlives the release
+/// (`helm.sh/resource-policy: keep`), and an upgrade to `watchNamespaces` swaps the
+/// ClusterRole for Roles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_install_upgrade_and_uninstall_keep_the_crd() {
+    let Some(tools) = ChartTools::new_or_skip() else {
+        return;
+    };
+    let Some(cluster) = support::cluster::start().await else {
+        return;
+    };
+    let client = cluster.client.clone();
+    create_namespace(&client, "team-a").await;
+    let chart = support::chart::chart_dir().display().to_string();
+    let refused = helm(
+        &cluster,
+        &tools,
+        &[
+            "install",
+            RELEASE,
+            &chart,
+            "-n",
+            NAMESPACE,
+            "--create-namespace",
+        ],
+    )
+    .expect_err("Helm's schema validation refuses the CEL rules on Kubernetes 1.20");
+    assert!(refused.contains("x-kubernetes-validations"), "{refused}");
+    let installed = helm(
+        &cluster,
+        &tools,
+        &[
+            "install",
+            RELEASE,
+            &chart,
+            "-n",
+            NAMESPACE,
+            "--create-namespace",
+            "--disable-openapi-validation",
+        ],
+    )
+    .unwrap();
+    assert!(
+        installed.contains("kubectl apply -f examples/pvc/"),
+        "NOTES: {installed}"
+    );
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+        Api::all(client.clone());
+    crds.get("nugetfeeds.nuget-operator.io").await.unwrap();
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NAMESPACE);
+    deployments.get(RELEASE).await.unwrap();
+    let cluster_roles: Api<k8s_openapi::api::rbac::v1::ClusterRole> = Api::all(client.clone());
+    cluster_roles.get(RELEASE).await.unwrap();
+
+    helm(
+        &cluster,
+        &tools,
+        &[
+            "upgrade",
+            RELEASE,
+            &chart,
+            "-n",
+            NAMESPACE,
+            "--disable-openapi-validation",
+            "--set",
+            "watchNamespaces={team-a}",
+        ],
+    )
+    .unwrap();
+    assert!(cluster_roles.get_opt(RELEASE).await.unwrap().is_none());
+    let roles: Api<k8s_openapi::api::rbac::v1::Role> = Api::namespaced(client.clone(), "team-a");
+    roles.get(RELEASE).await.unwrap();
+
+    helm(&cluster, &tools, &["uninstall", RELEASE, "-n", NAMESPACE]).unwrap();
+    assert!(deployments.get_opt(RELEASE).await.unwrap().is_none());
+    assert!(roles.get_opt(RELEASE).await.unwrap().is_none());
+    assert!(
+        crds.get_opt("nugetfeeds.nuget-operator.io")
+            .await
+            .unwrap()
+            .is_some(),
+        "helm uninstall kept the CRD (and so every tenant's feeds)"
+    );
 }
 
 /// Installs the chart (CRD first, then everything else) and returns the rendered objects.

@@ -195,7 +195,7 @@ async fn envtest(apiserver: &Path, etcd: &Path) -> TestCluster {
     let server = format!("https://127.0.0.1:{api_port}");
     let ca = d.join("ca.crt");
     let kubeconfig = d.join("kubeconfig");
-    std::fs::write(&kubeconfig, kubeconfig_text(&server, &ca, "admin", token)).unwrap();
+    write_kubeconfig(&kubeconfig, &kubeconfig_text(&server, &ca, "admin", token));
     let mut cluster = TestCluster {
         client: client_for(&kubeconfig).await,
         kubeconfig,
@@ -231,6 +231,19 @@ async fn envtest(apiserver: &Path, etcd: &Path) -> TestCluster {
         start.elapsed().as_secs_f64()
     );
     cluster
+}
+
+/// Writes a kubeconfig readable by its owner only (it holds a token).
+fn write_kubeconfig(path: &Path, text: &str) {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .unwrap();
+    std::io::Write::write_all(&mut f, text.as_bytes()).unwrap();
 }
 
 fn kubeconfig_text(server: &str, ca: &Path, user: &str, token: &str) -> String {
@@ -274,11 +287,10 @@ impl TestCluster {
             .token;
         let path = self.dir().join(format!("kubeconfig-{namespace}-{name}"));
         let user = format!("system:serviceaccount:{namespace}:{name}");
-        std::fs::write(
+        write_kubeconfig(
             &path,
-            kubeconfig_text(&self.server, &self.ca, &user, &token),
-        )
-        .unwrap();
+            &kubeconfig_text(&self.server, &self.ca, &user, &token),
+        );
         path
     }
 

@@ -249,7 +249,21 @@ async fn reconcile_feed(feed: &NuGetFeed, ctx: &Context) -> Result<Action, Error
         Err(invalid) => return reject(feed, ctx, &invalid).await,
     };
     let resources = build::build(&validated)?;
-    let applied = apply::apply(&ctx.client, &validated, resources).await?;
+    let applied = match apply::apply(&ctx.client, &validated, resources).await {
+        Ok(applied) => applied,
+        // A refusal (RBAC too small, a webhook or the schema saying no) will not pass by
+        // itself: show it on the feed. Conflicts and server errors are retried silently, so the
+        // status does not flap with every passing failure.
+        Err(e) if matches!(e.category(), "Forbidden" | "Rejected") => {
+            // Best effort: the status patch may be refused for the same reason as the apply.
+            let status = update_status::apply_failed(feed, &e.to_string(), &now());
+            if let Err(status_error) = update_status::write(&ctx.client, feed, &status).await {
+                warn!(error = %status_error, "cannot record the apply failure in the status");
+            }
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     let writes = applied.state.changed.len() + applied.state.pruned.len();
     ctx.metrics.writes.inc_by(writes as u64);
 

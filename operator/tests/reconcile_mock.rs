@@ -440,6 +440,33 @@ async fn conflict_backs_off_without_touching_status() {
     );
 }
 
+/// An apply the apiserver refuses (here RBAC, 403) fails the reconcile and shows on the feed as
+/// Degraded/ApplyFailed: without it a too-small Role is visible only in the operator's logs.
+#[tokio::test]
+async fn refused_apply_marks_the_feed_degraded() {
+    let feed = example();
+    let (ctx, fake, _) = setup(&feed, true);
+    fake.fail_on(|m, p| (m == "PATCH" && p.ends_with("/deployments/main")).then_some(403));
+    let err = reconcile::reconcile(Arc::new(feed), ctx).await.unwrap_err();
+    assert_eq!(err.category(), "Apply");
+    let status = stored_feed(&fake).status.unwrap();
+    let degraded = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Degraded")
+        .unwrap();
+    assert_eq!(
+        (degraded.status.as_str(), degraded.reason.as_str()),
+        ("True", "ApplyFailed")
+    );
+    let ready = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(ready.status, "False");
+}
+
 /// A server error while reading children stops the reconcile before any write.
 #[tokio::test]
 async fn server_error_fails_before_writing() {

@@ -9,8 +9,9 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
 use crate::consts::{
-    CONDITION_DEGRADED, CONDITION_PROGRESSING, CONDITION_READY, FIELD_MANAGER, REASON_AS_EXPECTED,
-    REASON_AVAILABLE, REASON_DEPLOYMENT_NOT_READY, REASON_RECONCILED, REASON_ROLLING_OUT,
+    CONDITION_DEGRADED, CONDITION_PROGRESSING, CONDITION_READY, FIELD_MANAGER, REASON_APPLY_FAILED,
+    REASON_AS_EXPECTED, REASON_AVAILABLE, REASON_DEPLOYMENT_NOT_READY, REASON_RECONCILED,
+    REASON_ROLLING_OUT,
 };
 use crate::crd::{NuGetFeed, NuGetFeedStatus};
 use crate::reconcile::apply::Applied;
@@ -122,25 +123,51 @@ pub fn applied(
 /// The status of a feed whose spec is invalid: Degraded with the reason; what was published
 /// before (URL, Secret names) stays, since the children from the last valid spec still exist.
 pub fn invalid(feed: &NuGetFeed, error: &validate::Error, now: &Time) -> NuGetFeedStatus {
+    degraded(
+        feed,
+        error.category(),
+        &error.to_string(),
+        "waiting for a valid spec",
+        now,
+    )
+}
+
+/// The status of a feed whose children could not be applied (RBAC too small, an admission
+/// webhook refusing, ...): Degraded with the apiserver's answer, so `kubectl get nf` shows it.
+pub fn apply_failed(feed: &NuGetFeed, message: &str, now: &Time) -> NuGetFeedStatus {
+    degraded(
+        feed,
+        REASON_APPLY_FAILED,
+        message,
+        "retrying with backoff",
+        now,
+    )
+}
+
+fn degraded(
+    feed: &NuGetFeed,
+    reason: &str,
+    message: &str,
+    progressing: &str,
+    now: &Time,
+) -> NuGetFeedStatus {
     let generation = feed.meta().generation;
-    let reason = error.category();
-    let message = error.to_string();
     let old = feed.status.clone().unwrap_or_default();
     NuGetFeedStatus {
         observed_generation: generation,
         conditions: merge(
             &old.conditions,
             vec![
-                cond(CONDITION_READY, false, reason, &message, generation, now),
+                cond(CONDITION_READY, false, reason, message, generation, now),
                 cond(
                     CONDITION_PROGRESSING,
                     false,
                     reason,
-                    "waiting for a valid spec",
+                    progressing,
                     generation,
                     now,
                 ),
-                cond(CONDITION_DEGRADED, true, reason, &message, generation, now),
+                cond(CONDITION_DEGRADED, true, reason, message, generation, now),
             ],
         ),
         ..old

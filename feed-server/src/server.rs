@@ -10,7 +10,8 @@ use crate::api::vulnerabilities;
 use crate::auth::{ApiKeys, ReadTokens};
 use crate::config::Config;
 use crate::feed::{self, Feed};
-use crate::http::{self, App, AppState, cache::DocCache, metrics::Metrics};
+use crate::http::cache::{DocCache, FileCache};
+use crate::http::{self, App, AppState, metrics::Metrics};
 use crate::storage::Storage;
 
 /// Builds the application state: opens storage, replays the feed, loads keys and advisories.
@@ -59,6 +60,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         advisories_loaded: Utc::now(),
         metrics: Metrics::new(),
         cache: DocCache::default(),
+        files: FileCache::default(),
     }))
 }
 

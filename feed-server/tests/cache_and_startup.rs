@@ -233,3 +233,35 @@ async fn restart_from_a_snapshot_serves_what_the_log_says() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn package_files_come_from_memory_but_never_stale() {
+    let s = TestServer::start(|f, _| {
+        f.delete_mode = Some(nuget_feed_server::config::DeleteMode::Delete)
+    })
+    .await;
+    let c = Client::new();
+    let first = PackageBuilder::new("Zeta", "1.0.0").description("first bytes");
+    push_ok(&c, &s, &first).await;
+    let url = s.url("flatcontainer/zeta/1.0.0/zeta.1.0.0.nupkg");
+    for _ in 0..2 {
+        let r = c.get(&url).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.bytes().await.unwrap().as_ref(), first.build().as_slice());
+    }
+    let r = c.json(&s.url("query?q=zeta")).await;
+    assert_eq!(
+        r["data"][0]["totalDownloads"], 2,
+        "cached downloads count too"
+    );
+
+    // A hard delete, then the same version pushed again with other bytes.
+    let r = c.delete(&s.url("package/zeta/1.0.0"), ADMIN_KEY).await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(c.get(&url).await.status(), 404);
+    let second = PackageBuilder::new("Zeta", "1.0.0").description("second bytes");
+    push_ok(&c, &s, &second).await;
+    let r = c.get(&url).await;
+    assert_eq!(r.bytes().await.unwrap().as_ref(), second.build().as_slice());
+    s.stop().await;
+}

@@ -7,9 +7,10 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Value, json};
 
-use super::metadata::{self, put};
+use super::metadata;
 use super::urls::{FeedUrls, Hive};
 use super::vulnerabilities::Vulnerability;
 use crate::feed::record::{PackageRecord, VersionFilter};
@@ -21,6 +22,140 @@ fn filter(prerelease: bool, semver2: bool) -> VersionFilter {
     VersionFilter::search(prerelease, semver2)
 }
 
+/// The search response (SQ-8, SQ-9), serialized straight from the records: search is not
+/// cached, so its renderer avoids building a `serde_json::Value` tree. Field names are declared
+/// in alphabetical order, the order a `Value` would have written them in.
+#[derive(Debug, Serialize)]
+pub struct SearchResponse<'a> {
+    data: Vec<SearchResult<'a>>,
+    #[serde(rename = "totalHits")]
+    total_hits: usize,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchResult<'a> {
+    #[serde(rename = "@id")]
+    at_id: String,
+    #[serde(rename = "@type")]
+    at_type: &'static str,
+    authors: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    icon_url: Option<String>,
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    license_expression: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    license_url: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    owners: Vec<String>,
+    package_types: Vec<TypeName<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    project_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    readme_url: Option<String>,
+    registration: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary: Option<&'a str>,
+    tags: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<&'a str>,
+    total_downloads: u64,
+    verified: bool,
+    version: String,
+    versions: VersionList<'a>,
+    vulnerabilities: Vec<SearchVulnerability>,
+}
+
+#[derive(Debug, Serialize)]
+struct TypeName<'a> {
+    name: &'a str,
+}
+
+/// `versions` of a result: `[{"@id", "downloads", "version"}]`, written straight from the
+/// records (a result lists every admitted version, so this is most of a response).
+#[derive(Debug)]
+struct VersionList<'a> {
+    /// What each version's registration leaf URL starts with.
+    leaf_base: String,
+    versions: Vec<(&'a NuGetVersion, u64)>,
+}
+
+impl Serialize for VersionList<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeSeq, SerializeStruct};
+        let mut seq = s.serialize_seq(Some(self.versions.len()))?;
+        for &(version, downloads) in &self.versions {
+            seq.serialize_element(&ResultVersion {
+                leaf_base: &self.leaf_base,
+                version,
+                downloads,
+            })?;
+        }
+        return seq.end();
+
+        struct ResultVersion<'a> {
+            leaf_base: &'a str,
+            version: &'a NuGetVersion,
+            downloads: u64,
+        }
+
+        impl Serialize for ResultVersion<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut v = s.serialize_struct("Version", 3)?;
+                v.serialize_field("@id", &Text(LeafUrl(self.leaf_base, self.version)))?;
+                v.serialize_field("downloads", &self.downloads)?;
+                // N-6: the full version, with build metadata.
+                v.serialize_field("version", &Text(FullVersion(self.version)))?;
+                v.end()
+            }
+        }
+    }
+}
+
+/// A string written from its `Display`, without building it first.
+struct Text<T>(T);
+
+impl<T: std::fmt::Display> Serialize for Text<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+/// `{leaf_base}{lower_version}.json`: a registration leaf URL.
+struct LeafUrl<'a>(&'a str, &'a NuGetVersion);
+
+impl std::fmt::Display for LeafUrl<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)?;
+        self.1.write_normalized(f, true)?;
+        f.write_str(".json")
+    }
+}
+
+/// The full version string (N-6).
+struct FullVersion<'a>(&'a NuGetVersion);
+
+impl std::fmt::Display for FullVersion<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.write_normalized(f, false)?;
+        match self.0.metadata() {
+            Some(m) => write!(f, "+{m}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// SQ-9: severity is an integer in search (a string in registration, REG-11).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchVulnerability {
+    advisory_url: String,
+    severity: u8,
+}
+
 /// The search response (SQ-8, SQ-9). `records[i]` is the record of `hits.ids[i]`; a hit whose
 /// record no longer has an admitted version with a known listing (it changed since the search)
 /// is left out.
@@ -28,15 +163,15 @@ fn filter(prerelease: bool, semver2: bool) -> VersionFilter {
 /// `owners` lists the accounts allowed to push an id (SQ-10: never the nuspec's `<owners>`;
 /// omitted when empty). `downloads` counts downloads of one version. `vulnerabilities` gives
 /// a version's advisories (SQ-9: severity as an integer here).
-pub fn render_search(
+pub fn render_search<'a>(
     hits: &SearchHits,
-    records: &[Arc<PackageRecord>],
+    records: &'a [Arc<PackageRecord>],
     query: &SearchQuery,
     urls: &FeedUrls,
     owners: &dyn Fn(&PackageId) -> Vec<String>,
     downloads: &dyn Fn(&str, &NuGetVersion) -> u64,
     vulnerabilities: &dyn Fn(&PackageId, &NuGetVersion) -> Vec<Vulnerability>,
-) -> Value {
+) -> SearchResponse<'a> {
     // Registration links must point at a hive that shows the versions listed (REG-1).
     let hive = if query.semver2 {
         Hive::SemVer2Gz
@@ -44,7 +179,7 @@ pub fn render_search(
         Hive::SemVer1
     };
     let filter = filter(query.prerelease, query.semver2);
-    let data: Vec<Value> = hits
+    let data = hits
         .ids
         .iter()
         .zip(records)
@@ -54,74 +189,67 @@ pub fn render_search(
             let (id, n) = (latest.id(), latest.listing.as_deref()?);
             let version = latest.version();
             let mut total_downloads: u64 = 0;
-            let version_list: Vec<Value> = versions
-                .iter()
-                .map(|v| {
-                    let count = downloads(lower_id, v.version());
-                    total_downloads = total_downloads.saturating_add(count);
-                    json!({
-                        "version": v.version().to_full(),
-                        "downloads": count,
-                        "@id": urls.registration_leaf(hive, v.id(), v.version()),
+            let versions = VersionList {
+                // Every version's leaf URL shares the hive's folder of the id.
+                leaf_base: urls.registration_leaf_base(hive, id),
+                versions: versions
+                    .iter()
+                    .map(|v| {
+                        let count = downloads(lower_id, v.version());
+                        total_downloads = total_downloads.saturating_add(count);
+                        (v.version(), count)
                     })
-                })
-                .collect();
-
-            let mut r = Map::new();
-            r.insert("@id".into(), urls.registration_index(hive, id).into());
-            r.insert("@type".into(), "Package".into());
-            r.insert(
-                "registration".into(),
-                urls.registration_index(hive, id).into(),
-            );
-            r.insert("id".into(), id.as_str().into());
-            // N-6: the full version, with build metadata.
-            r.insert("version".into(), latest.version().to_full().into());
-            put(&mut r, "description", n.description.clone());
-            put(&mut r, "summary", n.summary.clone());
-            put(&mut r, "title", n.title.clone());
+                    .collect(),
+            };
             let files = latest.files;
-            let icon = metadata::icon_url(urls, id, version, n.icon_url.as_deref(), files);
-            put(&mut r, "iconUrl", icon);
             let license = n.license.as_ref();
-            let license_url =
-                metadata::license_url(urls, id, version, license, n.license_url.as_deref(), files);
-            put(&mut r, "licenseUrl", license_url);
-            put(
-                &mut r,
-                "licenseExpression",
-                metadata::license_expression(license),
-            );
-            put(&mut r, "projectUrl", n.project_url.clone());
-            put(
-                &mut r,
-                "readmeUrl",
-                metadata::readme_url(urls, id, version, files),
-            );
-            r.insert("tags".into(), n.tags.clone().into());
-            r.insert("authors".into(), n.authors.clone().into());
-            let owners = owners(id);
-            if !owners.is_empty() {
-                r.insert("owners".into(), owners.into());
-            }
-            r.insert("totalDownloads".into(), total_downloads.into());
-            // SQ-10: verified means an id-prefix reservation, which this feed does not have.
-            r.insert("verified".into(), false.into());
-            let types: Vec<Value> = package_type_names(n)
-                .into_iter()
-                .map(|name| json!({ "name": name }))
-                .collect();
-            r.insert("packageTypes".into(), types.into());
-            r.insert("versions".into(), version_list.into());
-            let vulns = vulnerabilities(id, latest.version());
-            r.insert(
-                "vulnerabilities".into(),
-                metadata::vulnerabilities(&vulns, false),
-            );
-            Some(Value::Object(r))
+            let registration = urls.registration_index(hive, id);
+            Some(SearchResult {
+                at_id: registration.clone(),
+                at_type: "Package",
+                authors: &n.authors,
+                description: n.description.as_deref(),
+                icon_url: metadata::icon_url(urls, id, version, n.icon_url.as_deref(), files),
+                id: id.as_str(),
+                license_expression: metadata::license_expression(license),
+                license_url: metadata::license_url(
+                    urls,
+                    id,
+                    version,
+                    license,
+                    n.license_url.as_deref(),
+                    files,
+                ),
+                owners: owners(id),
+                package_types: package_type_names(n)
+                    .into_iter()
+                    .map(|name| TypeName { name })
+                    .collect(),
+                project_url: n.project_url.as_deref(),
+                readme_url: metadata::readme_url(urls, id, version, files),
+                registration,
+                summary: n.summary.as_deref(),
+                tags: &n.tags,
+                title: n.title.as_deref(),
+                total_downloads,
+                // SQ-10: verified means an id-prefix reservation, which this feed does not have.
+                verified: false,
+                version: version.to_full(),
+                versions,
+                vulnerabilities: vulnerabilities(id, version)
+                    .into_iter()
+                    .map(|v| SearchVulnerability {
+                        advisory_url: v.advisory_url,
+                        severity: v.severity,
+                    })
+                    .collect(),
+            })
         })
         .collect();
-    json!({ "totalHits": hits.total, "data": data })
+    SearchResponse {
+        data,
+        total_hits: hits.total,
+    }
 }
 
 /// The autocomplete response in id mode (AC-1): `{totalHits, data: [ids]}`, each id as its
@@ -217,7 +345,7 @@ mod tests {
                 Vec::new()
             }
         };
-        render_search(
+        serde_json::to_value(render_search(
             &hits,
             &records,
             query,
@@ -225,7 +353,8 @@ mod tests {
             &owners,
             &downloads,
             &vulns,
-        )
+        ))
+        .unwrap()
     }
 
     fn versions(result: &Value) -> Vec<&str> {

@@ -174,11 +174,16 @@ impl FeedUrls {
     /// `RegistrationResourceV3.GetUri` expects a leaf (REG-13).
     pub fn registration_leaf(&self, hive: Hive, id: &PackageId, version: &NuGetVersion) -> String {
         format!(
-            "{}{}/{}.json",
-            self.registration_base(hive),
-            id.lower(),
+            "{}{}.json",
+            self.registration_leaf_base(hive, id),
             version.lower_normalized()
         )
+    }
+
+    /// `{hive}/{lower_id}/`: what every leaf URL of the id starts with (followed by
+    /// `{lower_version}.json`), for views that list many leaves.
+    pub fn registration_leaf_base(&self, hive: Hive, id: &PackageId) -> String {
+        format!("{}{}/", self.registration_base(hive), id.lower())
     }
 
     /// `{base}/query`: SearchQueryService.

@@ -36,11 +36,23 @@ use super::state::AppState;
 /// Default budget of the document cache.
 pub const DEFAULT_BUDGET_BYTES: usize = 128 * 1024 * 1024;
 
-/// Shards of the map, so concurrent requests rarely wait on one another's lock.
+/// Default budget of the package file cache.
+pub const DEFAULT_FILE_BUDGET_BYTES: usize = 64 * 1024 * 1024;
+
+/// Largest package file kept in the file cache: restores download many small packages again
+/// and again; a big one is streamed from storage every time.
+pub const MAX_CACHED_FILE_BYTES: u64 = 256 * 1024;
+
+/// Shards of a cache's map, so concurrent requests rarely wait on one another's lock.
 const SHARDS: usize = 16;
 
-/// Bookkeeping per entry besides its bodies (key, map slot, counters).
+/// Bookkeeping per entry besides its bytes (key, map slot, counters).
 const ENTRY_OVERHEAD: usize = 160;
+
+/// What an entry costs in a cache's budget.
+pub trait Weigh {
+    fn weight(&self) -> usize;
+}
 
 /// One rendered document.
 #[derive(Debug)]
@@ -54,7 +66,6 @@ pub struct CachedDoc {
     pub etag: HeaderValue,
     /// The uncompressed body, only in a document just rendered (not in the cache).
     identity: Option<Bytes>,
-    last_used: AtomicU64,
 }
 
 impl CachedDoc {
@@ -71,7 +82,6 @@ impl CachedDoc {
             etag_gzip: etag("-gz"),
             etag: etag(""),
             identity: Some(Bytes::from(identity)),
-            last_used: AtomicU64::new(0),
         }
     }
 
@@ -86,8 +96,27 @@ impl CachedDoc {
         Bytes::from(out)
     }
 
-    fn size(&self) -> usize {
+    /// The same document without its identity body: what the cache keeps.
+    fn compressed_only(&self) -> CachedDoc {
+        CachedDoc {
+            stamp: self.stamp,
+            gzip: self.gzip.clone(),
+            etag_gzip: self.etag_gzip.clone(),
+            etag: self.etag.clone(),
+            identity: None,
+        }
+    }
+}
+
+impl Weigh for CachedDoc {
+    fn weight(&self) -> usize {
         self.gzip.len() + self.identity.as_ref().map_or(0, Bytes::len) + ENTRY_OVERHEAD
+    }
+}
+
+impl Weigh for Bytes {
+    fn weight(&self) -> usize {
+        self.len() + ENTRY_OVERHEAD
     }
 }
 
@@ -99,17 +128,108 @@ pub fn gzip(body: &[u8], level: Compression) -> Vec<u8> {
     enc.finish().unwrap_or_default()
 }
 
-/// One shard of the cache's map.
-type Shard = RwLock<HashMap<String, Arc<CachedDoc>>>;
-
-/// The cache.
+/// An entry and when it was last used.
 #[derive(Debug)]
-pub struct DocCache {
-    shards: Box<[Shard]>,
+struct Entry<V> {
+    value: Arc<V>,
+    last_used: AtomicU64,
+}
+
+/// One shard of a cache's map.
+type Shard<V> = RwLock<HashMap<String, Entry<V>>>;
+
+/// A byte-budgeted map, least recently used entries evicted first.
+#[derive(Debug)]
+struct Lru<V> {
+    shards: Box<[Shard<V>]>,
     budget: usize,
     used: AtomicUsize,
     /// A logical clock for recency.
     clock: AtomicU64,
+}
+
+impl<V: Weigh> Lru<V> {
+    fn new(budget: usize) -> Lru<V> {
+        Lru {
+            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            budget,
+            used: AtomicUsize::new(0),
+            clock: AtomicU64::new(0),
+        }
+    }
+
+    fn shard(&self, key: &str) -> &Shard<V> {
+        // FNV-1a: cheap, and only needs to spread keys over a few shards.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in key.bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+        &self.shards[(h % SHARDS as u64) as usize]
+    }
+
+    fn tick(&self) -> u64 {
+        self.clock.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn get(&self, key: &str) -> Option<Arc<V>> {
+        let shard = read(self.shard(key));
+        let entry = shard.get(key)?;
+        entry.last_used.store(self.tick(), Ordering::Relaxed);
+        Some(entry.value.clone())
+    }
+
+    fn insert(&self, key: String, value: V) {
+        if self.budget == 0 {
+            return;
+        }
+        let weight = value.weight();
+        let entry = Entry {
+            value: Arc::new(value),
+            last_used: AtomicU64::new(self.tick()),
+        };
+        let old = write(self.shard(&key)).insert(key, entry);
+        self.used.fetch_add(weight, Ordering::Relaxed);
+        if let Some(old) = old {
+            self.used.fetch_sub(old.value.weight(), Ordering::Relaxed);
+        }
+        if self.used.load(Ordering::Relaxed) > self.budget {
+            self.evict();
+        }
+    }
+
+    /// Removes the least recently used entries until 90% of the budget is used.
+    fn evict(&self) {
+        let mut all: Vec<(u64, usize, String)> = Vec::new();
+        for (i, shard) in self.shards.iter().enumerate() {
+            for (key, entry) in read(shard).iter() {
+                all.push((entry.last_used.load(Ordering::Relaxed), i, key.clone()));
+            }
+        }
+        all.sort_unstable_by_key(|(used, _, _)| *used);
+        let target = self.budget / 10 * 9;
+        for (_, shard, key) in all {
+            if self.used.load(Ordering::Relaxed) <= target {
+                break;
+            }
+            if let Some(entry) = write(&self.shards[shard]).remove(&key) {
+                self.used.fetch_sub(entry.value.weight(), Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn used_bytes(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    fn len(&self) -> usize {
+        self.shards.iter().map(|s| read(s).len()).sum()
+    }
+}
+
+/// Rendered documents.
+#[derive(Debug)]
+pub struct DocCache {
+    lru: Lru<CachedDoc>,
 }
 
 impl Default for DocCache {
@@ -122,95 +242,63 @@ impl DocCache {
     /// A cache holding about `budget` bytes of documents (0: cache nothing).
     pub fn new(budget: usize) -> DocCache {
         DocCache {
-            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
-            budget,
-            used: AtomicUsize::new(0),
-            clock: AtomicU64::new(0),
+            lru: Lru::new(budget),
         }
-    }
-
-    fn shard(&self, key: &str) -> &Shard {
-        // FNV-1a: cheap, and only needs to spread keys over a few shards.
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in key.bytes() {
-            h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-        }
-        &self.shards[(h % SHARDS as u64) as usize]
     }
 
     /// The document under `key` if it was rendered at `stamp`.
     pub fn get(&self, key: &str, stamp: u64) -> Option<Arc<CachedDoc>> {
-        let doc = read(self.shard(key)).get(key)?.clone();
-        if doc.stamp != stamp {
-            return None;
-        }
-        doc.last_used.store(
-            self.clock.fetch_add(1, Ordering::Relaxed),
-            Ordering::Relaxed,
-        );
-        Some(doc)
+        self.lru.get(key).filter(|doc| doc.stamp == stamp)
     }
 
-    /// Caches a rendered document (replacing an older one under the same key) and returns
-    /// it as cached.
-    pub fn insert(&self, key: String, doc: CachedDoc) -> Arc<CachedDoc> {
-        let serving = Arc::new(doc);
-        if self.budget == 0 {
-            return serving;
-        }
-        // The entry keeps only the gzip body.
-        let kept = CachedDoc {
-            stamp: serving.stamp,
-            gzip: serving.gzip.clone(),
-            etag_gzip: serving.etag_gzip.clone(),
-            etag: serving.etag.clone(),
-            identity: None,
-            last_used: AtomicU64::new(self.clock.fetch_add(1, Ordering::Relaxed)),
-        };
-        let size = kept.size();
-        let old = write(self.shard(&key)).insert(key, Arc::new(kept));
-        self.used.fetch_add(size, Ordering::Relaxed);
-        if let Some(old) = old {
-            self.used.fetch_sub(old.size(), Ordering::Relaxed);
-        }
-        if self.used.load(Ordering::Relaxed) > self.budget {
-            self.evict();
-        }
-        serving
-    }
-
-    /// Removes the least recently used entries until 90% of the budget is used.
-    fn evict(&self) {
-        let mut all: Vec<(u64, usize, String)> = Vec::new();
-        for (i, shard) in self.shards.iter().enumerate() {
-            for (key, doc) in read(shard).iter() {
-                all.push((doc.last_used.load(Ordering::Relaxed), i, key.clone()));
-            }
-        }
-        all.sort_unstable_by_key(|(used, _, _)| *used);
-        let target = self.budget / 10 * 9;
-        for (_, shard, key) in all {
-            if self.used.load(Ordering::Relaxed) <= target {
-                break;
-            }
-            if let Some(doc) = write(&self.shards[shard]).remove(&key) {
-                self.used.fetch_sub(doc.size(), Ordering::Relaxed);
-            }
-        }
+    /// Caches a rendered document (replacing an older one under the same key); the cache
+    /// keeps it without its identity body.
+    pub fn insert(&self, key: String, doc: &CachedDoc) {
+        self.lru.insert(key, doc.compressed_only());
     }
 
     /// Bytes of documents held.
     pub fn used_bytes(&self) -> usize {
-        self.used.load(Ordering::Relaxed)
+        self.lru.used_bytes()
     }
 
     /// Number of documents held.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| read(s).len()).sum()
+        self.lru.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Small package files (`.nupkg`, `.nuspec`, icon, readme, license), keyed by the push event
+/// of their version and the file: a version's files never change, and a version pushed again
+/// after a hard delete has another push event, so entries never go stale.
+#[derive(Debug)]
+pub struct FileCache {
+    lru: Lru<Bytes>,
+}
+
+impl Default for FileCache {
+    fn default() -> Self {
+        FileCache::new(DEFAULT_FILE_BUDGET_BYTES)
+    }
+}
+
+impl FileCache {
+    pub fn new(budget: usize) -> FileCache {
+        FileCache {
+            lru: Lru::new(budget),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<Bytes> {
+        self.lru.get(key).map(|b| Bytes::clone(&b))
+    }
+
+    pub fn insert(&self, key: String, bytes: Bytes) {
+        self.lru.insert(key, bytes);
     }
 }
 
@@ -230,7 +318,8 @@ pub async fn serve(
     let value = render.await?.ok_or_else(ApiError::not_found)?;
     let body = serde_json::to_vec(&value)
         .map_err(|e| ApiError::Internal(format!("cannot serialize a document: {e}")))?;
-    let doc = s.cache.insert(key, CachedDoc::new(stamp, body));
+    let doc = CachedDoc::new(stamp, body);
+    s.cache.insert(key, &doc);
     Ok(response::cached(request, &doc, opts))
 }
 
@@ -254,12 +343,12 @@ mod tests {
     #[test]
     fn documents_are_served_only_at_their_stamp() {
         let cache = DocCache::default();
-        cache.insert("k".into(), CachedDoc::new(7, b"{\"a\":1}".to_vec()));
+        cache.insert("k".into(), &CachedDoc::new(7, b"{\"a\":1}".to_vec()));
         assert!(cache.get("k", 8).is_none(), "the package changed since");
         let doc = cache.get("k", 7).unwrap();
         assert_eq!(&doc.identity()[..], b"{\"a\":1}", "made back from gzip");
         assert!(cache.get("other", 7).is_none());
-        cache.insert("k".into(), CachedDoc::new(8, b"{\"a\":2}".to_vec()));
+        cache.insert("k".into(), &CachedDoc::new(8, b"{\"a\":2}".to_vec()));
         assert_eq!(&cache.get("k", 8).unwrap().identity()[..], b"{\"a\":2}");
         assert_eq!(cache.len(), 1);
     }
@@ -278,23 +367,33 @@ mod tests {
     #[test]
     fn the_budget_evicts_least_recently_used() {
         let doc = |n: u8| CachedDoc::new(0, vec![n; 1000]);
-        // What an entry costs in the cache: its gzip body and bookkeeping.
-        let one = doc(0).gzip.len() + ENTRY_OVERHEAD;
+        let one = doc(0).compressed_only().weight();
         let cache = DocCache::new(one * 10);
         for n in 0..10u8 {
-            cache.insert(format!("k{n}"), doc(n));
+            cache.insert(format!("k{n}"), &doc(n));
         }
         assert!(
             cache.get("k0", 0).is_some(),
             "touch k0: now the most recent"
         );
-        cache.insert("k10".into(), doc(10));
+        cache.insert("k10".into(), &doc(10));
         assert!(cache.used_bytes() <= one * 10);
         assert!(cache.get("k0", 0).is_some());
         assert!(cache.get("k1", 0).is_none(), "the least recently used went");
         assert!(cache.get("k10", 0).is_some());
         let none = DocCache::new(0);
-        none.insert("k".into(), doc(1));
+        none.insert("k".into(), &doc(1));
         assert!(none.is_empty());
+    }
+
+    #[test]
+    fn files_are_kept_within_their_budget() {
+        let files = FileCache::new(3 * (1000 + ENTRY_OVERHEAD));
+        for n in 0..5u8 {
+            files.insert(format!("{n}/nupkg"), Bytes::from(vec![n; 1000]));
+        }
+        assert!(files.get("0/nupkg").is_none());
+        assert_eq!(files.get("4/nupkg").unwrap()[0], 4);
+        assert!(files.lru.used_bytes() <= 3 * (1000 + ENTRY_OVERHEAD));
     }
 }

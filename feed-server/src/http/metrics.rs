@@ -1,6 +1,7 @@
 //! Prometheus metrics: requests by route and status, latency, pushes, storage errors.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -29,14 +30,62 @@ pub struct ResultLabels {
     pub result: &'static str,
 }
 
-/// The server's metrics and the registry that exposes them.
+/// The server's metrics and the registry that exposes them. Cheap to clone (one reference
+/// count), which the middleware does for every request.
 #[derive(Clone)]
-pub struct Metrics {
-    registry: Arc<Registry>,
+pub struct Metrics(Arc<Inner>);
+
+pub struct Inner {
+    registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     pub pushes: Family<ResultLabels, Counter>,
     pub storage_errors: Counter,
+    /// The families' members by route, method and status, looked up without allocating:
+    /// counting a request takes a shared lock and two atomic adds (the families' own lookup
+    /// would allocate three strings per request).
+    handles: RwLock<HashMap<u64, Vec<(RouteKey, RouteHandles)>>>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+struct RouteKey {
+    route: Box<str>,
+    method: Box<str>,
+    status: u16,
+}
+
+impl RouteKey {
+    fn is(&self, route: &str, method: &str, status: u16) -> bool {
+        self.status == status && *self.route == *route && *self.method == *method
+    }
+}
+
+/// FNV-1a of a request's labels: cheap, and collisions only cost a comparison.
+fn label_hash(route: &str, method: &str, status: u16) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let bytes = route
+        .bytes()
+        .chain([0])
+        .chain(method.bytes())
+        .chain(status.to_le_bytes());
+    for b in bytes {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    h
+}
+
+#[derive(Clone)]
+struct RouteHandles {
+    requests: Counter,
+    latency: Histogram,
+}
+
+impl std::ops::Deref for Metrics {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
 }
 
 impl Default for Metrics {
@@ -70,13 +119,14 @@ impl Metrics {
             "Requests that failed because the object store did",
             storage_errors.clone(),
         );
-        Metrics {
-            registry: Arc::new(registry),
+        Metrics(Arc::new(Inner {
+            registry,
             requests,
             latency,
             pushes,
             storage_errors,
-        }
+            handles: RwLock::default(),
+        }))
     }
 
     /// The Prometheus text exposition.
@@ -91,35 +141,112 @@ impl Metrics {
     pub fn push_result(&self, result: &'static str) {
         self.pushes.get_or_create(&ResultLabels { result }).inc();
     }
+
+    /// Counts one request and its latency.
+    fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        let hash = label_hash(route, method, status);
+        {
+            let map = self
+                .handles
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let known = map
+                .get(&hash)
+                .and_then(|bucket| bucket.iter().find(|(k, _)| k.is(route, method, status)));
+            if let Some((_, h)) = known {
+                h.latency.observe(seconds);
+                h.requests.inc();
+                return;
+            }
+        }
+        // First request with these labels: create the families' members, remember them.
+        let handles = RouteHandles {
+            requests: self
+                .requests
+                .get_or_create(&RequestLabels {
+                    route: route.to_owned(),
+                    method: method.to_owned(),
+                    status,
+                })
+                .clone(),
+            latency: self
+                .latency
+                .get_or_create(&RouteLabels {
+                    route: route.to_owned(),
+                })
+                .clone(),
+        };
+        {
+            let mut map = self
+                .handles
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let bucket = map.entry(hash).or_default();
+            if !bucket.iter().any(|(k, _)| k.is(route, method, status)) {
+                let key = RouteKey {
+                    route: route.into(),
+                    method: method.into(),
+                    status,
+                };
+                bucket.push((key, handles.clone()));
+            }
+        }
+        handles.latency.observe(seconds);
+        handles.requests.inc();
+    }
 }
 
 /// Middleware counting every request by its route pattern (never the raw path: ids are unbounded).
 pub async fn track(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = request.method().as_str().to_owned();
+    // The matched path is a shared string: cloning it does not allocate.
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = request.method().clone();
     let start = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16();
     if status == 503 {
         metrics.storage_errors.inc();
     }
-    metrics
-        .latency
-        .get_or_create(&RouteLabels {
-            route: route.clone(),
-        })
-        .observe(start.elapsed().as_secs_f64());
-    metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            route,
-            method,
-            status,
-        })
-        .inc();
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    metrics.observe(
+        route,
+        method.as_str(),
+        status,
+        start.elapsed().as_secs_f64(),
+    );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_counted_per_route_method_and_status() {
+        let m = Metrics::new();
+        for _ in 0..3 {
+            m.observe("/index.json", "GET", 200, 0.001);
+        }
+        m.observe("/index.json", "GET", 304, 0.001);
+        m.observe("/query", "GET", 200, 0.001);
+        let text = m.render();
+        let line = |needle: &str| {
+            text.lines()
+                .find(|l| l.starts_with("nuget_feed_http_requests_total") && l.contains(needle))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert!(
+            line(r#"route="/index.json",method="GET",status="200""#).ends_with(" 3"),
+            "{text}"
+        );
+        assert!(line(r#"status="304""#).ends_with(" 1"), "{text}");
+        assert!(line(r#"route="/query""#).ends_with(" 1"), "{text}");
+        assert!(
+            text.contains(
+                "nuget_feed_http_request_duration_seconds_count{route=\"/index.json\"} 4"
+            ),
+            "{text}"
+        );
+    }
 }

@@ -112,10 +112,15 @@ fn feed_routes(state: &AppState) -> Router<AppState> {
         "/package/{id}/{version}",
         axum::routing::delete(publish::delete).post(publish::relist),
     );
-    let reads = reads.layer(middleware::from_fn_with_state(
-        state.clone(),
-        require_read_token,
-    ));
+    // A public feed's reads skip the middleware altogether: it is on the hottest path.
+    let reads = if state.read_tokens.is_some() {
+        reads.layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_read_token,
+        ))
+    } else {
+        reads
+    };
     uploads.merge(
         reads
             .merge(writes)

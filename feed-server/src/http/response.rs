@@ -62,9 +62,11 @@ pub struct DocOptions {
 }
 
 /// A JSON document response.
-pub fn json(request: &HeaderMap, value: &serde_json::Value, opts: DocOptions) -> Response {
-    match serde_json::to_vec(value) {
-        Ok(body) => document(request, body, JSON, opts),
+pub fn json(request: &HeaderMap, value: &impl serde::Serialize, opts: DocOptions) -> Response {
+    // Sized for a page of search results, so the buffer rarely grows while writing.
+    let mut body = Vec::with_capacity(16 * 1024);
+    match serde_json::to_writer(&mut body, value) {
+        Ok(()) => document(request, body, JSON, opts),
         Err(e) => ApiError::Internal(format!("cannot serialize a document: {e}")).into_response(),
     }
 }
@@ -143,9 +145,20 @@ pub fn cached(request: &HeaderMap, doc: &CachedDoc, opts: DocOptions) -> Respons
 
 /// A stored file, streamed as it is read.
 pub fn file(blob: Blob, content_type: &'static str, private: bool) -> Response {
-    let mut headers = HeaderMap::new();
+    let headers = file_headers(content_type, blob.size, private);
+    (StatusCode::OK, headers, Body::from_stream(blob.stream)).into_response()
+}
+
+/// A stored file already in memory (the file cache).
+pub fn file_bytes(bytes: bytes::Bytes, content_type: &'static str, private: bool) -> Response {
+    let headers = file_headers(content_type, bytes.len() as u64, private);
+    (StatusCode::OK, headers, bytes).into_response()
+}
+
+fn file_headers(content_type: &'static str, size: u64, private: bool) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(4);
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(blob.size));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
     headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(if private {
@@ -154,7 +167,7 @@ pub fn file(blob: Blob, content_type: &'static str, private: bool) -> Response {
             FILE_CACHE
         }),
     );
-    (StatusCode::OK, headers, Body::from_stream(blob.stream)).into_response()
+    headers
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::cache::DocCache;
+use super::cache::{DocCache, FileCache};
 use super::metrics::Metrics;
 use crate::api::vulnerabilities::Advisory;
 use crate::auth::{ApiKeys, ReadTokens};
@@ -27,6 +27,8 @@ pub struct App {
     pub metrics: Metrics,
     /// Rendered documents ([`super::cache`]).
     pub cache: DocCache,
+    /// Small package files ([`super::cache`]).
+    pub files: FileCache,
 }
 
 impl AppState {

@@ -116,14 +116,9 @@ impl NuGetVersion {
     /// The normalized string (N-3): no leading zeros, the 4th part only when non-zero,
     /// prerelease labels as written, no metadata. `1.01.0.0-Beta+sha` -> `1.1.0-Beta`.
     pub fn to_normalized(&self) -> String {
-        let mut s = format!("{}.{}.{}", self.major, self.minor, self.patch);
-        if self.revision != 0 {
-            s.push_str(&format!(".{}", self.revision));
-        }
-        if !self.release.is_empty() {
-            s.push('-');
-            s.push_str(&self.release.join("."));
-        }
+        let mut s = String::with_capacity(24);
+        // Writing into a String cannot fail.
+        let _ = self.write_normalized(&mut s, false);
         s
     }
 
@@ -140,7 +135,29 @@ impl NuGetVersion {
 
     /// The normalized string lower-cased: `LOWER_VERSION` in URLs and object keys (N-2, N-7).
     pub fn lower_normalized(&self) -> String {
-        self.to_normalized().to_ascii_lowercase()
+        let mut s = String::with_capacity(24);
+        let _ = self.write_normalized(&mut s, true);
+        s
+    }
+
+    /// Writes the normalized string (lower-cased with `lower`) without allocating, for views
+    /// that write many versions ([`NuGetVersion::to_normalized`] is this into a `String`).
+    pub fn write_normalized(&self, out: &mut impl fmt::Write, lower: bool) -> fmt::Result {
+        write!(out, "{}.{}.{}", self.major, self.minor, self.patch)?;
+        if self.revision != 0 {
+            write!(out, ".{}", self.revision)?;
+        }
+        for (i, label) in self.release.iter().enumerate() {
+            out.write_char(if i == 0 { '-' } else { '.' })?;
+            if lower {
+                for c in label.chars() {
+                    out.write_char(c.to_ascii_lowercase())?;
+                }
+            } else {
+                out.write_str(label)?;
+            }
+        }
+        Ok(())
     }
 
     /// True when there is a prerelease part (`1.0.0-beta`).

@@ -3,6 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use futures::TryStreamExt;
 
 use super::read_path;
 use crate::api::flat_container;
@@ -66,20 +67,49 @@ pub async fn file(
             _ => return Err(ApiError::not_found()),
         }
     };
-    let blob = s
-        .feed
-        .open_file(&pid, &v, kind)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
     let content_type = if kind == PackageFile::Icon {
         icon_type(&s, &pid, &v)
     } else {
         content_type
     };
+    let private = s.read_tokens.is_some();
+    // A version's files never change; its push event names them (see `cache::FileCache`).
+    let push_seq = s
+        .feed
+        .state()
+        .version(&pid, &v)
+        .map(|r| r.push_seq)
+        .ok_or_else(ApiError::not_found)?;
+    let key = format!("{push_seq}/{kind:?}");
+    if let Some(bytes) = s.files.get(&key) {
+        if kind == PackageFile::Nupkg {
+            s.feed.downloads().record(&lower_id, &v.lower_normalized());
+        }
+        return Ok(response::file_bytes(bytes, content_type, private));
+    }
+    let blob = s
+        .feed
+        .open_file(&pid, &v, kind)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     if kind == PackageFile::Nupkg {
         s.feed.downloads().record(&lower_id, &v.lower_normalized());
     }
-    Ok(response::file(blob, content_type, s.read_tokens.is_some()))
+    if blob.size > cache::MAX_CACHED_FILE_BYTES {
+        return Ok(response::file(blob, content_type, private));
+    }
+    // Small: read it whole (it is at most a few chunks) and keep it for the next restore.
+    let chunks: Vec<bytes::Bytes> = blob
+        .stream
+        .try_collect()
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("reading {key} failed: {e}")))?;
+    let bytes = match <[_; 1]>::try_from(chunks) {
+        Ok([one]) => one,
+        Err(chunks) => bytes::Bytes::from(chunks.concat()),
+    };
+    s.files.insert(key, bytes.clone());
+    Ok(response::file_bytes(bytes, content_type, private))
 }
 
 /// Icons are PNG or JPEG (the only types NuGet accepts), named by the nuspec's icon path.

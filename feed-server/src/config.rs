@@ -75,6 +75,11 @@ pub struct FileConfig {
     /// Log format: `json` (default) or `text`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_format: Option<LogFormat>,
+    /// On S3, Azure Blob or GCS storage: answer package file downloads with a redirect (302)
+    /// to a pre-signed URL of the stored object, so the bytes flow from the store and not
+    /// through the server. Default false; refused at start-up for other storage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_downloads: Option<bool>,
 }
 
 /// Object storage for the feed.
@@ -158,6 +163,9 @@ pub struct Args {
     /// Log format [default: json].
     #[arg(long, env = "NUGET_FEED_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// Redirect package downloads to pre-signed URLs (S3, Azure, GCS) [default: false].
+    #[arg(long, env = "NUGET_FEED_REDIRECT_DOWNLOADS")]
+    pub redirect_downloads: Option<bool>,
 }
 
 /// The validated configuration the server runs with.
@@ -180,6 +188,8 @@ pub struct Config {
     pub vulnerabilities_file: Option<PathBuf>,
     pub temp_dir: PathBuf,
     pub log_format: LogFormat,
+    /// Package downloads redirect to pre-signed URLs of the store.
+    pub redirect_downloads: bool,
 }
 
 /// Why a configuration was refused.
@@ -306,6 +316,10 @@ impl Config {
                 .or(file.temp_dir)
                 .unwrap_or_else(std::env::temp_dir),
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+            redirect_downloads: args
+                .redirect_downloads
+                .or(file.redirect_downloads)
+                .unwrap_or(false),
         })
     }
 }

@@ -18,6 +18,11 @@ use crate::storage::Storage;
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let storage = Storage::open(&config.storage_url, &config.storage_options)
         .context("cannot open storage")?;
+    if config.redirect_downloads && !storage.can_sign() {
+        anyhow::bail!(
+            "redirect_downloads needs S3, Azure Blob or GCS storage: {storage:?} cannot sign download URLs"
+        );
+    }
     std::fs::create_dir_all(&config.temp_dir)
         .with_context(|| format!("cannot create temp dir {}", config.temp_dir.display()))?;
     // Uploads of a process that was killed are never cleaned up by it.

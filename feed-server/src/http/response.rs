@@ -149,6 +149,20 @@ pub fn file(blob: Blob, content_type: &'static str, private: bool) -> Response {
     (StatusCode::OK, headers, Body::from_stream(blob.stream)).into_response()
 }
 
+/// A redirect (302, G-3: clients follow it) to where the file can be downloaded for a while,
+/// e.g. a pre-signed URL of the store: never cached, since the URL expires.
+pub fn redirect(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(location) => {
+            let mut headers = HeaderMap::with_capacity(2);
+            headers.insert(header::LOCATION, location);
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            (StatusCode::FOUND, headers).into_response()
+        }
+        Err(_) => ApiError::Internal(format!("cannot redirect to {location}")).into_response(),
+    }
+}
+
 /// A stored file already in memory (the file cache).
 pub fn file_bytes(bytes: bytes::Bytes, content_type: &'static str, private: bool) -> Response {
     let headers = file_headers(content_type, bytes.len() as u64, private);

@@ -21,6 +21,7 @@ use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
+use object_store::signer::Signer;
 use object_store::{
     ObjectStore, ObjectStoreExt, ObjectStoreScheme, PutMode, PutOptions, PutPayload,
 };
@@ -112,8 +113,22 @@ macro_rules! cloud_store {
         for (key, value) in $options {
             builder = builder.with_config(key.parse().map_err(config)?, value);
         }
-        Arc::new(builder.build().map_err(config)?) as Arc<dyn ObjectStore>
+        builder.build().map_err(config)?
     }};
+}
+
+/// A cloud store scoped to `prefix`, as a store and as the signer of download URLs.
+fn scoped<T: ObjectStore + Signer>(
+    store: T,
+    prefix: &Path,
+) -> (Arc<dyn ObjectStore>, Option<Arc<dyn Signer>>) {
+    if prefix.as_ref().is_empty() {
+        let store = Arc::new(store);
+        (store.clone(), Some(store))
+    } else {
+        let store = Arc::new(PrefixStore::new(store, prefix.clone()));
+        (store.clone(), Some(store))
+    }
 }
 
 /// A feed's object store, already scoped to the feed's prefix.
@@ -123,6 +138,8 @@ pub struct Storage {
     description: String,
     /// The folder of a local-folder store: downloads read it directly ([`Storage::get_stream`]).
     local_root: Option<std::path::PathBuf>,
+    /// Signs download URLs on S3, Azure and GCS ([`Storage::signed_get_url`]).
+    signer: Option<Arc<dyn Signer>>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -142,47 +159,53 @@ impl Storage {
         };
         let (scheme, prefix) =
             ObjectStoreScheme::parse(&parsed).map_err(|e| Error::Config(e.to_string()))?;
-        let store: Arc<dyn ObjectStore> = match scheme {
+        let prefix = Path::parse(prefix.as_ref()).map_err(|e| Error::Config(e.to_string()))?;
+        let (store, signer) = match scheme {
             ObjectStoreScheme::Local => {
                 let path = parsed
                     .to_file_path()
                     .map_err(|()| Error::Config(format!("`{url}` is not a local path")))?;
                 return Storage::local(&path);
             }
-            ObjectStoreScheme::Memory => Arc::new(InMemory::new()),
-            ObjectStoreScheme::AmazonS3 => {
-                cloud_store!(object_store::aws::AmazonS3Builder::from_env(), url, options)
+            ObjectStoreScheme::Memory => {
+                let store: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
+                    Arc::new(InMemory::new())
+                } else {
+                    Arc::new(PrefixStore::new(InMemory::new(), prefix.clone()))
+                };
+                (store, None)
             }
-            ObjectStoreScheme::MicrosoftAzure => {
+            ObjectStoreScheme::AmazonS3 => scoped(
+                cloud_store!(object_store::aws::AmazonS3Builder::from_env(), url, options),
+                &prefix,
+            ),
+            ObjectStoreScheme::MicrosoftAzure => scoped(
                 cloud_store!(
                     object_store::azure::MicrosoftAzureBuilder::from_env(),
                     url,
                     options
-                )
-            }
-            ObjectStoreScheme::GoogleCloudStorage => {
+                ),
+                &prefix,
+            ),
+            ObjectStoreScheme::GoogleCloudStorage => scoped(
                 cloud_store!(
                     object_store::gcp::GoogleCloudStorageBuilder::from_env(),
                     url,
                     options
-                )
-            }
+                ),
+                &prefix,
+            ),
             other => {
                 return Err(Error::Config(format!(
                     "`{url}`: storage scheme {other:?} is not supported; use a folder, memory://, s3://, az:// or gs://"
                 )));
             }
         };
-        let prefix = Path::parse(prefix.as_ref()).map_err(|e| Error::Config(e.to_string()))?;
-        let store: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
-            store
-        } else {
-            Arc::new(PrefixStore::new(store, prefix))
-        };
         Ok(Storage {
             store,
             description: redact_url(url),
             local_root: None,
+            signer,
         })
     }
 
@@ -205,6 +228,7 @@ impl Storage {
             store: Arc::new(store),
             description: format!("folder {}", dir.display()),
             local_root: std::fs::canonicalize(dir).ok(),
+            signer: None,
         })
     }
 
@@ -214,6 +238,7 @@ impl Storage {
             store: Arc::new(InMemory::new()),
             description: "memory://".to_owned(),
             local_root: None,
+            signer: None,
         }
     }
 
@@ -225,6 +250,7 @@ impl Storage {
             description: format!("{} (with injected faults)", self.description),
             // Every read goes through the faults.
             local_root: None,
+            signer: self.signer.clone(),
         }
     }
 
@@ -275,6 +301,30 @@ impl Storage {
             .await
             .map_err(|e| Error::from_store(path, e))?;
         result.bytes().await.map_err(|e| Error::from_store(path, e))
+    }
+
+    /// A URL anyone may GET `key` from for `expires_in`, signed with the backend's credentials
+    /// (S3, Azure, GCS), or `None` for backends that cannot sign (a folder, memory). Signing
+    /// is local computation: nothing is sent to the store.
+    pub async fn signed_get_url(
+        &self,
+        key: Key<'_>,
+        expires_in: Duration,
+    ) -> Result<Option<url::Url>> {
+        let Some(signer) = &self.signer else {
+            return Ok(None);
+        };
+        let path = key.path();
+        signer
+            .signed_url(http::Method::GET, &path, expires_in)
+            .await
+            .map(Some)
+            .map_err(|e| Error::from_store(&path, e))
+    }
+
+    /// Whether [`Storage::signed_get_url`] gives URLs.
+    pub fn can_sign(&self) -> bool {
+        self.signer.is_some()
     }
 
     /// Reads an object as a stream of chunks, for downloads that must not be buffered whole.

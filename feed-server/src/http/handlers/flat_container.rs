@@ -12,7 +12,11 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::response;
 use crate::http::state::AppState;
 use crate::package::PackageId;
-use crate::storage::PackageFile;
+use crate::storage::{Key, PackageFile};
+
+/// How long a pre-signed download URL is valid (`redirect_downloads`): a client follows the
+/// redirect at once, and an object store checks the expiry only when the download starts.
+const REDIRECT_TTL: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// `GET {flat}/{id}/index.json`: 404 for an unknown id (PBA-2).
 pub async fn versions(
@@ -80,6 +84,19 @@ pub async fn file(
         .version(&pid, &v)
         .map(|r| r.push_seq)
         .ok_or_else(ApiError::not_found)?;
+    if s.config.redirect_downloads && kind == PackageFile::Nupkg {
+        // The store serves the bytes; a signed URL lives long enough to start a download.
+        let key = Key::Package {
+            id: &pid,
+            version: &v,
+            file: kind,
+        };
+        let url = s.feed.storage().signed_get_url(key, REDIRECT_TTL).await?;
+        if let Some(url) = url {
+            s.feed.downloads().record(&lower_id, &v.lower_normalized());
+            return Ok(response::redirect(url.as_str()));
+        }
+    }
     let key = format!("{push_seq}/{kind:?}");
     if let Some(bytes) = s.files.get(&key) {
         if kind == PackageFile::Nupkg {

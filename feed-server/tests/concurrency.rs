@@ -119,6 +119,11 @@ async fn listed_in_registration(
         .await;
     let mut out = BTreeMap::new();
     for page in doc["items"].as_array().unwrap() {
+        // Above 128 versions pages are not inlined (REG-3): fetch them.
+        let page = match page.get("items") {
+            Some(_) => page.clone(),
+            None => c.json(page["@id"].as_str().unwrap()).await,
+        };
         for leaf in page["items"].as_array().unwrap() {
             let entry = &leaf["catalogEntry"];
             out.insert(

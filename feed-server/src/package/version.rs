@@ -103,14 +103,26 @@ impl NuGetVersion {
         }
 
         let [major, minor, patch, revision] = parts;
-        Ok(NuGetVersion {
+        let version = NuGetVersion {
             major,
             minor,
             patch,
             revision,
             release,
             metadata: metadata.map(str::to_owned),
-        })
+        };
+        // The limit holds for the forms the feed writes too (URLs, object keys, documents):
+        // `1-` plus 62 characters is 64, but normalized, `1.0.0-` plus 62 would not parse back,
+        // and the version could be pushed but never downloaded (found by fuzzing).
+        let full = version.to_full();
+        if full.len() > MAX_LENGTH {
+            return Err(invalid(format!(
+                "written in full (`{}`) it is longer than {MAX_LENGTH} characters: shorten its \
+                 prerelease label or metadata",
+                shown(&full)
+            )));
+        }
+        Ok(version)
     }
 
     /// The normalized string (N-3): no leading zeros, the 4th part only when non-zero,
@@ -364,6 +376,25 @@ mod tests {
 
     fn v(s: &str) -> NuGetVersion {
         NuGetVersion::parse(s).unwrap()
+    }
+
+    #[test]
+    fn the_length_limit_holds_for_the_normalized_and_full_forms() {
+        // Regressions from `cargo fuzz run version` and the mutation loop: each fits in 64
+        // characters as written but not normalized, so it could be pushed, stored under its
+        // normalized version, and then never parsed back from a download URL.
+        for input in [
+            format!("0.0-a{}.b-c.0", "U".repeat(53)),
+            "21474836-47.2147483647.47483647.214748362147483647.2147483647".to_owned(),
+            format!("1-{}", "x".repeat(62)),
+            format!("1+{}", "m".repeat(62)),
+        ] {
+            assert!(input.len() <= MAX_LENGTH, "{input}");
+            let err = NuGetVersion::parse(&input).unwrap_err().to_string();
+            assert!(err.contains("written in full"), "{input}: {err}");
+        }
+        let longest = format!("1.0.0-{}", "x".repeat(58));
+        assert_eq!(v(&longest).to_full(), longest);
     }
 
     #[test]

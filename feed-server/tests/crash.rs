@@ -497,6 +497,7 @@ async fn kill_loop(name: &str, config: FeedConfig, kills: usize) {
         "{name}: fsck failed (seed {seed}):\n{out}\n{err}"
     );
     let orphans_after_kills = out.lines().filter(|l| l.starts_with("orphan:")).count();
+    let interrupted_writes = out.lines().filter(|l| l.contains("(staging,")).count();
 
     // 2. Over HTTP: every acknowledged push is there, byte for byte; an unanswered one is there
     //    completely or not at all, and pushing it again completes it.
@@ -552,7 +553,8 @@ async fn kill_loop(name: &str, config: FeedConfig, kills: usize) {
     eprintln!(
         "{name}: {kills} kills survived (seed {seed}); {} pushes: {acknowledged} acknowledged (0 lost), \
          {unknown} unanswered ({unknown_present} had landed, the rest pushed again); \
-         {orphans_after_kills} orphaned objects left by killed pushes, collected by gc; \
+         {orphans_after_kills} orphaned objects left by killed pushes ({interrupted_writes} \
+         half-written files), collected by gc; \
          restart to healthy took {:?} on average",
         outcomes.len(),
         restarts / kills as u32

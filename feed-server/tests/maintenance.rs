@@ -256,9 +256,16 @@ async fn gc_removes_old_orphans_and_nothing_referenced_or_young() {
         )
         .await
         .unwrap();
+    // A local folder's half-written file (a process killed inside a write).
+    std::fs::write(
+        root.join("packages/dead/1.0.0/dead.1.0.0.nupkg#1"),
+        b"PK half",
+    )
+    .unwrap();
     age_all(&root, HOUR);
-    // A young orphan: a push in progress, as far as anyone can tell.
+    // A young orphan: a push in progress, as far as anyone can tell; and a write in progress.
     dead_push(&storage, &PackageBuilder::new("Young", "1.0.0").build(), 1).await;
+    std::fs::write(root.join("packages/young/1.0.0/young.nuspec#2"), b"<pack").unwrap();
 
     let config = FeedConfig::new(root.to_string_lossy().into_owned());
     let before = fsck_json(&config, &[]).1["orphans"]
@@ -299,7 +306,9 @@ async fn gc_removes_old_orphans_and_nothing_referenced_or_young() {
         if path.ends_with(".nupkg") {
             let folder = &path[..path.rfind('/').unwrap()];
             assert!(
-                !in_order[i + 1..].iter().any(|p| p.starts_with(folder)),
+                !in_order[i + 1..]
+                    .iter()
+                    .any(|p| p.starts_with(folder) && !p.contains('#')),
                 "{in_order:?}"
             );
         }
@@ -308,6 +317,7 @@ async fn gc_removes_old_orphans_and_nothing_referenced_or_young() {
     let removed: Vec<&str> = removed.iter().map(String::as_str).collect();
     for expected in [
         "packages/dead/1.0.0/dead.1.0.0.nupkg",
+        "packages/dead/1.0.0/dead.1.0.0.nupkg#1",
         "packages/dead/1.0.0/dead.nuspec",
         "packages/dead/2.0.0/dead.2.0.0.nupkg",
         "packages/dead/2.0.0/icon",
@@ -337,7 +347,13 @@ async fn gc_removes_old_orphans_and_nothing_referenced_or_young() {
         .iter()
         .map(|o| o["path"].as_str().unwrap())
         .collect();
-    assert_eq!(left, ["packages/young/1.0.0/young.1.0.0.nupkg"]);
+    assert_eq!(
+        left,
+        [
+            "packages/young/1.0.0/young.1.0.0.nupkg",
+            "packages/young/1.0.0/young.nuspec#2"
+        ]
+    );
     // The live version is untouched and still served.
     let feed = Feed::open(storage.clone(), options).await.unwrap();
     assert!(

@@ -280,7 +280,8 @@ pub struct Orphan {
     pub age_seconds: u64,
     /// `claim` (a .nupkg without event: a push that died, or one in progress if young),
     /// `file` (another file of a version that is not visible, or that it does not use),
-    /// `lock` (a version lock generation), `symbol` (a PDB) or `unknown`.
+    /// `lock` (a version lock generation), `symbol` (a PDB), `staging` (a local folder's
+    /// temporary file of a write that was interrupted) or `unknown`.
     pub kind: &'static str,
 }
 
@@ -449,6 +450,18 @@ pub async fn fsck(storage: &Storage, options: &FsckOptions) -> Result<FsckReport
             },
         })
         .collect();
+    for leftover in storage.local_leftovers().await? {
+        orphans.push(Orphan {
+            age_seconds: Utc::now()
+                .signed_duration_since(leftover.last_modified)
+                .to_std()
+                .unwrap_or_default()
+                .as_secs(),
+            path: leftover.path,
+            size: leftover.size,
+            kind: "staging",
+        });
+    }
     orphans.sort_by(|a, b| a.path.cmp(&b.path));
     report.orphans = orphans;
     Ok(report)

@@ -11,6 +11,9 @@
 //! caught up on before it is removed. The folder's other files go first and its claim last, so
 //! the version cannot be claimed again while its old files are still being removed.
 //!
+//! A local folder's temporary files of interrupted writes (`{path}#{n}`, invisible to listings)
+//! older than the grace are removed too.
+//!
 //! Symbol PDBs (`symbols/`) are shared by content and not under a version's lock: one is removed
 //! when no visible version references it, it is older than the grace, and it is unchanged since
 //! it was listed; a symbols push that rewrites one just then puts it back after its event.
@@ -112,7 +115,37 @@ pub async fn gc(storage: &Storage, options: &GcOptions) -> Result<GcReport> {
         .await?;
     }
     collect_symbols(storage, options, &mut view, symbols, &mut report).await?;
+    collect_leftovers(storage, options, &mut report).await?;
     Ok(report)
+}
+
+/// A local folder's temporary files of interrupted writes: no object, no reader; one older than
+/// the grace belongs to no write in progress (those keep writing to it).
+async fn collect_leftovers(
+    storage: &Storage,
+    options: &GcOptions,
+    report: &mut GcReport,
+) -> Result<()> {
+    for leftover in storage.local_leftovers().await? {
+        let age = chrono::Utc::now()
+            .signed_duration_since(leftover.last_modified)
+            .to_std()
+            .unwrap_or_default();
+        if age < options.grace {
+            report.young += 1;
+            continue;
+        }
+        if !options.dry_run
+            && let Err(e) = storage.remove_local_leftover(&leftover).await
+        {
+            tracing::warn!(error = %e, "gc cannot remove an interrupted write's file");
+            report.failed.push(leftover.path);
+            continue;
+        }
+        report.removed_bytes += leftover.size;
+        report.removed.push(leftover.path);
+    }
+    Ok(())
 }
 
 fn folder_of(

@@ -72,6 +72,15 @@ pub struct Blob {
     pub stream: BoxStream<'static, Result<Bytes, std::io::Error>>,
 }
 
+/// A file an interrupted write left in a local folder (see [`Storage::local_leftovers`]).
+#[derive(Debug, Clone)]
+pub struct Leftover {
+    /// Relative to the folder, e.g. `packages/a/1.0.0/a.1.0.0.nupkg#1`.
+    pub path: String,
+    pub size: u64,
+    pub last_modified: DateTime<Utc>,
+}
+
 /// Size and age of a stored object.
 #[derive(Debug, Clone)]
 pub struct Meta {
@@ -348,6 +357,70 @@ impl Storage {
 
     pub async fn head(&self, key: Key<'_>) -> Result<Meta> {
         self.head_path(&key.path()).await
+    }
+
+    /// Files that interrupted writes left in a local folder: object_store writes `{path}#{n}`
+    /// first and then renames or links it, so a process killed in between leaves it behind,
+    /// invisible to [`Storage::list`]. Paths are relative to the folder; none for other stores.
+    pub async fn local_leftovers(&self) -> Result<Vec<Leftover>> {
+        let Some(root) = self.local_root.clone() else {
+            return Ok(Vec::new());
+        };
+        let walk = move || {
+            let mut found = Vec::new();
+            let mut stack = vec![root.clone()];
+            while let Some(dir) = stack.pop() {
+                let Ok(entries) = std::fs::read_dir(&dir) else {
+                    continue;
+                };
+                for entry in entries.flatten() {
+                    let Ok(meta) = entry.metadata() else { continue };
+                    if meta.is_dir() {
+                        stack.push(entry.path());
+                        continue;
+                    }
+                    let name = entry.file_name();
+                    let name = name.to_string_lossy();
+                    let staged = name.rsplit_once('#').is_some_and(|(_, n)| {
+                        !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+                    });
+                    let relative = entry.path();
+                    let Ok(relative) = relative.strip_prefix(&root) else {
+                        continue;
+                    };
+                    if staged && let Some(relative) = relative.to_str() {
+                        found.push(Leftover {
+                            path: relative.to_owned(),
+                            size: meta.len(),
+                            last_modified: meta
+                                .modified()
+                                .map(DateTime::<Utc>::from)
+                                .unwrap_or_else(|_| Utc::now()),
+                        });
+                    }
+                }
+            }
+            found
+        };
+        tokio::task::spawn_blocking(walk)
+            .await
+            .map_err(|e| Error::Config(format!("cannot walk the storage folder: {e}")))
+    }
+
+    /// Removes a file found by [`Storage::local_leftovers`].
+    pub async fn remove_local_leftover(&self, leftover: &Leftover) -> Result<()> {
+        let Some(root) = &self.local_root else {
+            return Ok(());
+        };
+        let file = root.join(&leftover.path);
+        match tokio::fs::remove_file(&file).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::Config(format!(
+                "cannot remove {}: {e}",
+                file.display()
+            ))),
+        }
     }
 
     /// Size, age and version tag of an object by path (fsck, gc).

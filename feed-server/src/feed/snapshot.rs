@@ -31,7 +31,8 @@ use serde::{Deserialize, Serialize};
 
 use super::event::{EmbeddedFiles, SymbolFile};
 use super::record::{Listing, PackageRecord, VersionRecord, Versions};
-use super::state::{Catalog, EventSummary, FeedState};
+use super::search::SearchIndex;
+use super::state::{Catalog, EventSummary, FeedState, same_spelling};
 use super::{Feed, Result};
 use crate::package::{NuGetVersion, PackageId};
 use crate::storage::{self, Key};
@@ -142,17 +143,33 @@ impl Feed {
                 Err(e) => return Err(e.into()),
             }
         }
-        let ids: Vec<Arc<str>> = state.packages().map(|(id, _)| id.clone()).collect();
+        // Index every package at once, then read back the few listings the snapshot lacked.
+        let (state, index, incomplete) = tokio::task::spawn_blocking(move || {
+            let index = SearchIndex::build(state.packages().map(|(id, r)| (&**id, &**r)));
+            let incomplete: Vec<Arc<str>> = state
+                .packages()
+                .filter(|(id, _)| !state.missing_listings(id).is_empty())
+                .map(|(id, _)| id.clone())
+                .collect();
+            (state, index, incomplete)
+        })
+        .await
+        .map_err(|e| SnapshotError::Task(e.to_string()))?;
         *self
             .inner
             .state
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = state;
+        *self
+            .inner
+            .search
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = index;
         *lock(&self.inner.snapshot) = SnapshotClock {
             seq,
             at: Instant::now(),
         };
-        self.refresh_ids(ids).await;
+        self.refresh_ids(incomplete).await;
         Ok(Some(seq))
     }
 }
@@ -548,8 +565,11 @@ impl<'de> serde::de::Visitor<'de> for Events<'_> {
         {
             let parsed_id = PackageId::parse(&id).map_err(A::Error::custom)?;
             let parsed_version = NuGetVersion::parse(&version).map_err(A::Error::custom)?;
-            let lower = parsed_id.lower();
-            if last.as_ref().is_none_or(|(l, _)| *l != lower) {
+            if last
+                .as_ref()
+                .is_none_or(|(l, _)| !l.eq_ignore_ascii_case(&id))
+            {
+                let lower = parsed_id.lower();
                 let record = builder.packages.get(lower.as_str()).cloned();
                 last = Some((lower, record));
             }
@@ -562,7 +582,7 @@ impl<'de> serde::de::Visitor<'de> for Events<'_> {
                 _ => Arc::new(parsed_id),
             };
             let version = match known {
-                Some(v) if v.version().to_full() == version => v.version_arc().clone(),
+                Some(v) if same_spelling(v.version(), &parsed_version) => v.version_arc().clone(),
                 _ => Arc::new(parsed_version),
             };
             let seq = builder.catalog.len() as u64 + 1;

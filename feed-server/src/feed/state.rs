@@ -334,8 +334,9 @@ fn shared_id(record: &PackageRecord, id: &PackageId) -> Arc<PackageId> {
 
 /// Whether two equal versions are also written the same way (labels' casing, metadata), so
 /// that the catalog shows each event's version as the event wrote it.
-fn same_spelling(a: &NuGetVersion, b: &NuGetVersion) -> bool {
-    a.metadata() == b.metadata() && a.to_normalized() == b.to_normalized()
+pub(super) fn same_spelling(a: &NuGetVersion, b: &NuGetVersion) -> bool {
+    // Equal versions have equal numbers and labels but for their case: compare the rest.
+    a == b && a.metadata() == b.metadata() && a.release_labels() == b.release_labels()
 }
 
 /// Keeps a listing on exactly the versions search can show: gives the version just pushed

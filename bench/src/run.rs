@@ -66,6 +66,10 @@ pub struct ReadResult {
     pub nginx: Option<WrkResult>,
     /// Throughput of every round: ours, nginx.
     pub rounds: Vec<(f64, f64)>,
+    /// Median over the rounds of ours / nginx (each pair ran back to back).
+    pub ratio: Option<f64>,
+    /// Mean `totalHits` of a sample of the requests (search and autocomplete).
+    pub mean_total_hits: Option<f64>,
 }
 
 /// Everything measured.
@@ -204,6 +208,31 @@ fn encode(q: &str) -> String {
     out
 }
 
+/// Words used (as whole words) by 0.5% to 5% of the packages.
+fn topic_words(model: &FeedModel) -> Vec<String> {
+    let mut df: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for p in &model.packages {
+        let mut words: Vec<&str> = p
+            .description
+            .split_whitespace()
+            .chain(p.tags.iter().map(String::as_str))
+            .collect();
+        words.sort_unstable();
+        words.dedup();
+        for w in words {
+            *df.entry(w).or_default() += 1;
+        }
+    }
+    let n = model.packages.len().max(1) as f64;
+    let mut topics: Vec<String> = df
+        .into_iter()
+        .filter(|&(_, d)| (0.005..=0.05).contains(&(d as f64 / n)))
+        .map(|(w, _)| w.to_owned())
+        .collect();
+    topics.sort();
+    topics
+}
+
 fn path_lists(model: &FeedModel, dir: &Path) -> anyhow::Result<Vec<PathList>> {
     let mut rng = StdRng::seed_from_u64(42);
     let packages = sample(model, &mut rng);
@@ -247,22 +276,33 @@ fn path_lists(model: &FeedModel, dir: &Path) -> anyhow::Result<Vec<PathList>> {
             DOC_CONNECTIONS,
         ),
     ];
-    let common = |rng: &mut StdRng| model.words[rng.random_range(0..30)].clone();
-    let any_word = |rng: &mut StdRng| model.words[rng.random_range(0..model.words.len())].clone();
+    // Words by how many packages use them: a "topic" word is in 0.5-5% of the packages (what
+    // people search for: json, http, logging), a "very common" one is among the ten most
+    // frequent (a stress case: it matches most of the feed, and totalHits counts them all).
+    let topics = topic_words(model);
+    anyhow::ensure!(!topics.is_empty(), "the generated feed has no topic words");
+    let topic = |rng: &mut StdRng| topics[rng.random_range(0..topics.len())].clone();
+    let frequent = |rng: &mut StdRng| model.words[rng.random_range(0..10)].clone();
     let search = |q: String, rest: &str| format!("/query?q={}&{rest}", encode(&q));
     let vs = "skip=0&take=20&prerelease=true&semVerLevel=2.0.0";
     let n = 500;
     lists.push((
-        "search: common word",
-        (0..n).map(|_| search(common(&mut rng), vs)).collect(),
+        "search: topic word (0.5-5% of ids)",
+        (0..n).map(|_| search(topic(&mut rng), vs)).collect(),
         false,
         SEARCH_CONNECTIONS,
     ));
     lists.push((
-        "search: two words",
+        "search: two topic words",
         (0..n)
-            .map(|_| search(format!("{} {}", common(&mut rng), any_word(&mut rng)), vs))
+            .map(|_| search(format!("{} {}", topic(&mut rng), topic(&mut rng)), vs))
             .collect(),
+        false,
+        SEARCH_CONNECTIONS,
+    ));
+    lists.push((
+        "search: very common word (stress)",
+        (0..n).map(|_| search(frequent(&mut rng), vs)).collect(),
         false,
         SEARCH_CONNECTIONS,
     ));
@@ -301,12 +341,12 @@ fn path_lists(model: &FeedModel, dir: &Path) -> anyhow::Result<Vec<PathList>> {
         SEARCH_CONNECTIONS,
     ));
     lists.push((
-        "search: tools (packageType)",
+        "search: tools (packageType + topic word)",
         (0..n)
             .map(|_| {
                 format!(
                     "/query?q={}&packageType=DotnetTool&prerelease=true&semVerLevel=2.0.0",
-                    encode(&any_word(&mut rng)[..2])
+                    encode(&topic(&mut rng))
                 )
             })
             .collect(),
@@ -437,7 +477,7 @@ async fn reads(
                 nginx_runs.push(load(list, &nginx_url, opts.duration)?);
             }
         }
-        let rounds = ours_runs
+        let rounds: Vec<(f64, f64)> = ours_runs
             .iter()
             .enumerate()
             .map(|(i, o)| {
@@ -445,16 +485,49 @@ async fn reads(
                 (o.ok_per_second(), n)
             })
             .collect();
+        let mut ratios: Vec<f64> = rounds
+            .iter()
+            .filter(|(_, n)| *n > 0.0)
+            .map(|(o, n)| o / n)
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let mean_total_hits = if list.static_baseline {
+            None
+        } else {
+            mean_total_hits(&ours_url, &list.paths).await
+        };
         results.push(ReadResult {
             name: list.name.to_owned(),
             connections: list.connections,
             ours: median(&ours_runs),
             nginx: (!nginx_runs.is_empty()).then(|| median(&nginx_runs)),
             rounds,
+            ratio: ratios.get(ratios.len() / 2).copied(),
+            mean_total_hits,
         });
     }
     drop(nginx);
     Ok(results)
+}
+
+/// The mean `totalHits` of the first requests of a list.
+async fn mean_total_hits(base: &str, paths: &[String]) -> Option<f64> {
+    let client = reqwest::Client::new();
+    let mut sum = 0.0;
+    let mut n = 0.0;
+    for path in paths.iter().take(50) {
+        let doc: serde_json::Value = client
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        sum += doc["totalHits"].as_f64()?;
+        n += 1.0;
+    }
+    (n > 0.0).then(|| sum / n)
 }
 
 /// The run with the median throughput.
@@ -582,7 +655,7 @@ pub fn markdown(r: &Report, opts: &Options) -> String {
     }
     let _ = writeln!(
         out,
-        "\nLoad on a feed of {} versions ({} ids); wrk {} threads, keep-alive, `Accept-Encoding: gzip`, {} s per run, median of {} runs (ours and nginx alternating), after a 2 s warm-up. The server, nginx and wrk share the machine's cores.\n",
+        "\nLoad on a feed of {} versions ({} ids); wrk {} threads, keep-alive, `Accept-Encoding: gzip`, {} s per run, median of {} runs (ours and nginx alternating; the ratio is the median of the ratios of runs made back to back), after a 2 s warm-up. The server, nginx and wrk share the machine's cores.\n",
         r.load_versions,
         r.load_ids,
         opts.threads,
@@ -596,13 +669,14 @@ pub fn markdown(r: &Report, opts: &Options) -> String {
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
     for read in &r.reads {
         let o = &read.ours;
-        let (n_rps, n_p99, ratio) = match &read.nginx {
-            Some(n) => (
-                format!("{:.0}", n.ok_per_second()),
-                ms(n.p99),
-                format!("{:.2}", o.ok_per_second() / n.ok_per_second().max(1.0)),
-            ),
-            None => ("—".into(), "—".into(), "—".into()),
+        let (n_rps, n_p99) = match &read.nginx {
+            Some(n) => (format!("{:.0}", n.ok_per_second()), ms(n.p99)),
+            None => ("—".into(), "—".into()),
+        };
+        let ratio = read.ratio.map_or("—".into(), |r| format!("{r:.2}"));
+        let name = match read.mean_total_hits {
+            Some(h) => format!("{} (mean totalHits {h:.0})", read.name),
+            None => read.name.clone(),
         };
         let errors = if o.errors() > 0 {
             format!(" ({} errors)", o.errors())
@@ -612,7 +686,7 @@ pub fn markdown(r: &Report, opts: &Options) -> String {
         let _ = writeln!(
             out,
             "| {} | {} | {:.0}{errors} | {} | {} | {n_rps} | {n_p99} | {ratio} |",
-            read.name,
+            name,
             read.connections,
             o.ok_per_second(),
             ms(o.p50),

@@ -80,9 +80,8 @@ impl ServerProcess {
             .arg(&keys)
             .arg("--temp-dir")
             .arg(&tmp)
-            .arg("--log-format")
-            .arg("text")
-            .env("RUST_LOG", "warn,nuget_feed_server::feed=info")
+            // The default log level (info), as a deployment runs it.
+            .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

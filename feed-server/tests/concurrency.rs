@@ -500,32 +500,6 @@ async fn two_processes_on_one_local_folder() {
     eprintln!("local folder: {numbers:?}");
 }
 
-fn moto_options(moto: &Moto) -> BTreeMap<String, String> {
-    [
-        ("aws_endpoint", moto.endpoint()),
-        ("aws_allow_http", "true".into()),
-        ("aws_region", Moto::REGION.into()),
-        ("aws_access_key_id", Moto::ACCESS_KEY.into()),
-        ("aws_secret_access_key", Moto::SECRET_KEY.into()),
-        ("aws_virtual_hosted_style_request", "false".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
-}
-
-fn azurite_options(azurite: &Azurite) -> BTreeMap<String, String> {
-    [
-        ("azure_storage_endpoint", azurite.endpoint()),
-        ("azure_allow_http", "true".into()),
-        ("azure_storage_account_name", Azurite::ACCOUNT.into()),
-        ("azure_storage_account_key", Azurite::KEY.into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
-}
-
 async fn on_bucket(name: &str, scheme_bucket: &str, options: BTreeMap<String, String>) {
     let mut numbers = Numbers::default();
     let mut config = FeedConfig::new(format!("{scheme_bucket}/races"));
@@ -545,7 +519,7 @@ async fn two_processes_on_one_s3_bucket() {
         return;
     };
     moto.create_bucket("feeds");
-    on_bucket("s3 (moto)", "s3://feeds", moto_options(&moto)).await;
+    on_bucket("s3 (moto)", "s3://feeds", moto.storage_options()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -554,5 +528,5 @@ async fn two_processes_on_one_azure_container() {
         return;
     };
     azurite.create_container("feeds");
-    on_bucket("azure (azurite)", "az://feeds", azurite_options(&azurite)).await;
+    on_bucket("azure (azurite)", "az://feeds", azurite.storage_options()).await;
 }

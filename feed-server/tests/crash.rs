@@ -583,22 +583,6 @@ async fn kill_9_during_pushes_to_s3_leaves_a_consistent_feed() {
     };
     moto.create_bucket("kills");
     let mut config = FeedConfig::new("s3://kills/feed");
-    config.storage_options = [
-        ("aws_endpoint", moto.endpoint()),
-        ("aws_allow_http", "true".into()),
-        ("aws_region", common::external::Moto::REGION.into()),
-        (
-            "aws_access_key_id",
-            common::external::Moto::ACCESS_KEY.into(),
-        ),
-        (
-            "aws_secret_access_key",
-            common::external::Moto::SECRET_KEY.into(),
-        ),
-        ("aws_virtual_hosted_style_request", "false".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    config.storage_options = moto.storage_options();
     kill_loop("s3 (moto)", config, kills() / 2).await;
 }

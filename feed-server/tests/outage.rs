@@ -23,20 +23,11 @@ use nuget_feed_server::storage::fault::Faults;
 use nuget_feed_server::testing::PackageBuilder;
 
 fn s3_options(endpoint: String) -> std::collections::BTreeMap<String, String> {
-    [
-        ("aws_endpoint", endpoint),
-        ("aws_allow_http", "true".into()),
-        ("aws_region", Moto::REGION.into()),
-        ("aws_access_key_id", Moto::ACCESS_KEY.into()),
-        ("aws_secret_access_key", Moto::SECRET_KEY.into()),
-        ("aws_virtual_hosted_style_request", "false".into()),
-        // Short client timeouts, so that a hanging store becomes a 503 quickly in the test.
-        ("timeout", "2s".into()),
-        ("connect_timeout", "1s".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
+    let mut options = Moto::storage_options_via(&endpoint);
+    // Short client timeouts, so that a hanging store becomes a 503 quickly in the test.
+    options.insert("timeout".into(), "2s".into());
+    options.insert("connect_timeout".into(), "1s".into());
+    options
 }
 
 async fn objects(storage: &Storage) -> Vec<String> {

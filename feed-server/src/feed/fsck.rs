@@ -16,10 +16,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::time::Duration;
 
 use base64::Engine;
-use chrono::Utc;
 use futures::StreamExt;
 use serde::Serialize;
 use sha2::{Digest, Sha512};
@@ -333,14 +331,6 @@ pub(super) async fn list_blobs(storage: &Storage) -> Result<HashMap<String, Meta
     Ok(objects)
 }
 
-/// Age of a stored object by the store's clock and ours.
-pub(super) fn age_of(meta: &Meta) -> Duration {
-    Utc::now()
-        .signed_duration_since(meta.last_modified)
-        .to_std()
-        .unwrap_or_default()
-}
-
 /// Checks the feed in `storage` (see the module docs).
 pub async fn fsck(storage: &Storage, options: &FsckOptions) -> Result<FsckReport> {
     let mut view = LogView::read(storage).await?;
@@ -437,7 +427,7 @@ pub async fn fsck(storage: &Storage, options: &FsckOptions) -> Result<FsckReport
         .map(|(path, meta)| Orphan {
             path: path.clone(),
             size: meta.size,
-            age_seconds: age_of(meta).as_secs(),
+            age_seconds: storage::age(meta.last_modified).as_secs(),
             kind: match key::classify(&meta.path) {
                 Stored::Package {
                     file: PackageFile::Nupkg,
@@ -452,11 +442,15 @@ pub async fn fsck(storage: &Storage, options: &FsckOptions) -> Result<FsckReport
         .collect();
     for leftover in storage.local_leftovers().await? {
         orphans.push(Orphan {
+<<<<<<< Updated upstream
             age_seconds: Utc::now()
                 .signed_duration_since(leftover.last_modified)
                 .to_std()
                 .unwrap_or_default()
                 .as_secs(),
+=======
+            age_seconds: storage::age(leftover.last_modified).as_secs(),
+>>>>>>> Stashed changes
             path: leftover.path,
             size: leftover.size,
             kind: "staging",

@@ -24,7 +24,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::Result;
-use super::fsck::{LogView, age_of, list_blobs};
+use super::fsck::{LogView, list_blobs};
 use super::lock;
 use crate::package::{NuGetVersion, PackageId};
 use crate::storage::key::{self, Stored};
@@ -127,11 +127,15 @@ async fn collect_leftovers(
     report: &mut GcReport,
 ) -> Result<()> {
     for leftover in storage.local_leftovers().await? {
+<<<<<<< Updated upstream
         let age = chrono::Utc::now()
             .signed_duration_since(leftover.last_modified)
             .to_std()
             .unwrap_or_default();
         if age < options.grace {
+=======
+        if storage::age(leftover.last_modified) < options.grace {
+>>>>>>> Stashed changes
             report.young += 1;
             continue;
         }
@@ -180,13 +184,16 @@ async fn collect_folder(
         if !unreferenced(view, id, version, file) {
             continue;
         }
-        if age_of(&meta) < options.grace {
+        if storage::age(meta.last_modified) < options.grace {
             report.young += 1;
         } else {
             candidates.push((file, meta));
         }
     }
-    let stale_locks = folder.locks.iter().any(|m| age_of(m) >= lock::STALE);
+    let stale_locks = folder
+        .locks
+        .iter()
+        .any(|m| storage::age(m.last_modified) >= lock::STALE);
     if candidates.is_empty() && !stale_locks {
         return Ok(());
     }
@@ -222,7 +229,9 @@ async fn collect_folder(
     // is in the log by now.
     view.catch_up(storage).await?;
     if view.version(id, version).is_none()
-        && claim.as_ref().is_some_and(|c| age_of(c) < options.grace)
+        && claim
+            .as_ref()
+            .is_some_and(|c| storage::age(c.last_modified) < options.grace)
     {
         // A push is claiming the version: its files are (or will be) its own.
         report.busy.push(folder_name);
@@ -238,7 +247,9 @@ async fn collect_folder(
         }
         let path = listed.path.to_string();
         match storage.head_path(&listed.path).await {
-            Ok(now) if unchanged(&listed, &now) && age_of(&now) >= options.grace => {}
+            Ok(now)
+                if unchanged(&listed, &now) && storage::age(now.last_modified) >= options.grace => {
+            }
             // Rewritten or removed since the listing: not ours to remove.
             Ok(_) => continue,
             Err(e) if e.is_not_found() => continue,
@@ -275,7 +286,7 @@ async fn collect_symbols(
         if referenced.contains(&(file.clone(), key.clone())) {
             continue;
         }
-        if age_of(&listed) < options.grace {
+        if storage::age(listed.last_modified) < options.grace {
             report.young += 1;
             continue;
         }
@@ -286,7 +297,9 @@ async fn collect_symbols(
             continue;
         }
         match storage.head_path(&listed.path).await {
-            Ok(now) if unchanged(&listed, &now) && age_of(&now) >= options.grace => {}
+            Ok(now)
+                if unchanged(&listed, &now) && storage::age(now.last_modified) >= options.grace => {
+            }
             Ok(_) => continue,
             Err(e) if e.is_not_found() => continue,
             Err(e) => {

@@ -21,7 +21,6 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use chrono::Utc;
 
 use super::Result;
 use crate::package::{NuGetVersion, PackageId};
@@ -74,11 +73,7 @@ async fn lock_state(
     Ok(match latest {
         None => LockState::Free { next: 1 },
         Some((generation, modified)) => {
-            let age = Utc::now()
-                .signed_duration_since(modified)
-                .to_std()
-                .unwrap_or_default();
-            if age < STALE {
+            if storage::age(modified) < STALE {
                 LockState::Held
             } else {
                 LockState::Free {

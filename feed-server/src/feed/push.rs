@@ -23,7 +23,6 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use bytes::Bytes;
-use chrono::Utc;
 use sha2::{Digest, Sha512};
 
 use super::event::{Change, EmbeddedFiles, Pushed, SymbolFile};
@@ -176,7 +175,7 @@ impl Feed {
         let Some((meta, identical)) = self.inspect_claim(p).await? else {
             return Ok(None);
         };
-        let age = age_of(&meta);
+        let age = storage::age(meta.last_modified);
         if identical && age < COMMIT_DEADLINE {
             // An interrupted or concurrent push of these very bytes: finish it. Its deadline
             // runs from its own claim, so `gc` and takeovers still leave it alone.
@@ -465,14 +464,6 @@ fn nupkg_key(p: &Prepared) -> Key<'_> {
         version: p.version(),
         file: PackageFile::Nupkg,
     }
-}
-
-/// Age of a stored object by the store's clock and ours (skew counts as age or youth).
-fn age_of(meta: &storage::Meta) -> Duration {
-    Utc::now()
-        .signed_duration_since(meta.last_modified)
-        .to_std()
-        .unwrap_or_default()
 }
 
 fn busy(id: &PackageId, version: &NuGetVersion) -> Error {

@@ -716,6 +716,26 @@ impl Moto {
     pub const SECRET_KEY: &'static str = "testing";
     pub const REGION: &'static str = "us-east-1";
 
+    /// The feed server's `storage.options` for an `s3://` URL on this server.
+    pub fn storage_options(&self) -> std::collections::BTreeMap<String, String> {
+        Moto::storage_options_via(&self.endpoint())
+    }
+
+    /// [`Moto::storage_options`] reaching the server at `endpoint` (e.g. through a proxy).
+    pub fn storage_options_via(endpoint: &str) -> std::collections::BTreeMap<String, String> {
+        [
+            ("aws_endpoint", endpoint),
+            ("aws_allow_http", "true"),
+            ("aws_region", Moto::REGION),
+            ("aws_access_key_id", Moto::ACCESS_KEY),
+            ("aws_secret_access_key", Moto::SECRET_KEY),
+            ("aws_virtual_hosted_style_request", "false"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
     /// `$MOTO_SERVER` or `.ci/cache/venv/bin/moto_server`.
     pub fn locate() -> Result<PathBuf, String> {
         tool_path(
@@ -814,6 +834,19 @@ impl Azurite {
         "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
     /// The storage API version sent by [`Azurite::signed_request`].
     pub const API_VERSION: &'static str = "2021-08-06";
+
+    /// The feed server's `storage.options` for an `az://` URL on this server.
+    pub fn storage_options(&self) -> std::collections::BTreeMap<String, String> {
+        [
+            ("azure_storage_endpoint", self.endpoint()),
+            ("azure_allow_http", "true".into()),
+            ("azure_storage_account_name", Azurite::ACCOUNT.into()),
+            ("azure_storage_account_key", Azurite::KEY.into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
 
     /// `$AZURITE_BLOB` or `.ci/cache/npm/azurite/node_modules/.bin/azurite-blob` (run with
     /// `node` from PATH).

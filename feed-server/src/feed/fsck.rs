@@ -442,15 +442,7 @@ pub async fn fsck(storage: &Storage, options: &FsckOptions) -> Result<FsckReport
         .collect();
     for leftover in storage.local_leftovers().await? {
         orphans.push(Orphan {
-<<<<<<< Updated upstream
-            age_seconds: Utc::now()
-                .signed_duration_since(leftover.last_modified)
-                .to_std()
-                .unwrap_or_default()
-                .as_secs(),
-=======
             age_seconds: storage::age(leftover.last_modified).as_secs(),
->>>>>>> Stashed changes
             path: leftover.path,
             size: leftover.size,
             kind: "staging",

@@ -127,15 +127,7 @@ async fn collect_leftovers(
     report: &mut GcReport,
 ) -> Result<()> {
     for leftover in storage.local_leftovers().await? {
-<<<<<<< Updated upstream
-        let age = chrono::Utc::now()
-            .signed_duration_since(leftover.last_modified)
-            .to_std()
-            .unwrap_or_default();
-        if age < options.grace {
-=======
         if storage::age(leftover.last_modified) < options.grace {
->>>>>>> Stashed changes
             report.young += 1;
             continue;
         }

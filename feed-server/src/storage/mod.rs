@@ -72,8 +72,6 @@ pub struct Blob {
     pub stream: BoxStream<'static, Result<Bytes, std::io::Error>>,
 }
 
-<<<<<<< Updated upstream
-=======
 /// How long ago `modified` (an object's time, by the store's clock) was, by our clock. Clock
 /// skew between the two counts as age or youth; the margins of claims and locks allow for it.
 pub fn age(modified: DateTime<Utc>) -> Duration {
@@ -83,7 +81,6 @@ pub fn age(modified: DateTime<Utc>) -> Duration {
         .unwrap_or_default()
 }
 
->>>>>>> Stashed changes
 /// A file an interrupted write left in a local folder (see [`Storage::local_leftovers`]).
 #[derive(Debug, Clone)]
 pub struct Leftover {

@@ -47,7 +47,7 @@ pub fn package_type_names(listing: &Listing) -> Vec<&str> {
 }
 
 /// A search or autocomplete request, as parsed from the query string (SQ-1, AC-1).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SearchQuery {
     /// Search terms; empty matches every package (SQ-2).
     pub q: String,
@@ -104,6 +104,27 @@ pub struct SearchIndex {
     /// match, and 9 bytes an entry stay in the CPU's cache where whole entries would not.
     orders: Vec<u64>,
     slot_masks: Vec<u8>,
+    /// Hits of recent queries, valid until the index changes ([`SearchIndex::cached`]).
+    hits: std::sync::Mutex<HashMap<HitsKey, SearchHits>>,
+}
+
+/// Most queries whose hits are remembered; past it the cache starts over.
+const HITS_CACHE_ENTRIES: usize = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Search,
+    Autocomplete,
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct HitsKey {
+    kind: Kind,
+    query: SearchQuery,
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// One entry containing one text word: in which fields of which filter slots' listings.
@@ -223,6 +244,7 @@ impl SearchIndex {
     /// Re-indexes one id after any change to it; `None` (or a record without a listed version
     /// whose listing is known) removes it.
     pub fn update(&mut self, lower_id: &str, record: Option<&PackageRecord>) {
+        lock(&self.hits).clear();
         if let Some(&e) = self.by_id.get(lower_id) {
             self.remove_entry(e);
         }
@@ -311,6 +333,10 @@ impl SearchIndex {
     /// Search (SQ-2): every term must match (AND). Ranked by exact id, id prefix, id part,
     /// title or tags, description or authors; ties by id.
     pub fn search(&self, q: &SearchQuery) -> SearchHits {
+        self.cached(Kind::Search, q, || self.search_uncached(q))
+    }
+
+    fn search_uncached(&self, q: &SearchQuery) -> SearchHits {
         let terms = parse_terms(&q.q);
         let filter = Filter::new(q);
         if terms.is_empty() {
@@ -350,6 +376,10 @@ impl SearchIndex {
     /// Autocomplete, id mode (AC-1): ids that start with `q`, or with a part that does
     /// (`json` finds `Newtonsoft.Json`), case-insensitively; whole-id prefixes first.
     pub fn autocomplete_ids(&self, q: &SearchQuery) -> SearchHits {
+        self.cached(Kind::Autocomplete, q, || self.autocomplete_uncached(q))
+    }
+
+    fn autocomplete_uncached(&self, q: &SearchQuery) -> SearchHits {
         let filter = Filter::new(q);
         let prefix = truncate(q.q.trim().to_lowercase());
         if prefix.is_empty() {
@@ -363,6 +393,33 @@ impl SearchIndex {
             .map(|&e| (u32::from(tiers[e as usize]), e))
             .collect();
         self.rank(matches, &filter, q)
+    }
+
+    /// The hits of a query from the hits cache, or computed and remembered. The cache only
+    /// lives as long as the index does not change ([`SearchIndex::update`] empties it), so it
+    /// holds exactly what the query would compute; what it saves is the work of queries
+    /// that come again and again (the first letters typed into autocomplete, the empty query
+    /// of Visual Studio's Browse tab), whose cost grows with the matches they count.
+    fn cached(
+        &self,
+        kind: Kind,
+        q: &SearchQuery,
+        compute: impl FnOnce() -> SearchHits,
+    ) -> SearchHits {
+        let key = HitsKey {
+            kind,
+            query: q.clone(),
+        };
+        if let Some(hits) = lock(&self.hits).get(&key) {
+            return hits.clone();
+        }
+        let hits = compute();
+        let mut cache = lock(&self.hits);
+        if cache.len() >= HITS_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(key, hits.clone());
+        hits
     }
 
     /// Records in `tiers` the best tier at which `term` matches each entry, and lists the
@@ -1144,6 +1201,17 @@ mod tests {
                 "{q}"
             );
         }
+    }
+
+    #[test]
+    fn remembered_hits_are_forgotten_when_the_index_changes() {
+        let mut f = feed();
+        assert_eq!(f.search(&query("omega")).total, 0);
+        assert_eq!(f.autocomplete_ids(&query("ze")).total, 0);
+        let r = record(&[version_with("Zeta", "1.0.0", "<title>omega</title>")]);
+        f.update("zeta", Some(&r.record));
+        assert_eq!(f.search(&query("omega")).ids, ["zeta"]);
+        assert_eq!(f.autocomplete_ids(&query("ze")).ids, ["zeta"]);
     }
 
     #[test]

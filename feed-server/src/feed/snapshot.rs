@@ -16,7 +16,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::io::{BufReader, BufWriter, Read};
+use std::io::{BufReader, BufWriter};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -118,11 +118,11 @@ impl Feed {
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let decoded = tokio::task::spawn_blocking(move || decode(&bytes))
+        let decoded = tokio::task::spawn_blocking(move || decode_indexed(&bytes))
             .await
             .map_err(|e| SnapshotError::Task(e.to_string()))?;
-        let state = match decoded {
-            Ok(state) => state,
+        let (state, index) = match decoded {
+            Ok(decoded) => decoded,
             Err(e) => {
                 tracing::warn!(error = %e, "ignoring an unusable feed snapshot; replaying the log");
                 return Ok(None);
@@ -143,18 +143,12 @@ impl Feed {
                 Err(e) => return Err(e.into()),
             }
         }
-        // Index every package at once, then read back the few listings the snapshot lacked.
-        let (state, index, incomplete) = tokio::task::spawn_blocking(move || {
-            let index = SearchIndex::build(state.packages().map(|(id, r)| (&**id, &**r)));
-            let incomplete: Vec<Arc<str>> = state
-                .packages()
-                .filter(|(id, _)| !state.missing_listings(id).is_empty())
-                .map(|(id, _)| id.clone())
-                .collect();
-            (state, index, incomplete)
-        })
-        .await
-        .map_err(|e| SnapshotError::Task(e.to_string()))?;
+        // Read back the few listings the snapshot lacked (pending when it was taken).
+        let incomplete: Vec<Arc<str>> = state
+            .packages()
+            .filter(|(id, _)| !state.missing_listings(id).is_empty())
+            .map(|(id, _)| id.clone())
+            .collect();
         *self
             .inner
             .state
@@ -201,16 +195,34 @@ pub fn encode(state: &FeedState) -> Result<Bytes, SnapshotError> {
 
 /// The state a snapshot holds.
 pub fn decode(bytes: &[u8]) -> Result<FeedState, SnapshotError> {
-    let reader = BufReader::with_capacity(1 << 16, GzDecoder::new(bytes));
-    decode_from(reader)
+    decode_indexed(bytes).map(|(state, _)| state)
 }
 
-fn decode_from(reader: impl Read) -> Result<FeedState, SnapshotError> {
+/// [`decode`], and the search index of the state: built on another thread from the packages
+/// while the catalog, which comes after them, is still being read (start-up takes the longer
+/// of the two instead of their sum).
+pub fn decode_indexed(bytes: &[u8]) -> Result<(FeedState, SearchIndex), SnapshotError> {
+    let reader = BufReader::with_capacity(1 << 16, GzDecoder::new(bytes));
     let mut de = serde_json::Deserializer::from_reader(reader);
     let mut builder = Builder::default();
-    (&mut builder).deserialize(&mut de)?;
-    de.end()?;
-    Ok(builder.finish())
+    let decoded = (&mut builder)
+        .deserialize(&mut de)
+        .map_err(SnapshotError::from)
+        .and_then(|()| de.end().map_err(SnapshotError::from));
+    let indexing = builder.indexing.take();
+    decoded?;
+    let index = match indexing {
+        Some(thread) => thread
+            .join()
+            .map_err(|_| SnapshotError::Task("search indexing panicked".into()))?,
+        None => build_index(builder.packages.iter().map(|(k, v)| (k.clone(), v.clone()))),
+    };
+    Ok((builder.finish(), index))
+}
+
+fn build_index(packages: impl Iterator<Item = (Arc<str>, Arc<PackageRecord>)>) -> SearchIndex {
+    let packages: Vec<_> = packages.collect();
+    SearchIndex::build(packages.iter().map(|(id, r)| (&**id, &**r)))
 }
 
 fn nanos(t: &DateTime<Utc>) -> i64 {
@@ -346,6 +358,8 @@ struct Builder {
     packages: HashMap<Arc<str>, Arc<PackageRecord>>,
     catalog: Catalog,
     symbols: HashSet<(String, String)>,
+    /// The search index being built from `packages` once they are all read.
+    indexing: Option<std::thread::JoinHandle<SearchIndex>>,
 }
 
 impl Builder {
@@ -383,7 +397,21 @@ impl<'de> serde::de::Visitor<'de> for &mut Builder {
                 }
                 "seq" => self.seq = map.next_value()?,
                 "packages" => map.next_value_seed(Packages(&mut *self))?,
-                "events" => map.next_value_seed(Events(&mut *self))?,
+                "events" => {
+                    if self.indexing.is_none() {
+                        let packages: Vec<_> = self
+                            .packages
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect();
+                        let spawned = std::thread::Builder::new()
+                            .name("search-index".into())
+                            .spawn(move || build_index(packages.into_iter()));
+                        // Without a thread the index is built after decoding.
+                        self.indexing = spawned.ok();
+                    }
+                    map.next_value_seed(Events(&mut *self))?
+                }
                 "symbols" => {
                     let symbols: Vec<(String, String)> = map.next_value()?;
                     self.symbols = symbols.into_iter().collect();

@@ -155,9 +155,14 @@ impl NuGetVersion {
     /// Writes the normalized string (lower-cased with `lower`) without allocating, for views
     /// that write many versions ([`NuGetVersion::to_normalized`] is this into a `String`).
     pub fn write_normalized(&self, out: &mut impl fmt::Write, lower: bool) -> fmt::Result {
-        write!(out, "{}.{}.{}", self.major, self.minor, self.patch)?;
+        write_number(out, self.major)?;
+        out.write_char('.')?;
+        write_number(out, self.minor)?;
+        out.write_char('.')?;
+        write_number(out, self.patch)?;
         if self.revision != 0 {
-            write!(out, ".{}", self.revision)?;
+            out.write_char('.')?;
+            write_number(out, self.revision)?;
         }
         for (i, label) in self.release.iter().enumerate() {
             out.write_char(if i == 0 { '-' } else { '.' })?;
@@ -326,6 +331,23 @@ impl Hash for NuGetVersion {
     }
 }
 
+/// Writes a number in decimal without the formatting machinery (versions are written by the
+/// thousand in every view).
+fn write_number(out: &mut impl fmt::Write, mut n: u32) -> fmt::Result {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // ASCII digits are valid UTF-8.
+    out.write_str(std::str::from_utf8(&digits[i..]).unwrap_or("0"))
+}
+
 impl fmt::Display for NuGetVersion {
     /// The full string ([`NuGetVersion::to_full`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -481,6 +503,10 @@ mod tests {
     #[test]
     fn leading_zeros_are_fine_in_numbers_and_metadata_and_alphanumeric_labels() {
         assert_eq!(v("1.0.0-0a").to_normalized(), "1.0.0-0a");
+        assert_eq!(
+            v("2147483647.0.10.09-RC.1").lower_normalized(),
+            "2147483647.0.10.9-rc.1"
+        );
         assert_eq!(v("1.0.0-0").to_normalized(), "1.0.0-0");
         assert_eq!(v("1.0.0+001").metadata(), Some("001"));
     }

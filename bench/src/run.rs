@@ -300,9 +300,29 @@ fn path_lists(model: &FeedModel, dir: &Path) -> anyhow::Result<Vec<PathList>> {
         false,
         SEARCH_CONNECTIONS,
     ));
+    // The index remembers the hits of recent queries until the feed changes; these lists
+    // have more distinct queries (word and skip) than it remembers, so nearly every request
+    // counts and ranks its matches again.
+    let distinct = 20_000;
+    let skipped = |q: String, skip: usize| {
+        format!(
+            "/query?q={}&skip={skip}&take=20&prerelease=true&semVerLevel=2.0.0",
+            encode(&q)
+        )
+    };
     lists.push((
-        "search: very common word (stress)",
-        (0..n).map(|_| search(frequent(&mut rng), vs)).collect(),
+        "search: topic word, uncached (20k distinct queries)",
+        (0..distinct)
+            .map(|_| skipped(topic(&mut rng), rng.random_range(0..100)))
+            .collect(),
+        false,
+        SEARCH_CONNECTIONS,
+    ));
+    lists.push((
+        "search: very common word, uncached (stress)",
+        (0..distinct)
+            .map(|_| skipped(frequent(&mut rng), rng.random_range(0..2000)))
+            .collect(),
         false,
         SEARCH_CONNECTIONS,
     ));
@@ -347,6 +367,22 @@ fn path_lists(model: &FeedModel, dir: &Path) -> anyhow::Result<Vec<PathList>> {
                 format!(
                     "/query?q={}&packageType=DotnetTool&prerelease=true&semVerLevel=2.0.0",
                     encode(&topic(&mut rng))
+                )
+            })
+            .collect(),
+        false,
+        SEARCH_CONNECTIONS,
+    ));
+    lists.push((
+        "autocomplete: id prefixes, uncached (20k distinct queries)",
+        (0..distinct)
+            .map(|_| {
+                let p = &packages[rng.random_range(0..packages.len())];
+                let len = rng.random_range(1..=4).min(p.id.len());
+                format!(
+                    "/autocomplete?q={}&skip={}&prerelease=true&semVerLevel=2.0.0",
+                    encode(&p.id[..len].to_ascii_lowercase()),
+                    rng.random_range(0..100)
                 )
             })
             .collect(),

@@ -26,24 +26,21 @@ pub async fn versions(
 ) -> ApiResult<Response> {
     let id = PackageId::parse(&id).map_err(|_| ApiError::not_found())?;
     let lower = id.lower();
-    let record = s
+    let stamp = s
         .feed
         .state()
         .package(&lower)
-        .cloned()
+        .map(|r| r.last_seq)
         .ok_or_else(ApiError::not_found)?;
     // The version list has no URLs in it: one entry serves every base URL.
     let key = cache::key(&["flatcontainer", &lower]);
-    let render = async { Ok(flat_container::render_versions(&record)) };
-    cache::serve(
-        &s,
-        &headers,
-        key,
-        record.last_seq,
-        s.doc_options(false),
-        render,
-    )
-    .await
+    let render = async {
+        // Rendered from the state now, at the stamp read above or a newer one (then the next
+        // request renders again).
+        let record = s.feed.state().package(&lower).cloned();
+        Ok(record.as_deref().and_then(flat_container::render_versions))
+    };
+    cache::serve(&s, &headers, key, stamp, s.doc_options(false), render).await
 }
 
 /// `GET {flat}/{id}/{version}/{file}` where file is `{id}.{version}.nupkg`, `{id}.nuspec`,

@@ -9,7 +9,7 @@ use axum::response::Response;
 
 use super::read_path;
 use crate::api::registration::{self, RegistrationContext};
-use crate::api::urls::{FeedUrls, Hive};
+use crate::api::urls::Hive;
 use crate::api::vulnerabilities;
 use crate::feed::details::Details;
 use crate::feed::record::{PackageRecord, VersionRecord};
@@ -19,17 +19,23 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::state::AppState;
 use crate::package::{NuGetVersion, PackageId};
 
-/// The lower-cased id and record of a package, or 404.
-fn lookup(s: &AppState, id: &str) -> ApiResult<(String, Arc<PackageRecord>)> {
+/// The lower-cased id of a package and the stamp of its documents (its last event), or 404.
+fn lookup(s: &AppState, id: &str) -> ApiResult<(String, u64)> {
     let id = PackageId::parse(id).map_err(|_| ApiError::not_found())?;
     let lower = id.lower();
-    let record = s
+    let stamp = s
         .feed
         .state()
         .package(&lower)
-        .cloned()
+        .map(|r| r.last_seq)
         .ok_or_else(ApiError::not_found)?;
-    Ok((lower, record))
+    Ok((lower, stamp))
+}
+
+/// The record to render a document from: the state's now, at the stamp [`lookup`] read or a
+/// newer one (then the next request renders again). Read only when the cache misses.
+fn record(s: &AppState, lower_id: &str) -> Option<Arc<PackageRecord>> {
+    s.feed.state().package(lower_id).cloned()
 }
 
 /// Renders with the registration context of `record`: its owners, the advisories, and the
@@ -64,9 +70,12 @@ pub async fn index(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let (lower, record) = lookup(&s, &id)?;
+    let (lower, stamp) = lookup(&s, &id)?;
     let key = cache::key(&["registration", hive.segment(), urls.base(), &lower]);
     let render = async {
+        let Some(record) = record(&s, &lower) else {
+            return Ok(None);
+        };
         let needed = registration::versions_needing_details(&record, hive);
         with_context(&s, &record, needed, |ctx| {
             registration::render_index(&record, hive, &urls, ctx)
@@ -74,7 +83,7 @@ pub async fn index(
         .await
     };
     let opts = s.doc_options(hive.gzip());
-    cache::serve(&s, &headers, key, record.last_seq, opts, render).await
+    cache::serve(&s, &headers, key, stamp, opts, render).await
 }
 
 /// `GET {hive}/{id}/page/{lower}/{upper}.json`
@@ -90,7 +99,7 @@ pub async fn page(
         .ok_or_else(ApiError::not_found)?
         .to_ascii_lowercase();
     let lower = lower.to_ascii_lowercase();
-    let (lower_id, record) = lookup(&s, &id)?;
+    let (lower_id, stamp) = lookup(&s, &id)?;
     let key = cache::key(&[
         "registration-page",
         hive.segment(),
@@ -100,6 +109,9 @@ pub async fn page(
         &upper,
     ]);
     let render = async {
+        let Some(record) = record(&s, &lower_id) else {
+            return Ok(None);
+        };
         let needed = registration::page_versions(&record, hive, &lower, &upper);
         with_context(&s, &record, needed, |ctx| {
             registration::render_page(&record, hive, &urls, ctx, &lower, &upper)
@@ -107,7 +119,7 @@ pub async fn page(
         .await
     };
     let opts = s.doc_options(hive.gzip());
-    cache::serve(&s, &headers, key, record.last_seq, opts, render).await
+    cache::serve(&s, &headers, key, stamp, opts, render).await
 }
 
 /// `GET {hive}/{id}/{version}.json` (REG-12, REG-13)
@@ -120,7 +132,7 @@ pub async fn leaf(
 ) -> ApiResult<Response> {
     let version = leaf.strip_suffix(".json").ok_or_else(ApiError::not_found)?;
     let (_, version) = read_path(&id, version)?;
-    let (lower_id, record) = lookup(&s, &id)?;
+    let (lower_id, stamp) = lookup(&s, &id)?;
     let key = cache::key(&[
         "registration-leaf",
         hive.segment(),
@@ -128,16 +140,11 @@ pub async fn leaf(
         &lower_id,
         &version.lower_normalized(),
     ]);
-    let render = leaf_document(&record, &version, hive, &urls);
+    let render =
+        async {
+            Ok(record(&s, &lower_id)
+                .and_then(|r| registration::render_leaf(&r, &version, hive, &urls)))
+        };
     let opts = s.doc_options(hive.gzip());
-    cache::serve(&s, &headers, key, record.last_seq, opts, render).await
-}
-
-async fn leaf_document(
-    record: &PackageRecord,
-    version: &NuGetVersion,
-    hive: Hive,
-    urls: &FeedUrls,
-) -> ApiResult<Option<serde_json::Value>> {
-    Ok(registration::render_leaf(record, version, hive, urls))
+    cache::serve(&s, &headers, key, stamp, opts, render).await
 }

@@ -85,24 +85,21 @@ pub fn render_page(events: &Catalog, n: usize, urls: &FeedUrls) -> Option<Value>
 /// The leaf of one event (CAT-3).
 ///
 /// A delete gives a `PackageDelete` leaf whose `published` is the time of the delete. Any
-/// other event gives a `PackageDetails` snapshot: a push from the nuspec it carries, other
-/// events from `record_after` (the version's record as the feed now knows it, with its push
-/// facts). `listed` and
-/// `published` follow from the event itself where it decides them (a push or relist lists,
-/// an unlist unlists: CAT-3, `published` is 1900 while unlisted as on nuget.org). If an
-/// unlist, relist or symbols event's version no longer exists, the leaf has only the fields
-/// the event knows.
+/// other event gives a `PackageDetails` snapshot (PUB-13): a push from the nuspec it carries,
+/// other events from `record_after` (the version's record as the feed now knows it, with its
+/// push facts). `listed`, `published` and `deprecation` follow from the event itself where it
+/// decides them (a push or relist lists, an unlist unlists: CAT-3, `published` is 1900 while
+/// unlisted as on nuget.org; a deprecation event carries its own, an undeprecation and a push
+/// none). If an unlist, relist, symbols or deprecation event's version no longer exists, the
+/// leaf has only the fields the event knows.
 pub fn render_leaf(
     event: &Event,
     record_after: Option<(&VersionRecord, &Pushed)>,
     urls: &FeedUrls,
 ) -> Value {
+    let at = urls.catalog_leaf(event.seq, &event.id, &event.version);
     let mut leaf = Map::new();
-    leaf.insert(
-        "@id".into(),
-        urls.catalog_leaf(event.seq, &event.id, &event.version)
-            .into(),
-    );
+    leaf.insert("@id".into(), at.clone().into());
     let kind = match event.change {
         Change::Delete => "PackageDelete",
         _ => "PackageDetails",
@@ -123,7 +120,9 @@ pub fn render_leaf(
         }
         Change::Push(_) | Change::Relist => true,
         Change::Unlist => false,
-        Change::Symbols { .. } => record_after.is_none_or(|(r, _)| r.listed),
+        Change::Symbols { .. } | Change::Deprecate(_) | Change::Undeprecate => {
+            record_after.is_none_or(|(r, _)| r.listed)
+        }
     };
     let published = match (&event.change, record_after) {
         _ if !listed => UNLISTED_PUBLISHED.to_owned(),
@@ -134,6 +133,16 @@ pub fn render_leaf(
     leaf.insert("published".into(), published.into());
     leaf.insert("listed".into(), listed.into());
     leaf.insert("isPrerelease".into(), event.version.is_prerelease().into());
+    let deprecation = match (&event.change, record_after) {
+        (Change::Deprecate(d), _) => Some(&**d),
+        (Change::Push(_) | Change::Undeprecate, _) | (_, None) => None,
+        (_, Some((r, _))) => r.deprecation.as_deref(),
+    };
+    put(
+        &mut leaf,
+        "deprecation",
+        deprecation.map(|d| metadata::deprecation(d, Some(&at))),
+    );
 
     let facts = match (&event.change, record_after) {
         (Change::Push(p), _) => Some(Facts {
@@ -241,7 +250,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::api::test_support::{nuspec, t0, version_with};
+    use crate::api::test_support::{deprecation, nuspec, t0, version_with};
     use crate::package::{NuGetVersion, PackageId};
 
     const BASE: &str = "http://localhost:5000/team-a/main";
@@ -374,6 +383,58 @@ mod tests {
         );
         assert_eq!(orphan["listed"], true);
         assert!(orphan.get("packageHash").is_none());
+    }
+
+    #[test]
+    fn deprecation_leaves_carry_their_own_deprecation() {
+        // PUB-13, CAT-3: (un)deprecating is a PackageDetails item.
+        let urls = FeedUrls::new(BASE);
+        let version = version_with("Contoso.Lib", "1.0.0", "");
+        let pushed = version.pushed();
+        let mut record = version.record(1, t0());
+        let legacy =
+            deprecation(r#"{"reasons": ["Legacy"], "alternatePackage": {"id": "Contoso.Core"}}"#);
+        let change = Change::Deprecate(Box::new(legacy.clone()));
+        // Rendered when the record is no longer deprecated: the leaf is still its event's.
+        let leaf = render_leaf(
+            &event(2, "Contoso.Lib", "1.0.0", change),
+            Some((&record, &pushed)),
+            &urls,
+        );
+        assert_eq!(
+            leaf["@type"],
+            json!(["PackageDetails", "catalog:Permalink"])
+        );
+        assert_eq!(leaf["listed"], true);
+        assert_eq!(leaf["packageSize"], 1234);
+        let at = leaf["@id"].as_str().unwrap();
+        assert_eq!(
+            leaf["deprecation"],
+            json!({
+                "@id": format!("{at}#deprecation"),
+                "alternatePackage": {
+                    "@id": format!("{at}#deprecation/alternatePackage"),
+                    "id": "Contoso.Core",
+                    "range": "*",
+                },
+                "reasons": ["Legacy"],
+            })
+        );
+        // Other events show the version as it is now; an undeprecation never has one.
+        record.deprecation = Some(Arc::new(legacy));
+        let unlist = render_leaf(
+            &event(3, "Contoso.Lib", "1.0.0", Change::Unlist),
+            Some((&record, &pushed)),
+            &urls,
+        );
+        assert_eq!(unlist["deprecation"]["reasons"], json!(["Legacy"]));
+        let undeprecate = render_leaf(
+            &event(4, "Contoso.Lib", "1.0.0", Change::Undeprecate),
+            Some((&record, &pushed)),
+            &urls,
+        );
+        assert_eq!(undeprecate["@type"][0], "PackageDetails");
+        assert!(undeprecate.get("deprecation").is_none());
     }
 
     #[test]

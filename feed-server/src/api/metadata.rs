@@ -1,5 +1,6 @@
 //! Package metadata fields that several views render the same way: hosted URLs of embedded
-//! files (REG-15), license expressions, dependency groups (REG-9) and package types.
+//! files (REG-15), license expressions, dependency groups (REG-9), package types and
+//! deprecation (REG-10).
 //!
 //! Registration `catalogEntry`, catalog leaves and search results take these from here so an
 //! icon URL or a dependency range can never differ between them.
@@ -7,6 +8,7 @@
 use serde_json::{Map, Value, json};
 
 use super::urls::{FeedUrls, Hive};
+use crate::feed::deprecation::Deprecation;
 use crate::feed::event::EmbeddedFiles;
 use crate::package::{License, LicenseKind, NuGetVersion, Nuspec, PackageId, PackageType};
 
@@ -142,6 +144,30 @@ pub(crate) fn authors_joined(authors: &[String]) -> Option<String> {
     (!authors.is_empty()).then(|| authors.join(", "))
 }
 
+/// `deprecation` (REG-10): `reasons`, `message` when there is one, `alternatePackage` with
+/// `range` `*` for any version. `leaf` is the catalog leaf the object belongs to: registration
+/// and catalog give it, and the object then has nuget.org's `@id`s (`{leaf}#deprecation`,
+/// `{leaf}#deprecation/alternatePackage`); search results have none.
+pub(crate) fn deprecation(d: &Deprecation, leaf: Option<&str>) -> Value {
+    let mut object = Map::new();
+    put(&mut object, "@id", leaf.map(|l| format!("{l}#deprecation")));
+    if let Some(a) = &d.alternate {
+        let mut alternate = Map::new();
+        put(
+            &mut alternate,
+            "@id",
+            leaf.map(|l| format!("{l}#deprecation/alternatePackage")),
+        );
+        alternate.insert("id".into(), a.id.as_str().into());
+        alternate.insert("range".into(), a.range_text().into());
+        object.insert("alternatePackage".into(), Value::Object(alternate));
+    }
+    put(&mut object, "message", d.message.clone());
+    let reasons: Vec<&str> = d.reasons.iter().map(|r| r.as_str()).collect();
+    object.insert("reasons".into(), reasons.into());
+    Value::Object(object)
+}
+
 /// The `vulnerabilities` array of registration (`severity` a string, REG-11) or search (an
 /// integer, SQ-9).
 pub(crate) fn vulnerabilities(list: &[super::Vulnerability], severity_as_string: bool) -> Value {
@@ -174,7 +200,7 @@ fn encode_path_segment(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::test_support::nuspec;
+    use crate::api::test_support::{deprecation as parse_deprecation, nuspec};
 
     const BASE: &str = "http://localhost:5000/team-a/main";
 
@@ -280,6 +306,33 @@ mod tests {
         assert_eq!(
             package_types(&tool.package_types),
             Some(json!([{"name": "DotnetTool", "version": "1.0"}]))
+        );
+    }
+
+    #[test]
+    fn deprecation_has_nuget_org_ids_where_a_catalog_leaf_owns_it() {
+        // REG-10: reasons always; message and alternatePackage only when set; `*` = any.
+        let d = parse_deprecation(
+            r#"{"reasons": ["Other", "legacy"], "message": "Use B.", "alternatePackage": {"id": "B"}}"#,
+        );
+        let leaf = "http://localhost:5000/catalog/data/7/a.1.0.0.json";
+        assert_eq!(
+            deprecation(&d, Some(leaf)),
+            json!({
+                "@id": format!("{leaf}#deprecation"),
+                "alternatePackage": {
+                    "@id": format!("{leaf}#deprecation/alternatePackage"),
+                    "id": "B",
+                    "range": "*",
+                },
+                "message": "Use B.",
+                "reasons": ["Legacy", "Other"],
+            })
+        );
+        let bare = parse_deprecation(r#"{"reasons": ["CriticalBugs"]}"#);
+        assert_eq!(
+            deprecation(&bare, None),
+            json!({"reasons": ["CriticalBugs"]})
         );
     }
 }

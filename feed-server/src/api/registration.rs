@@ -208,11 +208,17 @@ fn catalog_entry(
 ) -> Value {
     let (id, version) = (v.id(), v.version());
     let n = ctx.details.get(&v.push_seq).map(|p| &p.nuspec);
+    let leaf = urls.catalog_leaf(v.last_seq, id, version);
     let mut e = Map::new();
-    e.insert(
-        "@id".into(),
-        urls.catalog_leaf(v.last_seq, id, version).into(),
+    // REG-10, REG-14: the PM UI and `dotnet list package --deprecated` read it from here.
+    put(
+        &mut e,
+        "deprecation",
+        v.deprecation
+            .as_deref()
+            .map(|d| metadata::deprecation(d, Some(&leaf))),
     );
+    e.insert("@id".into(), leaf.into());
     e.insert("@type".into(), "PackageDetails".into());
     if let Some(n) = n {
         put(&mut e, "authors", metadata::authors_joined(&n.authors));
@@ -317,7 +323,9 @@ fn newest_commit_time(versions: &[&VersionRecord]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::test_support::{Fixture, edit, record, unlist, version, version_with};
+    use crate::api::test_support::{
+        Fixture, deprecate, edit, record, unlist, version, version_with,
+    };
     use crate::feed::event::EmbeddedFiles;
 
     const BASE: &str = "http://localhost:5000/team-a/main";
@@ -532,6 +540,62 @@ mod tests {
             index["items"][0]["items"][1]["catalogEntry"]["vulnerabilities"],
             json!([])
         );
+    }
+
+    #[test]
+    fn deprecation_is_in_the_catalog_entry_of_every_hive_and_page() {
+        // REG-8, REG-10, REG-14: the unlisted 1.1.0 is deprecated, its latest event is 9.
+        let urls = FeedUrls::new(BASE);
+        let mut r = three();
+        deprecate(
+            &mut r,
+            "1.1.0",
+            r#"{"reasons": ["CriticalBugs"], "message": "Loses data.",
+                "alternatePackage": {"id": "Contoso.Lib", "range": "[2.0.0-beta.1, )"}}"#,
+        );
+        edit(&mut r, "1.1.0", |v| v.last_seq = 9);
+        for hive in Hive::ALL {
+            let index = render_index(&r.record, hive, &urls, &ctx(&r.details)).unwrap();
+            let (lower, upper) = (&index["items"][0]["lower"], &index["items"][0]["upper"]);
+            let page = render_page(
+                &r.record,
+                hive,
+                &urls,
+                &ctx(&r.details),
+                lower.as_str().unwrap(),
+                upper.as_str().unwrap(),
+            )
+            .unwrap();
+            for doc in [&index["items"][0], &page] {
+                let entries: Vec<&Value> = doc["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|l| &l["catalogEntry"])
+                    .collect();
+                assert!(entries[0].get("deprecation").is_none(), "{hive:?}");
+                let entry = entries[1];
+                assert_eq!(
+                    entry["@id"],
+                    urls.catalog_leaf(9, &PackageId::parse("Contoso.Lib").unwrap(), &v("1.1.0"))
+                );
+                let leaf = entry["@id"].as_str().unwrap();
+                assert_eq!(
+                    entry["deprecation"],
+                    json!({
+                        "@id": format!("{leaf}#deprecation"),
+                        "alternatePackage": {
+                            "@id": format!("{leaf}#deprecation/alternatePackage"),
+                            "id": "Contoso.Lib",
+                            "range": "[2.0.0-beta.1, )",
+                        },
+                        "message": "Loses data.",
+                        "reasons": ["CriticalBugs"],
+                    }),
+                    "{hive:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -40,6 +40,9 @@ struct SearchResult<'a> {
     #[serde(rename = "@type")]
     at_type: &'static str,
     authors: &'a [String],
+    /// Of the version shown (SQ-9: metadata comes from the latest version).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deprecation: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -208,6 +211,10 @@ pub fn render_search<'a>(
                 at_id: registration.clone(),
                 at_type: "Package",
                 authors: &n.authors,
+                deprecation: latest
+                    .deprecation
+                    .as_deref()
+                    .map(|d| metadata::deprecation(d, None)),
                 description: n.description.as_deref(),
                 icon_url: metadata::icon_url(urls, id, version, n.icon_url.as_deref(), files),
                 id: id.as_str(),
@@ -290,7 +297,7 @@ pub fn render_autocomplete_versions(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::test_support::{edit, record, unlist, version, version_with};
+    use crate::api::test_support::{deprecate, edit, record, unlist, version, version_with};
     use crate::feed::event::EmbeddedFiles;
     use crate::feed::search::SearchIndex;
 
@@ -328,9 +335,12 @@ mod tests {
     }
 
     fn render(query: &SearchQuery) -> Value {
-        let lib = lib();
+        render_record(query, lib())
+    }
+
+    fn render_record(query: &SearchQuery, lib: Arc<PackageRecord>) -> Value {
         let mut index = SearchIndex::default();
-        index.update("contoso.lib", Some(&lib));
+        index.update(&lib.id().unwrap().lower(), Some(&lib));
         let hits = index.search(query);
         let records: Vec<_> = hits.ids.iter().map(|_| lib.clone()).collect();
         let owners = |_: &PackageId| vec!["team-a".to_owned()];
@@ -412,6 +422,30 @@ mod tests {
             result["iconUrl"],
             format!("{BASE}/flatcontainer/contoso.lib/2.0.0-rc.1/icon")
         );
+    }
+
+    #[test]
+    fn deprecation_is_the_shown_version_s() {
+        // SQ-9: metadata comes from the latest version the filters admit.
+        let mut r = record(&[version("A", "1.0.0"), version("A", "2.0.0-beta")]);
+        deprecate(
+            &mut r,
+            "1.0.0",
+            r#"{"reasons": ["Legacy"], "message": "Old."}"#,
+        );
+        let r = Arc::new(r.record);
+        let stable = render_record(&SearchQuery::default(), r.clone());
+        assert_eq!(
+            stable["data"][0]["deprecation"],
+            json!({"message": "Old.", "reasons": ["Legacy"]})
+        );
+        let prerelease = SearchQuery {
+            prerelease: true,
+            ..SearchQuery::default()
+        };
+        let shown = render_record(&prerelease, r);
+        assert_eq!(shown["data"][0]["version"], "2.0.0-beta");
+        assert!(shown["data"][0].get("deprecation").is_none());
     }
 
     #[test]

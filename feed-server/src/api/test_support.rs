@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
+use crate::feed::deprecation::Deprecation;
 use crate::feed::details::Details;
 use crate::feed::event::{EmbeddedFiles, Pushed};
 use crate::feed::record::{Listing, PackageRecord, VersionRecord};
@@ -107,4 +108,15 @@ pub(crate) fn edit(fixture: &mut Fixture, v: &str, f: impl FnOnce(&mut VersionRe
 /// Unlists one version of a fixture.
 pub(crate) fn unlist(fixture: &mut Fixture, v: &str) {
     edit(fixture, v, |v| v.listed = false);
+}
+
+/// A deprecation from a tenant's JSON document.
+pub(crate) fn deprecation(json: &str) -> Deprecation {
+    Deprecation::from_json(json.as_bytes()).unwrap()
+}
+
+/// Deprecates one version of a fixture with a tenant's JSON document.
+pub(crate) fn deprecate(fixture: &mut Fixture, v: &str, json: &str) {
+    let d = Arc::new(deprecation(json));
+    edit(fixture, v, |v| v.deprecation = Some(d));
 }

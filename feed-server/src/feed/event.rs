@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::deprecation::Deprecation;
 use crate::package::{NuGetVersion, Nuspec, PackageId};
 
 /// One change to one package version.
@@ -35,6 +36,10 @@ pub enum Change {
     Delete,
     /// Symbol files (portable PDBs from a .snupkg) for the version.
     Symbols { files: Vec<SymbolFile> },
+    /// Marked deprecated (REG-10), replacing any earlier deprecation.
+    Deprecate(Box<Deprecation>),
+    /// No longer deprecated.
+    Undeprecate,
 }
 
 /// The facts of a pushed package that the views need, taken at push time.

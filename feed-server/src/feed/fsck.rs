@@ -180,7 +180,7 @@ impl LogView {
             Change::Delete => {
                 self.versions.remove(&folder);
             }
-            Change::Unlist | Change::Relist => {}
+            Change::Unlist | Change::Relist | Change::Deprecate(_) | Change::Undeprecate => {}
         }
     }
 

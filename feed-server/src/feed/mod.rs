@@ -1,10 +1,12 @@
-//! The feed: its state in memory and the operations that change it.
+//! The feed: its state in memory and the operations that change it (push, unlist, relist,
+//! delete, deprecate).
 //!
 //! State is the fold of the event log in storage ([`event`]); every change appends one event
 //! create-only ([`log`]), so replicas sharing a bucket agree on one order, and each replica tails
 //! the log to converge ([`Feed::spawn_sync`]). A version becomes visible only through its event,
 //! which is appended after all its blobs are stored (DESIGN invariant 3).
 
+pub mod deprecation;
 pub mod details;
 pub mod downloads;
 pub mod event;
@@ -45,6 +47,10 @@ pub enum Error {
     /// This id and version is already in the feed (PUB-4), or being pushed right now.
     #[error("package {id} {version} already exists")]
     AlreadyExists { id: String, version: String },
+    /// A deprecation document is malformed or names invalid values (REG-10); the message says
+    /// what is wrong.
+    #[error("{0}")]
+    InvalidDeprecation(String),
     /// No such package version.
     #[error("package {id} {version} not found")]
     NotFound { id: String, version: String },

@@ -480,7 +480,7 @@ fn already_exists(id: &PackageId, version: &NuGetVersion) -> Error {
     }
 }
 
-fn not_found(id: &PackageId, version: &NuGetVersion) -> Error {
+pub(super) fn not_found(id: &PackageId, version: &NuGetVersion) -> Error {
     Error::NotFound {
         id: id.to_string(),
         version: version.to_full(),

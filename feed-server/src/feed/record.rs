@@ -2,18 +2,20 @@
 //!
 //! A [`VersionRecord`] holds what decides visibility and what every view needs without the
 //! package's metadata (version, listed, SemVer2, times, sequence numbers, embedded-file flags,
-//! symbols): about 100 bytes, with the id and version shared by reference counting. The full
-//! metadata of a version (its nuspec: descriptions, dependency groups, release notes, ...) is
-//! not kept: it is in the version's push event in storage, and views that need it load it on
-//! demand ([`super::details`]). The exception is the [`Listing`] (the fields search matches and
-//! shows) of the versions search can show, the latest listed version for each search filter, so
-//! search never waits for storage. The feed state ([`super::state`]) keeps that invariant.
+//! symbols, deprecation): about 100 bytes, with the id and version shared by reference counting
+//! and the rare deprecation behind a pointer. The full metadata of a version (its nuspec:
+//! descriptions, dependency groups, release notes, ...) is not kept: it is in the version's
+//! push event in storage, and views that need it load it on demand ([`super::details`]). The
+//! exception is the [`Listing`] (the fields search matches and shows) of the versions search
+//! can show, the latest listed version for each search filter, so search never waits for
+//! storage. The feed state ([`super::state`]) keeps that invariant.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::deprecation::Deprecation;
 use super::event::{EmbeddedFiles, Pushed, SymbolFile};
 use crate::package::{License, NuGetVersion, Nuspec, PackageId, PackageType};
 
@@ -41,6 +43,8 @@ pub struct VersionRecord {
     pub last_seq: u64,
     /// Portable PDBs stored for it (SYM-4); usually none.
     pub symbols: Box<[SymbolFile]>,
+    /// Its deprecation (REG-10); most versions never have one, so it costs a pointer.
+    pub deprecation: Option<Arc<Deprecation>>,
     /// What search matches and shows, kept only while search can show this version (see the
     /// module docs); `None` otherwise.
     pub listing: Option<Arc<Listing>>,
@@ -70,6 +74,7 @@ impl VersionRecord {
             push_seq: seq,
             last_seq: seq,
             symbols: Box::default(),
+            deprecation: None,
             listing: None,
         }
     }
@@ -89,6 +94,7 @@ impl VersionRecord {
             push_seq: 0,
             last_seq: 0,
             symbols: Box::default(),
+            deprecation: None,
             listing: None,
         }
     }

@@ -1,8 +1,8 @@
 //! Snapshots of the feed state, so that start-up reads one object and the log since it instead
 //! of every event.
 //!
-//! A snapshot is the state as of some event `seq` ([`FeedState`]: records, listings, catalog
-//! summaries, symbol keys), stored as gzip-compressed JSON at `catalog/snapshot.json`. Any
+//! A snapshot is the state as of some event `seq` ([`FeedState`]: records, listings,
+//! deprecations, catalog summaries, symbol keys), stored as gzip-compressed JSON at `catalog/snapshot.json`. Any
 //! replica writes one every [`EVERY_EVENTS`] events or [`EVERY`] (whichever comes first, and at
 //! most once per [`MIN_GAP`]), replacing the previous one. It is only a shortcut: the log stays
 //! the source of truth, a replica opening the feed catches up from `seq + 1`, and a snapshot
@@ -12,7 +12,9 @@
 //!
 //! The JSON is written and read as a stream, a package at a time, so neither needs a second
 //! copy of the state in memory. Versions and events are arrays rather than objects to keep a
-//! million of them small.
+//! million of them small; a version's optional trailing elements are written only up to the
+//! last one it has, so a reader takes a missing one as absent (that is how deprecations were
+//! added within format 1).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -29,6 +31,7 @@ use serde::de::{DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess
 use serde::ser::{SerializeSeq, SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
 
+use super::deprecation::Deprecation;
 use super::event::{EmbeddedFiles, SymbolFile};
 use super::record::{Listing, PackageRecord, VersionRecord, Versions};
 use super::search::SearchIndex;
@@ -263,7 +266,8 @@ impl Serialize for PackagesOut<'_> {
 struct PackageOut<'a>(&'a PackageRecord);
 
 /// `[version, id index, flags, published ns, last edited ns, push seq, last seq, listing?,
-/// symbols?]` (the last two only when present).
+/// symbols?, deprecation?]`: the optional ones up to the last present (`null` or `[]` before
+/// it).
 struct VersionOut<'a> {
     v: &'a VersionRecord,
     id: usize,
@@ -311,7 +315,9 @@ impl Serialize for VersionOut<'_> {
                 flags |= bit;
             }
         }
-        let optional = if !v.symbols.is_empty() {
+        let optional = if v.deprecation.is_some() {
+            3
+        } else if !v.symbols.is_empty() {
             2
         } else {
             usize::from(v.listing.is_some())
@@ -324,11 +330,14 @@ impl Serialize for VersionOut<'_> {
         out.serialize_element(&nanos(&v.last_edited))?;
         out.serialize_element(&v.push_seq)?;
         out.serialize_element(&v.last_seq)?;
-        if v.listing.is_some() || !v.symbols.is_empty() {
+        if optional >= 1 {
             out.serialize_element(&v.listing.as_deref())?;
         }
-        if !v.symbols.is_empty() {
+        if optional >= 2 {
             out.serialize_element(&v.symbols[..])?;
+        }
+        if optional >= 3 {
+            out.serialize_element(&v.deprecation.as_deref())?;
         }
         out.end()
     }
@@ -453,6 +462,7 @@ struct VersionIn(
     u64,
     #[serde(default)] Option<Listing>,
     #[serde(default)] Vec<SymbolFile>,
+    #[serde(default)] Option<Deprecation>,
 );
 
 struct Packages<'a>(&'a mut Builder);
@@ -495,8 +505,18 @@ fn package(p: PackageIn) -> std::result::Result<(Arc<str>, PackageRecord), Strin
         .lower()
         .into();
     let mut versions = Vec::with_capacity(p.versions.len());
-    for VersionIn(version, id, flags, published, edited, push_seq, last_seq, listing, symbols) in
-        p.versions
+    for VersionIn(
+        version,
+        id,
+        flags,
+        published,
+        edited,
+        push_seq,
+        last_seq,
+        listing,
+        symbols,
+        deprecation,
+    ) in p.versions
     {
         let id = ids.get(id).ok_or("a snapshot version has no id")?.clone();
         let version = NuGetVersion::parse(&version).map_err(|e| e.to_string())?;
@@ -518,6 +538,7 @@ fn package(p: PackageIn) -> std::result::Result<(Arc<str>, PackageRecord), Strin
                 push_seq,
                 last_seq,
                 symbols: symbols.into_boxed_slice(),
+                deprecation: deprecation.map(Arc::new),
                 listing: listing.map(Arc::new),
             },
         ));
@@ -543,6 +564,7 @@ pub(super) struct RestoredFields {
     pub push_seq: u64,
     pub last_seq: u64,
     pub symbols: Box<[SymbolFile]>,
+    pub deprecation: Option<Arc<Deprecation>>,
     pub listing: Option<Arc<Listing>>,
 }
 
@@ -562,6 +584,7 @@ impl VersionRecord {
         r.push_seq = f.push_seq;
         r.last_seq = f.last_seq;
         r.symbols = f.symbols;
+        r.deprecation = f.deprecation;
         r.listing = f.listing;
         r
     }
@@ -663,7 +686,13 @@ mod tests {
         }
     }
 
-    /// A state with every kind of event: casings, prereleases, unlist, delete, symbols.
+    fn deprecate(seq: u64, id: &str, version: &str, json: &str) -> Event {
+        let d = Deprecation::from_json(json.as_bytes()).unwrap();
+        simple(seq, id, version, Change::Deprecate(Box::new(d)))
+    }
+
+    /// A state with every kind of event: casings, prereleases, unlist, delete, symbols,
+    /// deprecation (of a version with a listing and of one without).
     fn state() -> FeedState {
         let mut s = FeedState::default();
         let events = [
@@ -684,6 +713,14 @@ mod tests {
             ),
             push(6, "Gone", "1.0.0", ""),
             simple(7, "Gone", "1.0.0", Change::Delete),
+            deprecate(
+                8,
+                "contoso.lib",
+                "2.0.0-beta.1",
+                r#"{"reasons": ["CriticalBugs"], "message": "Broken.",
+                    "alternatePackage": {"id": "Contoso.Lib", "range": "[3.0.0, )"}}"#,
+            ),
+            deprecate(9, "Contoso.Lib", "1.0.0", r#"{"reasons": ["Legacy"]}"#),
         ];
         for e in &events {
             assert!(s.apply(e));
@@ -696,7 +733,7 @@ mod tests {
         let s = state();
         let bytes = encode(&s).unwrap();
         let back = decode(&bytes).unwrap();
-        assert_eq!(back.seq(), 7);
+        assert_eq!(back.seq(), 9);
         assert_eq!(back.package_count(), s.package_count());
         for (id, record) in s.packages() {
             assert_eq!(**back.package(id).unwrap(), **record, "{id}");
@@ -705,6 +742,10 @@ mod tests {
         let after: Vec<_> = back.events().iter().cloned().collect();
         assert_eq!(before, after);
         assert!(back.has_symbol("other.pdb", "abc"));
+        let lib = back.package("contoso.lib").unwrap();
+        let beta = lib.get(&NuGetVersion::parse("2.0.0-beta.1").unwrap());
+        let deprecation = beta.unwrap().deprecation.as_deref().unwrap();
+        assert_eq!(deprecation.message.as_deref(), Some("Broken."));
         // Shared spellings stay shared.
         let lib = back.package("contoso.lib").unwrap();
         let first = back.events().iter().next().unwrap();
@@ -722,8 +763,9 @@ mod tests {
         let mut replayed = state();
         let mut restored = decode(&encode(&state()).unwrap()).unwrap();
         let next = [
-            push(8, "Contoso.Lib", "3.0.0", ""),
-            simple(9, "contoso.lib", "3.0.0", Change::Unlist),
+            push(10, "Contoso.Lib", "3.0.0", ""),
+            simple(11, "contoso.lib", "3.0.0", Change::Unlist),
+            simple(12, "contoso.lib", "1.0.0", Change::Undeprecate),
         ];
         for e in &next {
             assert!(replayed.apply(e));
@@ -757,6 +799,23 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(empty.seq(), 0);
+    }
+
+    #[test]
+    fn snapshots_written_before_deprecations_still_load() {
+        // Format 1 as first written: no tenth element; a version with symbols but no listing.
+        let json = r#"{"format":1,"seq":2,"packages":[{"ids":["A"],"seq":2,"versions":[
+            ["1.0.0",0,1,0,0,1,2,null,[{"file":"a.pdb","key":"k"}]]]}],
+            "events":[[0,"A","1.0.0",0],[0,"A","1.0.0",0]],"symbols":[["a.pdb","k"]]}"#;
+        let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+        e.write_all(json.as_bytes()).unwrap();
+        let state = decode(&e.finish().unwrap()).unwrap();
+        let v = state.version(
+            &PackageId::parse("a").unwrap(),
+            &NuGetVersion::parse("1.0").unwrap(),
+        );
+        let v = v.unwrap();
+        assert_eq!((v.deprecation.is_none(), v.symbols.len()), (true, 1));
     }
 
     #[test]

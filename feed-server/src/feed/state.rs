@@ -213,11 +213,17 @@ impl FeedState {
                     pushed_nuspec = Some(&pushed.nuspec);
                 }
             }
-            Change::Unlist | Change::Relist | Change::Symbols { .. } => {
+            Change::Unlist
+            | Change::Relist
+            | Change::Symbols { .. }
+            | Change::Deprecate(_)
+            | Change::Undeprecate => {
                 if let Some(v) = record.versions.get_mut(&event.version) {
                     match &event.change {
                         Change::Unlist => v.listed = false,
                         Change::Relist => v.listed = true,
+                        Change::Deprecate(d) => v.deprecation = Some(Arc::new((**d).clone())),
+                        Change::Undeprecate => v.deprecation = None,
                         Change::Symbols { files } => {
                             let mut all = v.symbols.to_vec();
                             for f in files {
@@ -358,6 +364,7 @@ fn update_listings(record: &mut PackageRecord, pushed: Option<(&NuGetVersion, &N
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::feed::deprecation::{Deprecation, Reason};
     use crate::feed::event::{EmbeddedFiles, Pushed};
     use crate::package::nuspec;
 
@@ -438,6 +445,41 @@ mod tests {
         assert!(Arc::ptr_eq(&events[0].version, v1.version_arc()));
         assert_eq!(events[1].id.as_str(), "foo", "as the unlist spelled it");
         assert!(Arc::ptr_eq(&events[2].id, v1.id_arc()));
+    }
+
+    #[test]
+    fn deprecation_is_replaced_removed_and_dropped_with_its_version() {
+        // REG-10; a hard delete forgets it, so a version pushed again starts clean.
+        let deprecate = |seq, json: &str| {
+            let d = Deprecation::from_json(json.as_bytes()).unwrap();
+            simple(seq, "Foo", "1.0.0", Change::Deprecate(Box::new(d)))
+        };
+        let reasons = |s: &FeedState| {
+            let v = s.version(&PackageId::parse("foo").unwrap(), &v("1.0.0"));
+            v.and_then(|v| v.deprecation.as_ref().map(|d| d.reasons.clone()))
+        };
+        let mut s = FeedState::default();
+        s.apply(&push(1, "Foo", "1.0.0"));
+        assert_eq!(reasons(&s), None);
+        s.apply(&deprecate(2, r#"{"reasons": ["Legacy"]}"#));
+        assert_eq!(reasons(&s), Some(vec![Reason::Legacy]));
+        s.apply(&deprecate(3, r#"{"reasons": ["Other"]}"#));
+        assert_eq!(reasons(&s), Some(vec![Reason::Other]));
+        let record = s.package("foo").unwrap();
+        assert_eq!(
+            (record.last_seq, record.get(&v("1.0.0")).unwrap().last_seq),
+            (3, 3)
+        );
+        s.apply(&simple(4, "Foo", "1.0.0", Change::Undeprecate));
+        assert_eq!(reasons(&s), None);
+        s.apply(&deprecate(5, r#"{"reasons": ["CriticalBugs"]}"#));
+        s.apply(&simple(6, "Foo", "1.0.0", Change::Delete));
+        s.apply(&push(7, "Foo", "1.0.0"));
+        assert_eq!(reasons(&s), None);
+        assert_eq!(
+            s.events().get(5).unwrap().catalog_type(),
+            "nuget:PackageDetails"
+        );
     }
 
     #[test]

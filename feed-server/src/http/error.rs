@@ -84,7 +84,9 @@ impl From<feed::Error> for ApiError {
             feed::Error::Invalid(e) if e.is_too_large() => ApiError::TooLarge(e.to_string()),
             feed::Error::Invalid(e @ package::Error::Io(_)) => ApiError::Internal(e.to_string()),
             feed::Error::Invalid(e) => ApiError::BadRequest(e.to_string()),
-            feed::Error::Rejected(m) => ApiError::BadRequest(m),
+            feed::Error::Rejected(m) | feed::Error::InvalidDeprecation(m) => {
+                ApiError::BadRequest(m)
+            }
             feed::Error::AlreadyExists { .. } => ApiError::Conflict(format!(
                 "{err}: versions are immutable; push a new version (nuget push --skip-duplicate ignores this)"
             )),

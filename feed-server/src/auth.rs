@@ -1,4 +1,4 @@
-//! API keys (push, unlist) and read tokens, held only as SHA-256 hashes and compared in
+//! API keys (push, unlist: managing existing versions) and read tokens, held only as SHA-256 hashes and compared in
 //! constant time.
 //!
 //! The API key file is either YAML:
@@ -26,7 +26,7 @@ use crate::package::PackageId;
 pub enum Scope {
     /// Push packages and symbol packages.
     Push,
-    /// Unlist, relist and delete.
+    /// Manage existing versions: unlist, relist, delete and deprecate.
     Unlist,
 }
 

@@ -106,6 +106,47 @@ async fn cached_documents_change_exactly_when_their_package_changes() {
 }
 
 #[tokio::test]
+async fn a_deprecation_shows_in_cached_documents_at_once() {
+    // REG-10: a deprecation is an event of its package, which stamps its cached documents.
+    let s = TestServer::start(|_, _| {}).await;
+    let c = Client::new();
+    push_ok(&c, &s, &PackageBuilder::new("Zeta", "1.0.0")).await;
+    let index = s.url("registration/zeta/index.json");
+    let e1 = etag(&c, &index).await;
+    assert_eq!(status_with_etag(&c, &index, &e1).await, 304, "cached");
+    let leaf = c.json(&s.url("registration/zeta/1.0.0.json")).await;
+    let push_leaf = leaf["catalogEntry"].as_str().unwrap().to_owned();
+    c.json(&push_leaf).await;
+
+    let deprecation = s.url("package/zeta/1.0.0/deprecation");
+    let r = c
+        .put_body(&deprecation, Some(ADMIN_KEY), r#"{"reasons": ["Legacy"]}"#)
+        .await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(status_with_etag(&c, &index, &e1).await, 200);
+    let reg = c.json(&index).await;
+    let entry = &reg["items"][0]["items"][0]["catalogEntry"];
+    assert_eq!(
+        entry["deprecation"]["reasons"],
+        serde_json::json!(["Legacy"])
+    );
+    // The push's catalog leaf is the push, cached for good: it never shows a deprecation.
+    let push_leaf = c.json(&push_leaf).await;
+    assert!(push_leaf.get("deprecation").is_none());
+    let leaf = c.json(&s.url("registration/zeta/1.0.0.json")).await;
+    assert_eq!(
+        leaf["catalogEntry"], entry["@id"],
+        "the leaf links the newest event"
+    );
+
+    assert_eq!(c.delete(&deprecation, ADMIN_KEY).await.status(), 204);
+    let reg = c.json(&index).await;
+    let entry = &reg["items"][0]["items"][0]["catalogEntry"];
+    assert!(entry.get("deprecation").is_none(), "{entry}");
+    s.stop().await;
+}
+
+#[tokio::test]
 async fn search_reads_back_the_listing_of_an_older_version() {
     // SQ-7, SQ-9: after the latest version is unlisted, search shows the one before it, whose
     // metadata the server no longer keeps in memory.

@@ -990,3 +990,290 @@ async fn health_readiness_and_metrics() {
     assert!(m.contains("route=\"/t/f/index.json\""), "{m}");
     s.stop().await;
 }
+
+/// A document, gunzipped when it came gzip-encoded (the gzip registration hives always are).
+async fn doc(c: &Client, url: &str) -> Value {
+    let r = c.get(url).await;
+    assert_eq!(r.status(), 200, "GET {url}");
+    let gzip = r.headers().get("content-encoding").is_some();
+    let bytes = r.bytes().await.unwrap();
+    if gzip {
+        gunzip(&bytes)
+    } else {
+        serde_json::from_slice(&bytes).unwrap()
+    }
+}
+
+/// The catalog's items, oldest first: `(@type, leaf URL)`.
+async fn catalog_items(c: &Client, s: &TestServer) -> Vec<(String, String)> {
+    let page = c.json(&s.url("catalog/page0.json")).await;
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let text = |k: &str| i[k].as_str().unwrap().to_owned();
+            (text("@type"), text("@id"))
+        })
+        .collect()
+}
+
+/// A deprecation as a tenant sends it: reasons in any casing, a range to normalize.
+const LEGACY: &str = r#"{"reasons": ["legacy", "CriticalBugs"], "message": "Use New.Lib 2.",
+    "alternatePackage": {"id": "New.Lib", "range": "[2.0, )"}}"#;
+
+/// [`LEGACY`] as registration and the catalog show it in the object with `@id` `leaf`.
+fn legacy_shown(leaf: &str) -> Value {
+    serde_json::json!({
+        "@id": format!("{leaf}#deprecation"),
+        "alternatePackage": {
+            "@id": format!("{leaf}#deprecation/alternatePackage"),
+            "id": "New.Lib",
+            "range": "[2.0.0, )",
+        },
+        "message": "Use New.Lib 2.",
+        "reasons": ["Legacy", "CriticalBugs"],
+    })
+}
+
+#[tokio::test]
+async fn deprecation_shows_in_registration_search_and_catalog_until_removed() {
+    // REG-8, REG-10, REG-14, SQ-9, SQ-11, CAT-3, PUB-13
+    let s = TestServer::start(|_, _| {}).await;
+    let c = Client::new();
+    push_ok(&c, &s, &PackageBuilder::new("Old.Lib", "1.0.0")).await;
+    push_ok(&c, &s, &PackageBuilder::new("Old.Lib", "2.0.0")).await;
+    let url = s.url("package/Old.Lib/1.0.0/deprecation");
+    let r = c.put_body(&url, Some(ADMIN_KEY), LEGACY).await;
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+
+    for hive in ["registration", "registration-gz", "registration-gz-semver2"] {
+        let index = doc(&c, &s.url(&format!("{hive}/old.lib/index.json"))).await;
+        let page = doc(&c, index["items"][0]["@id"].as_str().unwrap()).await;
+        for items in [&index["items"][0]["items"], &page["items"]] {
+            let entry = &items[0]["catalogEntry"];
+            let leaf = entry["@id"].as_str().unwrap();
+            assert_eq!(entry["deprecation"], legacy_shown(leaf), "{hive}");
+            let newer = &items[1]["catalogEntry"];
+            assert!(newer.get("deprecation").is_none(), "{hive}: {newer}");
+        }
+        // A registration leaf links the catalog leaf of the version's newest event: this one.
+        let leaf = doc(&c, index["items"][0]["items"][0]["@id"].as_str().unwrap()).await;
+        let catalog_url = leaf["catalogEntry"].as_str().unwrap();
+        let catalog_leaf = c.json(catalog_url).await;
+        assert_eq!(catalog_leaf["deprecation"], legacy_shown(catalog_url));
+        assert_eq!(catalog_leaf["@type"][0], "PackageDetails");
+    }
+
+    // SQ-9: search shows the deprecation of the version it shows, the latest.
+    let search = c.json(&s.url("query?q=old.lib")).await;
+    assert_eq!(search["data"][0]["version"], "2.0.0");
+    assert!(search["data"][0].get("deprecation").is_none());
+    let moved = r#"{"reasons": ["Other"], "message": "Moved."}"#;
+    let latest = s.url("package/old.lib/2.0.0/deprecation");
+    assert_eq!(
+        c.put_body(&latest, Some(ADMIN_KEY), moved).await.status(),
+        204
+    );
+    let search = c.json(&s.url("query?q=old.lib")).await;
+    assert_eq!(
+        search["data"][0]["deprecation"],
+        serde_json::json!({"message": "Moved.", "reasons": ["Other"]})
+    );
+
+    // PUB-13: every change is a PackageDetails item; an identical repeat appends nothing.
+    let items = catalog_items(&c, &s).await;
+    let types: Vec<&str> = items.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(types, ["nuget:PackageDetails"; 4]);
+    let before = s.stored_files();
+    let r = c.put_body(&url, Some(ADMIN_KEY), LEGACY).await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        s.stored_files(),
+        before,
+        "an identical deprecation changes nothing"
+    );
+
+    // Removing it: gone from registration, one more catalog item without it; again: nothing.
+    assert_eq!(c.delete(&url, ADMIN_KEY).await.status(), 204);
+    let index = c.json(&s.url("registration/old.lib/index.json")).await;
+    let entry = &index["items"][0]["items"][0]["catalogEntry"];
+    assert!(entry.get("deprecation").is_none(), "{entry}");
+    let items = catalog_items(&c, &s).await;
+    assert_eq!(items.len(), 5);
+    let leaf = c.json(&items[4].1).await;
+    assert_eq!(
+        (&leaf["version"], &leaf["listed"]),
+        (&"1.0.0".into(), &true.into())
+    );
+    assert!(leaf.get("deprecation").is_none(), "{leaf}");
+    assert_eq!(entry["@id"], items[4].1, "catalogEntry is the newest leaf");
+    let before = s.stored_files();
+    assert_eq!(c.delete(&url, ADMIN_KEY).await.status(), 204);
+    assert_eq!(
+        s.stored_files(),
+        before,
+        "not deprecated: nothing to remove"
+    );
+
+    // Versions the feed does not have: 404 for both.
+    for missing in [
+        "package/old.lib/9.0.0/deprecation",
+        "package/nope/1.0.0/deprecation",
+    ] {
+        let missing = s.url(missing);
+        let put = c.put_body(&missing, Some(ADMIN_KEY), LEGACY).await;
+        assert_eq!(put.status(), 404, "{missing}");
+        assert_eq!(c.delete(&missing, ADMIN_KEY).await.status(), 404);
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn bad_deprecations_are_refused_and_change_nothing() {
+    // REG-10, PUB-6, DESIGN invariant 5: each refusal says why, and nothing is stored.
+    let s = TestServer::start(|_, _| {}).await;
+    let c = Client::new();
+    push_ok(&c, &s, &PackageBuilder::new("Contoso.Old", "1.0.0")).await;
+    let url = s.url("package/Contoso.Old/1.0.0/deprecation");
+    let before = s.stored_files();
+    let long = "x".repeat(4001);
+    let huge = "y".repeat(70 * 1024);
+    let cases: Vec<(String, u16, &str)> = vec![
+        (r#"{"reasons": []}"#.into(), 400, "at least one reason"),
+        (r#"{"message": "m"}"#.into(), 400, "missing field `reasons`"),
+        (
+            r#"{"reasons": ["Obsolete"]}"#.into(),
+            400,
+            "`Obsolete` is not a deprecation reason",
+        ),
+        (
+            r#"{"reasons": ["Legacy"], "alternatePackage": {"id": "a b"}}"#.into(),
+            400,
+            "alternatePackage.id",
+        ),
+        (
+            r#"{"reasons": ["Legacy"], "alternatePackage": {"id": "B", "range": "[2.0"}}"#.into(),
+            400,
+            "alternatePackage.range",
+        ),
+        (
+            format!(r#"{{"reasons": ["Other"], "message": "{long}"}}"#),
+            400,
+            "4001 characters",
+        ),
+        ("{not json".into(), 400, "is not valid"),
+        (String::new(), 400, "is not valid"),
+        (
+            format!(r#"{{"reasons": ["Other"], "message": "{huge}"}}"#),
+            413,
+            "limit of 64 KiB",
+        ),
+    ];
+    for (body, status, says) in cases {
+        let r = c.put_body(&url, Some(ADMIN_KEY), body).await;
+        assert_eq!(r.status(), status, "{says}");
+        let error: Value = r.json().await.unwrap();
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains(says), "{says}: {message}");
+    }
+    let good = r#"{"reasons": ["Legacy"]}"#;
+    let bad_version = s.url("package/Contoso.Old/one/deprecation");
+    let r = c.put_body(&bad_version, Some(ADMIN_KEY), good).await;
+    assert_eq!(r.status(), 400);
+    // Keys as for unlist: none 401; wrong or without the unlist scope 403, before the body.
+    assert_eq!(c.put_body(&url, None, good).await.status(), 401);
+    let wrong = c.put_body(&url, Some("wrong-key-000000"), good).await;
+    assert_eq!(wrong.status(), 403);
+    let push_only = c.put_body(&url, Some(CONTOSO_KEY), "{not json").await;
+    assert_eq!(push_only.status(), 403);
+    let error: Value = push_only.json().await.unwrap();
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("may not unlist, relist, delete or deprecate"),
+        "{error}"
+    );
+    let anonymous = c.http.delete(&url).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(c.delete(&url, CONTOSO_KEY).await.status(), 403);
+    assert_eq!(s.stored_files(), before, "a refused request stores nothing");
+    let index = c.json(&s.url("registration/contoso.old/index.json")).await;
+    assert!(
+        index["items"][0]["items"][0]["catalogEntry"]
+            .get("deprecation")
+            .is_none()
+    );
+
+    // A key with only the unlist scope may.
+    assert_eq!(c.put_body(&url, Some(UNLIST_KEY), good).await.status(), 204);
+    assert_eq!(c.delete(&url, UNLIST_KEY).await.status(), 204);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn deprecation_survives_restarts_from_the_log_and_from_a_snapshot() {
+    let data = tempfile::tempdir().unwrap();
+    let storage = data.path().to_string_lossy().into_owned();
+    let start = || {
+        let storage = storage.clone();
+        TestServer::start(move |f, _| {
+            f.storage = Some(nuget_feed_server::config::StorageConfig {
+                url: Some(storage),
+                options: Default::default(),
+            });
+            // The same URLs in documents whatever port each server gets.
+            f.public_base_url = Some("http://feed.test".into());
+        })
+    };
+    let c = Client::new();
+    let s = start().await;
+    push_ok(&c, &s, &PackageBuilder::new("Kept", "1.0.0")).await;
+    push_ok(&c, &s, &PackageBuilder::new("Kept", "2.0.0")).await;
+    let deprecate = |v: &str| s.url(&format!("package/kept/{v}/deprecation"));
+    let r = c
+        .put_body(&deprecate("1.0.0"), Some(ADMIN_KEY), LEGACY)
+        .await;
+    assert_eq!(r.status(), 204);
+    s.state.feed.write_snapshot().await.unwrap();
+    // After the snapshot: the latest deprecated too (search shows it).
+    let moved = r#"{"reasons": ["Other"], "message": "Moved."}"#;
+    let r = c
+        .put_body(&deprecate("2.0.0"), Some(ADMIN_KEY), moved)
+        .await;
+    assert_eq!(r.status(), 204);
+    let observe = |s: &TestServer| {
+        let (c, index, search) = (
+            &c,
+            s.url("registration-gz-semver2/kept/index.json"),
+            s.url("query?q=kept"),
+        );
+        async move { (doc(c, &index).await, c.json(&search).await) }
+    };
+    let before = observe(&s).await;
+    let leaves = &before.0["items"][0]["items"];
+    let leaf = leaves[0]["catalogEntry"]["@id"].as_str().unwrap();
+    assert_eq!(leaves[0]["catalogEntry"]["deprecation"], legacy_shown(leaf));
+    assert_eq!(before.1["data"][0]["deprecation"]["reasons"][0], "Other");
+    s.stop().await;
+
+    // The snapshot holds the first deprecation; the log after it the second.
+    let bytes = std::fs::read(data.path().join("catalog/snapshot.json")).unwrap();
+    let snapshot = nuget_feed_server::feed::snapshot::decode(&bytes).unwrap();
+    let kept = snapshot.package("kept").unwrap();
+    let versions: Vec<bool> = kept
+        .versions
+        .values()
+        .map(|v| v.deprecation.is_some())
+        .collect();
+    assert_eq!(versions, [true, false]);
+    let s = start().await;
+    assert_eq!(observe(&s).await, before, "snapshot + log");
+    s.stop().await;
+
+    std::fs::remove_file(data.path().join("catalog/snapshot.json")).unwrap();
+    let s = start().await;
+    assert_eq!(observe(&s).await, before, "the log alone");
+    s.stop().await;
+}

@@ -4,6 +4,7 @@
 //! also the reason phrase, which is what NuGet clients print for a failed push. Bad input is
 //! never a 5xx: clients retry 5xx and upload the whole package again (PUB-8).
 
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -96,6 +97,24 @@ impl From<feed::Error> for ApiError {
             feed::Error::CorruptLog { .. } | feed::Error::Snapshot(_) => {
                 ApiError::Internal(err.to_string())
             }
+        }
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    /// A small request body (every route but uploads) that could not be read: over the limit
+    /// is 413 like any upload (PUB-8), anything else the client's fault.
+    fn from(rejection: BytesRejection) -> ApiError {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge(format!(
+                "the request body is larger than the limit of {} KiB",
+                super::SMALL_BODY_LIMIT / 1024
+            ))
+        } else {
+            ApiError::BadRequest(format!(
+                "the request body cannot be read: {}",
+                rejection.body_text()
+            ))
         }
     }
 }

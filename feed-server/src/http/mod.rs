@@ -22,8 +22,8 @@ use tower_http::trace::TraceLayer;
 use crate::api::urls::Hive;
 use error::ApiError;
 use handlers::{
-    catalog, flat_container, health, publish, registration, search, service_index, symbols,
-    vulnerabilities,
+    catalog, deprecation, flat_container, health, publish, registration, search, service_index,
+    symbols, vulnerabilities,
 };
 pub use state::{App, AppState};
 
@@ -113,10 +113,15 @@ fn feed_routes(state: &AppState) -> Router<AppState> {
                 get(move |s, u, p, h| registration::leaf(hive, s, u, p, h)),
             );
     }
-    let writes = Router::new().route(
-        "/package/{id}/{version}",
-        axum::routing::delete(publish::delete).post(publish::relist),
-    );
+    let writes = Router::new()
+        .route(
+            "/package/{id}/{version}",
+            axum::routing::delete(publish::delete).post(publish::relist),
+        )
+        .route(
+            "/package/{id}/{version}/deprecation",
+            put(deprecation::put).delete(deprecation::delete),
+        );
     // A public feed's reads skip the middleware altogether: it is on the hottest path.
     let reads = if state.read_tokens.is_some() {
         reads.layer(middleware::from_fn_with_state(

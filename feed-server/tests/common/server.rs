@@ -223,6 +223,20 @@ impl Client {
             .unwrap()
     }
 
+    /// `PUT` of a small body (a deprecation document), with a key when given.
+    pub async fn put_body(
+        &self,
+        url: &str,
+        key: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let mut req = self.http.put(url).body(body);
+        if let Some(key) = key {
+            req = req.header("X-NuGet-ApiKey", key);
+        }
+        req.send().await.unwrap()
+    }
+
     pub async fn post(&self, url: &str, key: &str) -> reqwest::Response {
         self.http
             .post(url)

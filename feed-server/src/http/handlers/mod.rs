@@ -2,6 +2,7 @@
 //! operation or renderer, and returns the response.
 
 pub mod catalog;
+pub mod deprecation;
 pub mod flat_container;
 pub mod health;
 pub mod publish;

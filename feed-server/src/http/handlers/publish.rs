@@ -1,7 +1,9 @@
-//! PackagePublish (PUB-1..10): push, delete (unlist), relist.
+//! PackagePublish (PUB-1..10): push, delete (unlist), relist; and [`ManagedVersion`], the
+//! authenticated `{id}/{version}` of every request that changes an existing version.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 
 use super::write_path;
@@ -9,7 +11,7 @@ use crate::auth::{ApiKey, Scope};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::state::AppState;
 use crate::http::upload;
-use crate::package::PackageId;
+use crate::package::{NuGetVersion, PackageId};
 
 /// The API key of a write request: 401 without one, 403 when it is wrong (PUB-6).
 pub fn authenticate(s: &AppState, headers: &HeaderMap) -> ApiResult<ApiKey> {
@@ -35,12 +37,34 @@ pub fn authorize(key: &ApiKey, scope: Scope, id: &PackageId) -> ApiResult<()> {
     }
     let action = match scope {
         Scope::Push => "push",
-        Scope::Unlist => "unlist or delete",
+        Scope::Unlist => "unlist, relist, delete or deprecate",
     };
     Err(ApiError::Forbidden(format!(
         "the API key `{}` may not {action} package `{id}`",
         key.name
     )))
+}
+
+/// The `{id}/{version}` of a request that manages an existing version (unlist, relist, delete,
+/// deprecate), with an API key that may: 401 without a key, 403 when it is wrong or lacks the
+/// `unlist` scope for the id (PUB-6), 400 when the id or version cannot be one.
+pub struct ManagedVersion {
+    pub id: PackageId,
+    pub version: NuGetVersion,
+}
+
+impl FromRequestParts<AppState> for ManagedVersion {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> ApiResult<ManagedVersion> {
+        let key = authenticate(s, &parts.headers)?;
+        let Path((id, version)) = Path::<(String, String)>::from_request_parts(parts, s)
+            .await
+            .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        let (id, version) = write_path(&id, &version)?;
+        authorize(&key, Scope::Unlist, &id)?;
+        Ok(ManagedVersion { id, version })
+    }
 }
 
 /// `PUT {publish}` and `PUT {publish}/`: 201 created, 409 exists, 400 invalid, 413 too large.
@@ -74,27 +98,13 @@ async fn push_inner(
 }
 
 /// `DELETE {publish}/{id}/{version}`: 204, or 404 (PUB-9). Unlists unless configured to delete.
-pub async fn delete(
-    State(s): State<AppState>,
-    Path((id, version)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> ApiResult<StatusCode> {
-    let key = authenticate(&s, &headers)?;
-    let (id, version) = write_path(&id, &version)?;
-    authorize(&key, Scope::Unlist, &id)?;
-    s.feed.delete(&id, &version).await?;
+pub async fn delete(State(s): State<AppState>, v: ManagedVersion) -> ApiResult<StatusCode> {
+    s.feed.delete(&v.id, &v.version).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST {publish}/{id}/{version}`: relist, 200 (also when listed already) or 404 (PUB-10).
-pub async fn relist(
-    State(s): State<AppState>,
-    Path((id, version)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> ApiResult<StatusCode> {
-    let key = authenticate(&s, &headers)?;
-    let (id, version) = write_path(&id, &version)?;
-    authorize(&key, Scope::Unlist, &id)?;
-    s.feed.set_listed(&id, &version, true).await?;
+pub async fn relist(State(s): State<AppState>, v: ManagedVersion) -> ApiResult<StatusCode> {
+    s.feed.set_listed(&v.id, &v.version, true).await?;
     Ok(StatusCode::OK)
 }

@@ -99,14 +99,21 @@ pub struct SearchIndex {
     text: BTreeMap<Box<str>, Vec<Posting>>,
     /// Entries with a listing for each filter slot (`totalHits` of an empty query).
     counts: [usize; 4],
-    /// Per entry, its [`Entry::order`] and which filter slots it has a listing for (bit
-    /// `slot`; 0 for a hole), kept apart from the entries: ranking looks at these for every
-    /// match, and 9 bytes an entry stay in the CPU's cache where whole entries would not.
+    /// Per entry, a number that sorts like its lower-cased id ([`SearchIndex::place`]), and
+    /// which filter slots it has a listing for (bit `slot`; 0 for a hole), kept apart from the
+    /// entries: ranking looks at these for every match and never compares ids as strings
+    /// (ids of one vendor share long prefixes), and 9 bytes an entry stay in the CPU's cache
+    /// where whole entries would not.
     orders: Vec<u64>,
     slot_masks: Vec<u8>,
     /// Hits of recent queries, valid until the index changes ([`SearchIndex::cached`]).
     hits: std::sync::Mutex<HashMap<HitsKey, SearchHits>>,
 }
+
+/// Distance between neighbouring [`SearchIndex::orders`] when they are numbered afresh: room for
+/// 31 ids inserted one after another between two neighbours before the next renumbering,
+/// for up to 2^32 ids.
+const ORDER_GAP: u64 = 1 << 32;
 
 /// Most queries whose hits are remembered; past it the cache starts over.
 const HITS_CACHE_ENTRIES: usize = 4096;
@@ -150,8 +157,6 @@ struct Entry {
     lower_id: Arc<str>,
     /// The id with its casing (camelCase parts need it).
     display_id: PackageId,
-    /// The first eight bytes of `lower_id`, big-endian: ranks ties without a string compare.
-    order: u64,
     /// The distinct listings (at most four, usually one or two).
     docs: Vec<Doc>,
     /// Per filter slot, which of `docs` describes its latest admitted version.
@@ -226,7 +231,7 @@ impl SearchIndex {
                     .push(Posting { entry: e, fields });
             }
             index.by_id.insert(entry.lower_id.clone(), e);
-            index.orders.push(entry.order);
+            index.orders.push((u64::from(e) + 1) * ORDER_GAP);
             index.slot_masks.push(entry.slot_mask());
             index.entries.push(Some(entry));
         }
@@ -278,12 +283,57 @@ impl SearchIndex {
         }
         self.by_id.insert(entry.lower_id.clone(), e);
         let i = e as usize;
-        if let (Some(order), Some(mask)) = (self.orders.get_mut(i), self.slot_masks.get_mut(i)) {
-            *order = entry.order;
+        if let Some(mask) = self.slot_masks.get_mut(i) {
             *mask = entry.slot_mask();
         }
+        self.place(&entry.lower_id, e);
         if let Some(slot) = self.entries.get_mut(i) {
             *slot = Some(entry);
+        }
+    }
+
+    /// Gives entry `e`, just added to `by_id` as `lower_id`, an order between its neighbours';
+    /// when they leave no room, every entry is numbered afresh in id order (rare: a gap takes
+    /// 31 ids inserted at the same spot to use up).
+    fn place(&mut self, lower_id: &str, e: u32) {
+        let order_of = |x: Option<(&Arc<str>, &u32)>| {
+            x.and_then(|(_, &n)| self.orders.get(n as usize).copied())
+        };
+        let below = order_of(
+            self.by_id
+                .range::<str, _>((
+                    std::ops::Bound::Unbounded,
+                    std::ops::Bound::Excluded(lower_id),
+                ))
+                .next_back(),
+        )
+        .unwrap_or(0);
+        let above = order_of(
+            self.by_id
+                .range::<str, _>((
+                    std::ops::Bound::Excluded(lower_id),
+                    std::ops::Bound::Unbounded,
+                ))
+                .next(),
+        );
+        let order = match above {
+            Some(above) if above - below >= 2 => Some(below + (above - below) / 2),
+            Some(_) => None,
+            None => below.checked_add(ORDER_GAP),
+        };
+        match order {
+            Some(order) => {
+                if let Some(slot) = self.orders.get_mut(e as usize) {
+                    *slot = order;
+                }
+            }
+            None => {
+                for (rank, &n) in self.by_id.values().enumerate() {
+                    if let Some(slot) = self.orders.get_mut(n as usize) {
+                        *slot = (rank as u64 + 1) * ORDER_GAP;
+                    }
+                }
+            }
         }
     }
 
@@ -601,12 +651,10 @@ impl SearchIndex {
         a.0.cmp(&b.0).then_with(|| self.compare_ids(a.1, b.1))
     }
 
-    /// Id order of two entries: their first bytes as numbers, the whole ids only on a tie.
+    /// Id order of two entries.
     fn compare_ids(&self, a: u32, b: u32) -> std::cmp::Ordering {
         let order = |e: u32| self.orders.get(e as usize).copied().unwrap_or(u64::MAX);
-        order(a)
-            .cmp(&order(b))
-            .then_with(|| self.id_of(a).cmp(self.id_of(b)))
+        order(a).cmp(&order(b))
     }
 
     fn id_of(&self, e: u32) -> &str {
@@ -661,11 +709,26 @@ fn prefixed<'a, K, V>(
 where
     K: std::borrow::Borrow<str> + Ord,
 {
-    map.range::<str, _>((
-        std::ops::Bound::Included(prefix),
-        std::ops::Bound::Unbounded,
-    ))
-    .take_while(move |(k, _)| k.borrow().starts_with(prefix))
+    // Bounded at both ends, the range walks its keys without comparing each to the prefix.
+    let end = prefix_end(prefix);
+    let upper = match &end {
+        Some(end) => std::ops::Bound::Excluded(end.as_str()),
+        None => std::ops::Bound::Unbounded,
+    };
+    map.range::<str, _>((std::ops::Bound::Included(prefix), upper))
+}
+
+/// The least string above every string that starts with `prefix` (UTF-8 sorts like code
+/// points): its last character that has a successor, incremented; `None` when there is none.
+fn prefix_end(prefix: &str) -> Option<String> {
+    let mut end = prefix.to_owned();
+    while let Some(last) = end.pop() {
+        if let Some(next) = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32) {
+            end.push(next);
+            return Some(end);
+        }
+    }
+    None
 }
 
 /// The filters of a query: its slot and its package type.
@@ -722,14 +785,9 @@ impl Entry {
             .id()
             .cloned()
             .or_else(|| PackageId::parse(lower_id).ok())?;
-        let mut order = [0u8; 8];
-        for (o, b) in order.iter_mut().zip(lower_id.bytes()) {
-            *o = b;
-        }
         Some(Entry {
             lower_id: lower_id.into(),
             display_id,
-            order: u64::from_be_bytes(order),
             docs,
             by_slot,
         })
@@ -1201,6 +1259,68 @@ mod tests {
                 "{q}"
             );
         }
+    }
+
+    #[test]
+    fn ties_rank_in_id_order_however_the_ids_arrived() {
+        // Each id lands between the previous one and `b.end`, halving the gap there until the
+        // index has to number every entry afresh; others arrive in falling order, in front.
+        let mut f = index(&[record(&[version("B.End", "1.0.0")])]);
+        let mut ids = vec!["b.end".to_owned()];
+        for k in 1..=40 {
+            let id = format!("A{}", "z".repeat(k));
+            f.update(
+                &id.to_lowercase(),
+                Some(&record(&[version(&id, "1.0.0")]).record),
+            );
+            ids.push(id.to_lowercase());
+        }
+        for c in ('a'..='y').rev() {
+            let id = format!("A{c}");
+            f.update(
+                &id.to_lowercase(),
+                Some(&record(&[version(&id, "1.0.0")]).record),
+            );
+            ids.push(id.to_lowercase());
+        }
+        f.update("az", None);
+        ids.retain(|id| id != "az");
+        ids.sort();
+        let all = SearchQuery {
+            take: 1000,
+            ..query("a")
+        };
+        let prefixed: Vec<_> = ids
+            .iter()
+            .filter(|id| id.starts_with('a'))
+            .cloned()
+            .collect();
+        assert_eq!(f.autocomplete_ids(&all).ids, prefixed);
+        for (skip, take) in [(0, 3), (10, 5), (60, 10)] {
+            let page = f.autocomplete_ids(&SearchQuery {
+                skip,
+                take,
+                ..all.clone()
+            });
+            let expected: Vec<_> = prefixed.iter().skip(skip).take(take).cloned().collect();
+            assert_eq!(page.ids, expected, "skip {skip} take {take}");
+        }
+    }
+
+    #[test]
+    fn prefix_end_bounds_exactly_the_strings_with_the_prefix() {
+        assert_eq!(prefix_end("json").as_deref(), Some("jsoo"));
+        assert_eq!(prefix_end("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_end("\u{D7FF}").as_deref(), Some("\u{E000}"));
+        assert_eq!(prefix_end("\u{10FFFF}"), None);
+        assert_eq!(prefix_end(""), None);
+        let map: BTreeMap<Box<str>, ()> =
+            ["jso", "json", "json.net", "json\u{10FFFF}", "jsoo", "jsp"]
+                .into_iter()
+                .map(|k| (k.into(), ()))
+                .collect();
+        let keys: Vec<_> = prefixed(&map, "json").map(|(k, _)| &**k).collect();
+        assert_eq!(keys, ["json", "json.net", "json\u{10FFFF}"]);
     }
 
     #[test]

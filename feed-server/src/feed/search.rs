@@ -15,8 +15,14 @@
 //! Ids are ranked by how they match (exact id, id prefix, id part, title or tags, description
 //! or authors), ties in lower-case id order. Rendering the hits is `api::search`'s job.
 
+mod marks;
+mod short_prefixes;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+
+use marks::Marks;
+use short_prefixes::ShortPrefixes;
 
 use super::record::{Listing, PackageRecord, search_slot};
 use crate::package::PackageId;
@@ -95,6 +101,8 @@ pub struct SearchIndex {
     by_id: BTreeMap<Arc<str>, u32>,
     /// Parts of ids (not the whole id, which is `by_id`) -> entries, ascending.
     id_parts: BTreeMap<Box<str>, Vec<u32>>,
+    /// What `by_id` and `id_parts` hold for the shortest terms, in one list a term.
+    short_prefixes: ShortPrefixes,
     /// Words and word parts of titles, tags, descriptions and authors -> postings, ascending.
     text: BTreeMap<Box<str>, Vec<Posting>>,
     /// Entries with a listing for each filter slot (`totalHits` of an empty query).
@@ -222,7 +230,9 @@ impl SearchIndex {
             for (slot, count) in index.counts.iter_mut().enumerate() {
                 *count += usize::from(entry.by_slot[slot].is_some());
             }
-            for part in id_parts_of(entry.display_id.as_str()) {
+            let parts = id_parts_of(entry.display_id.as_str());
+            index.short_prefixes.push(e, lower_id, &parts);
+            for part in parts {
                 id_parts.entry(part).or_default().push(e);
             }
             for (word, fields) in entry.words() {
@@ -268,7 +278,9 @@ impl SearchIndex {
         for (slot, count) in self.counts.iter_mut().enumerate() {
             *count += usize::from(entry.by_slot[slot].is_some());
         }
-        for part in id_parts_of(entry.display_id.as_str()) {
+        let parts = id_parts_of(entry.display_id.as_str());
+        self.short_prefixes.insert(e, &entry.lower_id, &parts);
+        for part in parts {
             let list = self.id_parts.entry(part.into()).or_default();
             if let Err(at) = list.binary_search(&e) {
                 list.insert(at, e);
@@ -349,7 +361,9 @@ impl SearchIndex {
         for (slot, count) in self.counts.iter_mut().enumerate() {
             *count -= usize::from(entry.by_slot[slot].is_some());
         }
-        for part in id_parts_of(entry.display_id.as_str()) {
+        let parts = id_parts_of(entry.display_id.as_str());
+        self.short_prefixes.remove(e, &entry.lower_id, &parts);
+        for part in parts {
             if let Some(list) = self.id_parts.get_mut(part.as_str()) {
                 if let Ok(at) = list.binary_search(&e) {
                     list.remove(at);
@@ -392,35 +406,30 @@ impl SearchIndex {
         if terms.is_empty() {
             return self.browse(&filter, q);
         }
-        let mut tiers = vec![tier::NONE; self.entries.len()];
-        let mut touched = Vec::new();
-        let mut matches: Option<Vec<(u32, u32)>> = None;
-        for term in &terms {
-            self.mark(term, filter.slot, &mut tiers, &mut touched);
-            let next: Vec<(u32, u32)> = match matches {
-                None => touched
-                    .iter()
-                    .map(|&e| (u32::from(tiers[e as usize]), e))
-                    .collect(),
-                Some(previous) => previous
-                    .into_iter()
-                    .filter_map(|(score, e)| {
-                        let t = tiers[e as usize];
-                        (t != tier::NONE).then(|| (score + u32::from(t), e))
-                    })
-                    .collect(),
-            };
-            for &e in &touched {
-                tiers[e as usize] = tier::NONE;
+        let matches = Marks::with(self.entries.len(), |marks| {
+            let mut matches: Option<Vec<(u32, u32)>> = None;
+            for term in &terms {
+                self.mark(term, filter.slot, marks);
+                let next: Vec<(u32, u32)> = match matches {
+                    None => marks.matched().map(|(t, e)| (u32::from(t), e)).collect(),
+                    Some(previous) => previous
+                        .into_iter()
+                        .filter_map(|(score, e)| {
+                            let t = marks.tier(e);
+                            (t != tier::NONE).then(|| (score + u32::from(t), e))
+                        })
+                        .collect(),
+                };
+                marks.clear();
+                let done = next.is_empty();
+                matches = Some(next);
+                if done {
+                    break;
+                }
             }
-            touched.clear();
-            let done = next.is_empty();
-            matches = Some(next);
-            if done {
-                break;
-            }
-        }
-        self.rank(matches.unwrap_or_default(), &filter, q)
+            matches.unwrap_or_default()
+        });
+        self.rank(matches, &filter, q)
     }
 
     /// Autocomplete, id mode (AC-1): ids that start with `q`, or with a part that does
@@ -435,13 +444,10 @@ impl SearchIndex {
         if prefix.is_empty() {
             return self.browse(&filter, q);
         }
-        let mut tiers = vec![tier::NONE; self.entries.len()];
-        let mut touched = Vec::new();
-        self.mark_id(&prefix, false, &mut tiers, &mut touched);
-        let matches = touched
-            .iter()
-            .map(|&e| (u32::from(tiers[e as usize]), e))
-            .collect();
+        let matches = Marks::with(self.entries.len(), |marks| {
+            self.mark_id(&prefix, false, marks);
+            marks.matched().map(|(t, e)| (u32::from(t), e)).collect()
+        });
         self.rank(matches, &filter, q)
     }
 
@@ -472,9 +478,8 @@ impl SearchIndex {
         hits
     }
 
-    /// Records in `tiers` the best tier at which `term` matches each entry, and lists the
-    /// entries it matched in `touched`.
-    fn mark(&self, term: &Term, slot: usize, tiers: &mut [u8], touched: &mut Vec<u32>) {
+    /// Marks the best tier at which `term` matches each entry.
+    fn mark(&self, term: &Term, slot: usize, marks: &mut Marks) {
         let t = term.text.as_str();
         let text_fields = match term.field {
             Field::Any => field::ALL,
@@ -485,8 +490,8 @@ impl SearchIndex {
             Field::Id | Field::PackageId => 0,
         };
         match term.field {
-            Field::Any | Field::Id => self.mark_id(t, false, tiers, touched),
-            Field::PackageId => self.mark_id(t, true, tiers, touched),
+            Field::Any | Field::Id => self.mark_id(t, false, marks),
+            Field::PackageId => self.mark_id(t, true, marks),
             _ => {}
         }
         if text_fields == 0 {
@@ -505,17 +510,31 @@ impl SearchIndex {
                 } else {
                     continue;
                 };
-                note(tiers, touched, p.entry, found);
+                marks.note(p.entry, found);
             }
         }
     }
 
     /// [`SearchIndex::mark`] for the id: exact, prefix, then a part's prefix (`exact_only`:
     /// only the whole id).
-    fn mark_id(&self, t: &str, exact_only: bool, tiers: &mut [u8], touched: &mut Vec<u32>) {
+    fn mark_id(&self, t: &str, exact_only: bool, marks: &mut Marks) {
         if exact_only {
             if let Some(&e) = self.by_id.get(t) {
-                note(tiers, touched, e, tier::EXACT_ID);
+                marks.note(e, tier::EXACT_ID);
+            }
+            return;
+        }
+        if let Some(matches) = self.short_prefixes.get(t) {
+            if let Some(&e) = self.by_id.get(t) {
+                marks.note(e, tier::EXACT_ID);
+            }
+            for m in matches {
+                let found = if m.part_only() {
+                    tier::ID_PART
+                } else {
+                    tier::ID_PREFIX
+                };
+                marks.note(m.entry(), found);
             }
             return;
         }
@@ -525,11 +544,11 @@ impl SearchIndex {
             } else {
                 tier::ID_PREFIX
             };
-            note(tiers, touched, e, found);
+            marks.note(e, found);
         }
         for (_, entries) in prefixed(&self.id_parts, t) {
             for &e in entries {
-                note(tiers, touched, e, tier::ID_PART);
+                marks.note(e, tier::ID_PART);
             }
         }
     }
@@ -688,16 +707,6 @@ impl PartialOrd for ById<'_> {
 impl Ord for ById<'_> {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.index.compare_ids(self.e, other.e)
-    }
-}
-
-/// Records that entry `e` matched at tier `found` (keeping the best tier).
-fn note(tiers: &mut [u8], touched: &mut Vec<u32>, e: u32, found: u8) {
-    if let Some(t) = tiers.get_mut(e as usize) {
-        if *t == tier::NONE {
-            touched.push(e);
-        }
-        *t = (*t).min(found);
     }
 }
 
@@ -1321,6 +1330,68 @@ mod tests {
                 .collect();
         let keys: Vec<_> = prefixed(&map, "json").map(|(k, _)| &**k).collect();
         assert_eq!(keys, ["json", "json.net", "json\u{10FFFF}"]);
+    }
+
+    #[test]
+    fn short_terms_match_like_long_ones() {
+        // One- and two-character terms come from their own lists: they must find what a
+        // walk of every id and part would, also after ids come and go.
+        let names = ["Json", "J", "Net", "NuGet", "Ab", "a", "Xml.Json", "JS"];
+        let mut ids = Vec::new();
+        for (i, a) in names.iter().enumerate() {
+            for b in names.iter().skip(i % 3) {
+                ids.push(format!("{a}.{b}"));
+            }
+            ids.push((*a).to_owned());
+        }
+        ids.sort_by_key(|id| id.to_lowercase());
+        ids.dedup_by_key(|id| id.to_lowercase());
+        let mut f = index(
+            &ids.iter()
+                .map(|id| record(&[version(id, "1.0.0")]))
+                .collect::<Vec<_>>(),
+        );
+        for gone in ids.iter().step_by(5) {
+            f.update(&gone.to_lowercase(), None);
+        }
+        for back in ids.iter().step_by(10) {
+            f.update(
+                &back.to_lowercase(),
+                Some(&record(&[version(back, "1.0.0")]).record),
+            );
+        }
+        let present: Vec<&String> = ids
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 5 != 0 || i % 10 == 0)
+            .map(|(_, id)| id)
+            .collect();
+        for term in ["j", "js", "n", "nu", "x", "a", "ab", ".", ".j", "q"] {
+            let mut expected: Vec<(u8, String)> = present
+                .iter()
+                .filter_map(|id| {
+                    let lower = id.to_lowercase();
+                    let tier = if lower == term {
+                        tier::EXACT_ID
+                    } else if lower.starts_with(term) {
+                        tier::ID_PREFIX
+                    } else if id_parts_of(id).iter().any(|p| p.starts_with(term)) {
+                        tier::ID_PART
+                    } else {
+                        return None;
+                    };
+                    Some((tier, lower))
+                })
+                .collect();
+            expected.sort();
+            let hits = f.autocomplete_ids(&SearchQuery {
+                take: 1000,
+                ..query(term)
+            });
+            let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
+            assert_eq!(hits.ids, expected, "{term}");
+            assert_eq!(hits.total, expected.len(), "{term}");
+        }
     }
 
     #[test]

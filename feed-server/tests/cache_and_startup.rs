@@ -306,3 +306,144 @@ async fn package_files_come_from_memory_but_never_stale() {
     assert_eq!(r.bytes().await.unwrap().as_ref(), second.build().as_slice());
     s.stop().await;
 }
+
+/// The public base URL of the feeds that restart (so documents are alike whatever the port).
+const PUBLIC_BASE: &str = "http://feed.test";
+
+/// A catalog leaf as a client sees it: URL, strong ETag, body.
+type Leaf = (String, String, String);
+
+/// Every catalog leaf of the feed, oldest first.
+async fn catalog_leaves(c: &Client, s: &TestServer) -> Vec<Leaf> {
+    let page = c.json(&s.url("catalog/page0.json")).await;
+    let mut leaves = Vec::new();
+    for item in page["items"].as_array().unwrap() {
+        let url = item["@id"].as_str().unwrap().to_owned();
+        // Documents name the configured public base URL; the server listens elsewhere.
+        let path = url.strip_prefix(PUBLIC_BASE).unwrap();
+        let r = c.get(&s.url(path)).await;
+        assert_eq!(r.status(), 200, "{url}");
+        let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+        leaves.push((url, etag, r.text().await.unwrap()));
+    }
+    leaves
+}
+
+#[tokio::test]
+async fn catalog_leaves_show_their_own_event_forever() {
+    // CAT-3, CAT-4, PUB-13: a leaf is an immutable document, the version as its event left
+    // it: the same bytes and strong ETag after later events, after restarts from the log or
+    // from a snapshot, and on every replica (each restart renders every leaf anew).
+    use nuget_feed_server::config::DeleteMode;
+    let data = tempfile::tempdir().unwrap();
+    let url = data.path().to_string_lossy().into_owned();
+    let start = |mode: DeleteMode| {
+        let url = url.clone();
+        TestServer::start(move |f, _| {
+            f.storage = Some(StorageConfig {
+                url: Some(url),
+                options: Default::default(),
+            });
+            f.public_base_url = Some(PUBLIC_BASE.into());
+            f.delete_mode = Some(mode);
+        })
+    };
+    let c = Client::new();
+    let legacy = r#"{"reasons": ["Legacy"], "message": "Use Lib 2."}"#;
+    let s = start(DeleteMode::Unlist).await;
+    let package = s.url("package/lib/1.0.0");
+    let deprecation = s.url("package/lib/1.0.0/deprecation");
+    push_ok(&c, &s, &PackageBuilder::new("Lib", "1.0.0")).await;
+    let mut seen = catalog_leaves(&c, &s).await;
+    // Each change, then the leaves: the new one added, the old ones as they were.
+    for step in 2..=5 {
+        let status = match step {
+            2 => c.delete(&package, ADMIN_KEY).await.status(),
+            3 => c
+                .put_body(&deprecation, Some(ADMIN_KEY), legacy)
+                .await
+                .status(),
+            4 => c.post(&package, ADMIN_KEY).await.status(),
+            _ => c.delete(&deprecation, ADMIN_KEY).await.status(),
+        };
+        assert!(status.is_success(), "step {step}: {status}");
+        let leaves = catalog_leaves(&c, &s).await;
+        assert_eq!(leaves.len(), step);
+        assert_eq!(leaves[..step - 1], seen[..], "after event {step}");
+        seen = leaves;
+    }
+    assert_eq!(s.state.feed.write_snapshot().await.unwrap(), 5);
+    s.stop().await;
+
+    // From the snapshot, then on: a hard delete, the version pushed again, deprecated.
+    let s = start(DeleteMode::Delete).await;
+    assert_eq!(catalog_leaves(&c, &s).await, seen, "from a snapshot");
+    let (package, deprecation) = (
+        s.url("package/lib/1.0.0"),
+        s.url("package/lib/1.0.0/deprecation"),
+    );
+    assert_eq!(c.delete(&package, ADMIN_KEY).await.status(), 204);
+    let again = PackageBuilder::new("Lib", "1.0.0").description("pushed again");
+    push_ok(&c, &s, &again).await;
+    let other = r#"{"reasons": ["Other"]}"#;
+    let r = c.put_body(&deprecation, Some(ADMIN_KEY), other).await;
+    assert_eq!(r.status(), 204);
+    let leaves = catalog_leaves(&c, &s).await;
+    assert_eq!(leaves[..5], seen[..], "after a delete and a push again");
+    seen = leaves;
+    s.stop().await;
+
+    std::fs::remove_file(data.path().join("catalog/snapshot.json")).unwrap();
+    let s = start(DeleteMode::Delete).await;
+    assert_eq!(catalog_leaves(&c, &s).await, seen, "from the log alone");
+    s.state.feed.write_snapshot().await.unwrap();
+    s.stop().await;
+    let s = start(DeleteMode::Delete).await;
+    assert_eq!(
+        catalog_leaves(&c, &s).await,
+        seen,
+        "from a snapshot of every event"
+    );
+    s.stop().await;
+
+    // What each leaf shows: its own event's outcome.
+    let docs: Vec<Value> = seen
+        .iter()
+        .map(|(_, _, body)| serde_json::from_str(body).unwrap())
+        .collect();
+    let field =
+        |f: fn(&Value) -> &Value| Value::from(docs.iter().map(f).cloned().collect::<Vec<_>>());
+    assert_eq!(
+        field(|d| &d["listed"]),
+        serde_json::json!([true, false, false, true, true, null, true, true])
+    );
+    assert_eq!(
+        field(|d| &d["deprecation"]["reasons"]),
+        serde_json::json!([
+            null,
+            null,
+            ["Legacy"],
+            ["Legacy"],
+            null,
+            null,
+            null,
+            ["Other"]
+        ])
+    );
+    let published = |n: usize| docs[n]["published"].as_str().unwrap();
+    assert_eq!(published(1), "1900-01-01T00:00:00+00:00", "unlisted");
+    assert_eq!(published(2), "1900-01-01T00:00:00+00:00", "unlisted");
+    assert_eq!(
+        published(3),
+        published(0),
+        "listed again: when it was pushed"
+    );
+    assert_eq!(docs[5]["@type"][0], "PackageDelete");
+    assert_eq!(docs[4]["packageHash"], docs[0]["packageHash"]);
+    assert_ne!(
+        docs[6]["packageHash"], docs[0]["packageHash"],
+        "the version pushed again is another package"
+    );
+    assert_eq!(docs[7]["description"], "pushed again");
+    assert_ne!(published(6), published(0));
+}

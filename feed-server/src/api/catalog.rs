@@ -4,17 +4,16 @@
 //! One event is one commit: its sequence number gives the commit id ([`commit_id`], also used
 //! by registration) and its time the commit timestamp. Page `n` holds events
 //! `n * 550 + 1 ..= (n + 1) * 550` (CAT-2: nuget.org's page size), so only the newest page ever
-//! changes. Which events exist, and the record a leaf is rendered from, come from the feed.
+//! changes. Which events exist, and the version a leaf shows, come from the feed; a leaf
+//! never changes, because it shows its version as its own event left it.
 
 use serde_json::{Map, Value, json};
 
 use super::metadata::{self, put};
 use super::urls::FeedUrls;
 use super::{UNLISTED_PUBLISHED, timestamp};
-use crate::feed::event::{Change, EmbeddedFiles, Event, Pushed};
-use crate::feed::record::VersionRecord;
-use crate::feed::state::{CATALOG_PAGE_SIZE, Catalog, EventSummary};
-use crate::package::Nuspec;
+use crate::feed::catalog::{CATALOG_PAGE_SIZE, Catalog, EventSummary, VersionAt};
+use crate::feed::event::Op;
 
 /// Events per catalog page (CAT-2: nuget.org's maximum).
 pub const PAGE_SIZE: usize = CATALOG_PAGE_SIZE;
@@ -39,7 +38,7 @@ pub fn render_index(events: &Catalog, urls: &FeedUrls) -> Value {
             json!({
                 "@id": urls.catalog_page(n),
                 "@type": "CatalogPage",
-                "commitId": newest_commit_id(page.last()),
+                "commitId": commit_id(newest_seq(n, page)),
                 "commitTimeStamp": newest_commit_time(page.last()),
                 "count": page.len(),
             })
@@ -48,7 +47,8 @@ pub fn render_index(events: &Catalog, urls: &FeedUrls) -> Value {
     json!({
         "@id": urls.catalog_index(),
         "@type": ["CatalogRoot", "AppendOnlyCatalog", "Permalink"],
-        "commitId": newest_commit_id(events.last()),
+        // The newest event's, or "event 0"'s for an empty log.
+        "commitId": commit_id(events.len() as u64),
         "commitTimeStamp": newest_commit_time(events.last()),
         "count": items.len(),
         "items": items,
@@ -58,13 +58,15 @@ pub fn render_index(events: &Catalog, urls: &FeedUrls) -> Value {
 /// Catalog page `n` (CAT-2), or `None` when there is no such page.
 pub fn render_page(events: &Catalog, n: usize, urls: &FeedUrls) -> Option<Value> {
     let page: &[EventSummary] = events.page(n)?;
+    let first = Catalog::first_seq(n);
     let items: Vec<Value> = page
         .iter()
-        .map(|e| {
+        .zip(first..)
+        .map(|(e, seq)| {
             json!({
-                "@id": urls.catalog_leaf(e.seq, &e.id, &e.version),
-                "@type": e.catalog_type(),
-                "commitId": commit_id(e.seq),
+                "@id": urls.catalog_leaf(seq, &e.id, &e.version),
+                "@type": e.op.catalog_type(),
+                "commitId": commit_id(seq),
                 "commitTimeStamp": timestamp(&e.time),
                 "nuget:id": e.id.as_str(),
                 "nuget:version": e.version.to_full(),
@@ -74,7 +76,7 @@ pub fn render_page(events: &Catalog, n: usize, urls: &FeedUrls) -> Option<Value>
     Some(json!({
         "@id": urls.catalog_page(n),
         "@type": "CatalogPage",
-        "commitId": newest_commit_id(page.last()),
+        "commitId": commit_id(newest_seq(n, page)),
         "commitTimeStamp": newest_commit_time(page.last()),
         "count": items.len(),
         "items": items,
@@ -82,107 +84,65 @@ pub fn render_page(events: &Catalog, n: usize, urls: &FeedUrls) -> Option<Value>
     }))
 }
 
-/// The leaf of one event (CAT-3).
+/// The leaf of event `seq` (CAT-3), from its line in the catalog and its version as it was
+/// right after it ([`Feed::version_at`](crate::feed::Feed::version_at)), so that it never
+/// changes.
 ///
 /// A delete gives a `PackageDelete` leaf whose `published` is the time of the delete. Any
-/// other event gives a `PackageDetails` snapshot (PUB-13): a push from the nuspec it carries,
-/// other events from `record_after` (the version's record as the feed now knows it, with its
-/// push facts). `listed`, `published` and `deprecation` follow from the event itself where it
-/// decides them (a push or relist lists, an unlist unlists: CAT-3, `published` is 1900 while
-/// unlisted as on nuget.org; a deprecation event carries its own, an undeprecation and a push
-/// none). If an unlist, relist, symbols or deprecation event's version no longer exists, the
-/// leaf has only the fields the event knows.
+/// other event gives a `PackageDetails` snapshot of the version (PUB-13), `published` 1900
+/// while it is unlisted, as on nuget.org. An event without a version (one that changed
+/// nothing) has only the fields every leaf has.
 pub fn render_leaf(
-    event: &Event,
-    record_after: Option<(&VersionRecord, &Pushed)>,
+    seq: u64,
+    event: &EventSummary,
+    version: Option<&VersionAt>,
     urls: &FeedUrls,
 ) -> Value {
-    let at = urls.catalog_leaf(event.seq, &event.id, &event.version);
+    let at = urls.catalog_leaf(seq, &event.id, &event.version);
     let mut leaf = Map::new();
     leaf.insert("@id".into(), at.clone().into());
-    let kind = match event.change {
-        Change::Delete => "PackageDelete",
+    let kind = match event.op {
+        Op::Delete => "PackageDelete",
         _ => "PackageDetails",
     };
     leaf.insert("@type".into(), json!([kind, "catalog:Permalink"]));
-    leaf.insert("catalog:commitId".into(), commit_id(event.seq).into());
+    leaf.insert("catalog:commitId".into(), commit_id(seq).into());
     leaf.insert(
         "catalog:commitTimeStamp".into(),
         timestamp(&event.time).into(),
     );
     leaf.insert("id".into(), event.id.as_str().into());
     leaf.insert("version".into(), event.version.to_full().into());
-
-    let listed = match &event.change {
-        Change::Delete => {
-            leaf.insert("published".into(), timestamp(&event.time).into());
-            return Value::Object(leaf);
-        }
-        Change::Push(_) | Change::Relist => true,
-        Change::Unlist => false,
-        Change::Symbols { .. } | Change::Deprecate(_) | Change::Undeprecate => {
-            record_after.is_none_or(|(r, _)| r.listed)
-        }
+    let Some(v) = version.filter(|_| event.op != Op::Delete) else {
+        leaf.insert("published".into(), timestamp(&event.time).into());
+        return Value::Object(leaf);
     };
-    let published = match (&event.change, record_after) {
-        _ if !listed => UNLISTED_PUBLISHED.to_owned(),
-        (Change::Push(_), _) => timestamp(&event.time),
-        (_, Some((r, _))) => timestamp(&r.published),
-        (_, None) => timestamp(&event.time),
+    let published = if v.listed {
+        timestamp(&v.published)
+    } else {
+        UNLISTED_PUBLISHED.to_owned()
     };
     leaf.insert("published".into(), published.into());
-    leaf.insert("listed".into(), listed.into());
+    leaf.insert("listed".into(), v.listed.into());
     leaf.insert("isPrerelease".into(), event.version.is_prerelease().into());
-    let deprecation = match (&event.change, record_after) {
-        (Change::Deprecate(d), _) => Some(&**d),
-        (Change::Push(_) | Change::Undeprecate, _) | (_, None) => None,
-        (_, Some((r, _))) => r.deprecation.as_deref(),
-    };
     put(
         &mut leaf,
         "deprecation",
-        deprecation.map(|d| metadata::deprecation(d, Some(&at))),
+        v.deprecation
+            .as_ref()
+            .map(|d| metadata::deprecation(d, Some(&at))),
     );
-
-    let facts = match (&event.change, record_after) {
-        (Change::Push(p), _) => Some(Facts {
-            nuspec: &p.nuspec,
-            files: p.files,
-            size: p.size,
-            sha512: &p.sha512,
-            created: timestamp(&event.time),
-        }),
-        (_, Some((r, p))) => Some(Facts {
-            nuspec: &p.nuspec,
-            files: p.files,
-            size: p.size,
-            sha512: &p.sha512,
-            created: timestamp(&r.published),
-        }),
-        (_, None) => None,
-    };
-    if let Some(facts) = facts {
-        details(&mut leaf, &facts, urls);
-    }
+    details(&mut leaf, v, urls);
     Value::Object(leaf)
 }
 
-/// What a details leaf describes, whether it comes from a push event or a record.
-struct Facts<'a> {
-    nuspec: &'a Nuspec,
-    files: EmbeddedFiles,
-    size: u64,
-    sha512: &'a str,
-    created: String,
-}
-
 /// The `PackageDetails` fields beyond those of every leaf (CAT-3).
-fn details(leaf: &mut Map<String, Value>, f: &Facts<'_>, urls: &FeedUrls) {
-    let n = f.nuspec;
-    leaf.insert("packageHash".into(), f.sha512.into());
+fn details(leaf: &mut Map<String, Value>, v: &VersionAt, urls: &FeedUrls) {
+    let (p, n) = (&v.pushed, &v.pushed.nuspec);
+    leaf.insert("packageHash".into(), p.sha512.clone().into());
     leaf.insert("packageHashAlgorithm".into(), "SHA512".into());
-    leaf.insert("packageSize".into(), f.size.into());
-    leaf.insert("created".into(), f.created.clone().into());
+    leaf.insert("packageSize".into(), p.size.into());
+    leaf.insert("created".into(), timestamp(&v.published).into());
     leaf.insert("verbatimVersion".into(), n.version_text.clone().into());
     put(leaf, "authors", metadata::authors_joined(&n.authors));
     put(leaf, "description", n.description.clone());
@@ -193,7 +153,7 @@ fn details(leaf: &mut Map<String, Value>, f: &Facts<'_>, urls: &FeedUrls) {
         metadata::dependency_groups(n, None),
     );
     let (id, version, license) = (&n.id, &n.version, n.license.as_ref());
-    let icon = metadata::icon_url(urls, id, version, n.icon_url.as_deref(), f.files);
+    let icon = metadata::icon_url(urls, id, version, n.icon_url.as_deref(), p.files);
     put(leaf, "iconUrl", icon);
     put(leaf, "language", n.language.clone());
     put(
@@ -207,7 +167,7 @@ fn details(leaf: &mut Map<String, Value>, f: &Facts<'_>, urls: &FeedUrls) {
         version,
         license,
         n.license_url.as_deref(),
-        f.files,
+        p.files,
     );
     put(leaf, "licenseUrl", license_url);
     put(leaf, "minClientVersion", n.min_client_version.clone());
@@ -220,7 +180,7 @@ fn details(leaf: &mut Map<String, Value>, f: &Facts<'_>, urls: &FeedUrls) {
     put(
         leaf,
         "readmeUrl",
-        metadata::readme_url(urls, id, version, f.files),
+        metadata::readme_url(urls, id, version, p.files),
     );
     put(leaf, "releaseNotes", n.release_notes.clone());
     leaf.insert(
@@ -232,9 +192,9 @@ fn details(leaf: &mut Map<String, Value>, f: &Facts<'_>, urls: &FeedUrls) {
     put(leaf, "title", n.title.clone());
 }
 
-/// The commit id of the newest event, or of "event 0" for an empty log.
-fn newest_commit_id(newest: Option<&EventSummary>) -> String {
-    commit_id(newest.map_or(0, |e| e.seq))
+/// The sequence number of the newest event of page `n` (pages are never empty).
+fn newest_seq(n: usize, page: &[EventSummary]) -> u64 {
+    Catalog::first_seq(n) + page.len() as u64 - 1
 }
 
 /// The time of the newest event, or the Unix epoch for an empty log (older than any cursor a
@@ -251,17 +211,19 @@ mod tests {
 
     use super::*;
     use crate::api::test_support::{deprecation, nuspec, t0, version_with};
+    use crate::feed::event::{EmbeddedFiles, Pushed};
     use crate::package::{NuGetVersion, PackageId};
 
     const BASE: &str = "http://localhost:5000/team-a/main";
 
-    fn summary(seq: u64, id: &str, v: &str, catalog_type: &'static str) -> EventSummary {
+    /// The line of event `seq`, at `t0()` plus `seq` seconds.
+    fn summary(seq: u64, id: &str, v: &str, op: Op) -> EventSummary {
         EventSummary {
-            seq,
             time: t0() + Duration::seconds(seq as i64),
             id: Arc::new(PackageId::parse(id).unwrap()),
             version: Arc::new(NuGetVersion::parse(v).unwrap()),
-            deleted: catalog_type == "nuget:PackageDelete",
+            op,
+            prev: 0,
         }
     }
 
@@ -276,44 +238,19 @@ mod tests {
     fn events(n: u64) -> Catalog {
         catalog(
             (1..=n)
-                .map(|seq| {
-                    summary(
-                        seq,
-                        "Contoso.Lib",
-                        &format!("1.0.{seq}"),
-                        "nuget:PackageDetails",
-                    )
-                })
+                .map(|seq| summary(seq, "Contoso.Lib", &format!("1.0.{seq}"), Op::Push))
                 .collect(),
         )
     }
 
-    fn event(seq: u64, id: &str, v: &str, change: Change) -> Event {
-        Event {
-            seq,
-            time: t0() + Duration::seconds(seq as i64),
-            id: PackageId::parse(id).unwrap(),
-            version: NuGetVersion::parse(v).unwrap(),
-            change,
+    /// Contoso.Lib 1.0.0 as pushed by event 1, listed and not deprecated.
+    fn pushed_version() -> VersionAt {
+        VersionAt {
+            pushed: Arc::new(version_with("Contoso.Lib", "1.0.0", "").pushed()),
+            published: t0() + Duration::seconds(1),
+            listed: true,
+            deprecation: None,
         }
-    }
-
-    fn push(seq: u64, id: &str, v: &str, extra: &str) -> Event {
-        event(
-            seq,
-            id,
-            v,
-            Change::Push(Box::new(Pushed {
-                nuspec: nuspec(id, v, extra),
-                size: 4096,
-                sha512: "q83vEjRWeJA=".into(),
-                files: EmbeddedFiles {
-                    icon: true,
-                    readme: false,
-                    license: false,
-                },
-            })),
-        )
     }
 
     #[test]
@@ -341,8 +278,11 @@ mod tests {
         assert_eq!(counts, [550, 550, 1]);
         assert_eq!(index["commitId"], commit_id(1101));
         assert_eq!(index["items"][0]["commitId"], commit_id(550));
+        assert_eq!(index["items"][2]["commitId"], commit_id(1101));
         let page1 = render_page(&events, 1, &urls).unwrap();
         assert_eq!(page1["items"][0]["nuget:version"], "1.0.551");
+        assert_eq!(page1["items"][0]["commitId"], commit_id(551));
+        assert_eq!(page1["commitId"], commit_id(1100));
         assert_eq!(page1["parent"], urls.catalog_index());
         assert!(render_page(&events, 3, &urls).is_none());
     }
@@ -353,60 +293,54 @@ mod tests {
         let empty = Catalog::default();
         let index = render_index(&empty, &urls);
         assert_eq!(index["count"], 0);
+        assert_eq!(index["commitId"], commit_id(0));
         assert_eq!(index["items"], json!([]));
         assert!(render_page(&empty, 0, &urls).is_none());
     }
 
     #[test]
-    fn unlist_leaf_is_a_details_snapshot_with_1900_published() {
+    fn an_unlisted_version_is_a_details_snapshot_with_1900_published() {
         // CAT-3, PUB-13: an unlist is a PackageDetails item; nuget.org shows 1900 while unlisted.
         let urls = FeedUrls::new(BASE);
-        let version = version_with("Contoso.Lib", "1.0.0", "");
-        let record = version.record(1, t0());
-        let leaf = render_leaf(
-            &event(2, "Contoso.Lib", "1.0.0", Change::Unlist),
-            Some((&record, &version.pushed())),
-            &urls,
-        );
+        let unlisted = VersionAt {
+            listed: false,
+            ..pushed_version()
+        };
+        let event = summary(2, "Contoso.Lib", "1.0.0", Op::Unlist);
+        let leaf = render_leaf(2, &event, Some(&unlisted), &urls);
         assert_eq!(
             leaf["@type"],
             json!(["PackageDetails", "catalog:Permalink"])
         );
         assert_eq!(leaf["listed"], false);
         assert_eq!(leaf["published"], UNLISTED_PUBLISHED);
+        assert_eq!(leaf["created"], timestamp(&(t0() + Duration::seconds(1))));
         assert_eq!(leaf["packageSize"], 1234);
-        // The version was deleted later: still a valid leaf, with what the event knows.
-        let orphan = render_leaf(
-            &event(2, "Contoso.Lib", "1.0.0", Change::Relist),
-            None,
-            &urls,
-        );
-        assert_eq!(orphan["listed"], true);
+        // An event that changed nothing: still a valid leaf, with what the event knows.
+        let orphan = render_leaf(2, &event, None, &urls);
+        assert_eq!(orphan["published"], timestamp(&event.time));
+        assert!(orphan.get("listed").is_none());
         assert!(orphan.get("packageHash").is_none());
     }
 
     #[test]
-    fn deprecation_leaves_carry_their_own_deprecation() {
+    fn a_deprecated_version_shows_its_deprecation_at_the_leaf() {
         // PUB-13, CAT-3: (un)deprecating is a PackageDetails item.
         let urls = FeedUrls::new(BASE);
-        let version = version_with("Contoso.Lib", "1.0.0", "");
-        let pushed = version.pushed();
-        let mut record = version.record(1, t0());
         let legacy =
             deprecation(r#"{"reasons": ["Legacy"], "alternatePackage": {"id": "Contoso.Core"}}"#);
-        let change = Change::Deprecate(Box::new(legacy.clone()));
-        // Rendered when the record is no longer deprecated: the leaf is still its event's.
-        let leaf = render_leaf(
-            &event(2, "Contoso.Lib", "1.0.0", change),
-            Some((&record, &pushed)),
-            &urls,
-        );
+        let deprecated = VersionAt {
+            deprecation: Some(legacy),
+            ..pushed_version()
+        };
+        let event = summary(2, "Contoso.Lib", "1.0.0", Op::Deprecate);
+        let leaf = render_leaf(2, &event, Some(&deprecated), &urls);
         assert_eq!(
             leaf["@type"],
             json!(["PackageDetails", "catalog:Permalink"])
         );
         assert_eq!(leaf["listed"], true);
-        assert_eq!(leaf["packageSize"], 1234);
+        assert_eq!(leaf["published"], timestamp(&(t0() + Duration::seconds(1))));
         let at = leaf["@id"].as_str().unwrap();
         assert_eq!(
             leaf["deprecation"],
@@ -420,50 +354,57 @@ mod tests {
                 "reasons": ["Legacy"],
             })
         );
-        // Other events show the version as it is now; an undeprecation never has one.
-        record.deprecation = Some(Arc::new(legacy));
-        let unlist = render_leaf(
-            &event(3, "Contoso.Lib", "1.0.0", Change::Unlist),
-            Some((&record, &pushed)),
-            &urls,
-        );
-        assert_eq!(unlist["deprecation"]["reasons"], json!(["Legacy"]));
-        let undeprecate = render_leaf(
-            &event(4, "Contoso.Lib", "1.0.0", Change::Undeprecate),
-            Some((&record, &pushed)),
-            &urls,
-        );
-        assert_eq!(undeprecate["@type"][0], "PackageDetails");
-        assert!(undeprecate.get("deprecation").is_none());
+        let undeprecated = summary(3, "Contoso.Lib", "1.0.0", Op::Undeprecate);
+        let leaf = render_leaf(3, &undeprecated, Some(&pushed_version()), &urls);
+        assert!(leaf.get("deprecation").is_none());
     }
 
     #[test]
     fn snapshots() {
         let urls = FeedUrls::new(BASE);
         let events = catalog(vec![
-            summary(1, "Contoso.Lib", "1.0.0", "nuget:PackageDetails"),
-            summary(
-                2,
-                "Contoso.Lib",
-                "2.0.0-beta.1+sha.abc",
-                "nuget:PackageDetails",
-            ),
-            summary(3, "Contoso.Lib", "1.0.0", "nuget:PackageDelete"),
+            summary(1, "Contoso.Lib", "1.0.0", Op::Push),
+            summary(2, "Contoso.Lib", "2.0.0-beta.1+sha.abc", Op::Push),
+            summary(3, "Contoso.Lib", "1.0.0", Op::Delete),
         ]);
         insta::assert_json_snapshot!("catalog_index", render_index(&events, &urls));
         insta::assert_json_snapshot!("catalog_page", render_page(&events, 0, &urls).unwrap());
-        let push = push(
-            2,
-            "Contoso.Lib",
-            "2.0.0-beta.1+sha.abc",
-            r#"<title>Contoso Library</title><summary>Short.</summary><tags>json, parser</tags>
+        let (id, v) = ("Contoso.Lib", "2.0.0-beta.1+sha.abc");
+        let beta = VersionAt {
+            pushed: Arc::new(Pushed {
+                nuspec: nuspec(
+                    id,
+                    v,
+                    r#"<title>Contoso Library</title><summary>Short.</summary><tags>json, parser</tags>
                <projectUrl>https://example.com/contoso</projectUrl>
                <license type="expression">MIT</license><icon>icon.png</icon>
                <packageTypes><packageType name="Dependency"/></packageTypes>
                <dependencies><group targetFramework="net8.0"><dependency id="Contoso.Core" version="1.0"/></group></dependencies>"#,
+                ),
+                size: 4096,
+                sha512: "q83vEjRWeJA=".into(),
+                files: EmbeddedFiles {
+                    icon: true,
+                    readme: false,
+                    license: false,
+                },
+            }),
+            published: t0() + Duration::seconds(2),
+            listed: true,
+            deprecation: None,
+        };
+        let push = events.get(2).unwrap();
+        insta::assert_json_snapshot!(
+            "catalog_leaf_details",
+            render_leaf(2, push, Some(&beta), &urls)
         );
-        insta::assert_json_snapshot!("catalog_leaf_details", render_leaf(&push, None, &urls));
-        let delete = event(3, "Contoso.Lib", "1.0.0", Change::Delete);
-        insta::assert_json_snapshot!("catalog_leaf_delete", render_leaf(&delete, None, &urls));
+        let delete = events.get(3).unwrap();
+        insta::assert_json_snapshot!("catalog_leaf_delete", render_leaf(3, delete, None, &urls));
+        let given = render_leaf(3, delete, Some(&pushed_version()), &urls);
+        assert_eq!(
+            given,
+            render_leaf(3, delete, None, &urls),
+            "a delete needs no version"
+        );
     }
 }

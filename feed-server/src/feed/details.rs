@@ -12,9 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use futures::{StreamExt, TryStreamExt};
 
-use super::event::{Change, Event, Pushed};
+use super::event::{Change, Pushed};
 use super::{Error, Feed, Result};
-use crate::storage::Key;
 
 /// Push facts by the sequence number of their push event.
 pub type Details = HashMap<u64, Arc<Pushed>>;
@@ -67,14 +66,11 @@ impl Feed {
         if let Some(p) = self.inner.details.get(push_seq) {
             return Ok(p);
         }
-        let bytes = self.inner.storage.get(Key::Event(push_seq)).await?;
-        let corrupt = |message: String| Error::CorruptLog {
-            seq: push_seq,
-            message,
-        };
-        let event: Event = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
-        let Change::Push(pushed) = event.change else {
-            return Err(corrupt("a version's push event is not a push".into()));
+        let Change::Push(pushed) = self.read_event(push_seq).await?.change else {
+            return Err(Error::CorruptLog {
+                seq: push_seq,
+                message: "a version's push event is not a push".into(),
+            });
         };
         let pushed: Arc<Pushed> = Arc::from(pushed);
         self.inner.details.remember(push_seq, pushed.clone());

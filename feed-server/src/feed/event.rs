@@ -74,12 +74,80 @@ pub struct SymbolFile {
     pub key: String,
 }
 
-impl Event {
-    /// The catalog's name for the change (CAT-2).
-    pub fn catalog_type(&self) -> &'static str {
-        match self.change {
-            Change::Delete => "nuget:PackageDelete",
+/// The kind of a change, named as the log names it (`op`): all the catalog keeps of a change
+/// besides its time, package and version ([`super::catalog`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    Push,
+    Unlist,
+    Relist,
+    Delete,
+    Symbols,
+    Deprecate,
+    Undeprecate,
+}
+
+impl Change {
+    pub fn op(&self) -> Op {
+        match self {
+            Change::Push(_) => Op::Push,
+            Change::Unlist => Op::Unlist,
+            Change::Relist => Op::Relist,
+            Change::Delete => Op::Delete,
+            Change::Symbols { .. } => Op::Symbols,
+            Change::Deprecate(_) => Op::Deprecate,
+            Change::Undeprecate => Op::Undeprecate,
+        }
+    }
+}
+
+impl Op {
+    /// The catalog's name for the change (CAT-2, PUB-13): a delete is a `PackageDelete`,
+    /// every other change a `PackageDetails`.
+    pub fn catalog_type(self) -> &'static str {
+        match self {
+            Op::Delete => "nuget:PackageDelete",
             _ => "nuget:PackageDetails",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ops_are_named_as_the_log_names_changes() {
+        // Snapshots store an event's op by this name: it must stay the log's.
+        let xml = b"<package><metadata><id>A</id><version>1.0.0</version><authors>a</authors><description>d</description></metadata></package>";
+        let pushed = Pushed {
+            nuspec: crate::package::nuspec::parse(xml, 1 << 20).unwrap(),
+            size: 1,
+            sha512: String::new(),
+            files: EmbeddedFiles::default(),
+        };
+        let legacy = Deprecation::from_json(br#"{"reasons": ["Legacy"]}"#).unwrap();
+        let changes = [
+            Change::Push(Box::new(pushed)),
+            Change::Deprecate(Box::new(legacy)),
+            Change::Unlist,
+            Change::Relist,
+            Change::Delete,
+            Change::Symbols { files: Vec::new() },
+            Change::Undeprecate,
+        ];
+        for change in changes {
+            let event = Event {
+                seq: 1,
+                time: DateTime::UNIX_EPOCH,
+                id: PackageId::parse("A").unwrap(),
+                version: NuGetVersion::parse("1.0.0").unwrap(),
+                change,
+            };
+            let logged = serde_json::to_value(&event).unwrap();
+            let op = serde_json::to_value(event.change.op()).unwrap();
+            assert_eq!(logged["op"], op);
         }
     }
 }

@@ -56,19 +56,15 @@ impl Feed {
         let mut events = Vec::new();
         while let Some(read) = reads.next().await {
             let Some((seq, bytes)) = read? else { break };
-            let event: Event = serde_json::from_slice(&bytes).map_err(|e| Error::CorruptLog {
-                seq,
-                message: e.to_string(),
-            })?;
-            if event.seq != seq {
-                return Err(Error::CorruptLog {
-                    seq,
-                    message: format!("it says it is event {}", event.seq),
-                });
-            }
-            events.push(event);
+            events.push(parse(seq, &bytes)?);
         }
         Ok(events)
+    }
+
+    /// Event `seq`, which the state has applied (so it exists).
+    pub(super) async fn read_event(&self, seq: u64) -> Result<Event> {
+        let bytes = self.inner.storage.get(Key::Event(seq)).await?;
+        parse(seq, &bytes)
     }
 
     /// Appends the change that `decide` makes of the current state, if any, and applies it.
@@ -223,6 +219,16 @@ impl Feed {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// Event `seq` from its stored bytes.
+fn parse(seq: u64, bytes: &[u8]) -> Result<Event> {
+    let corrupt = |message: String| Error::CorruptLog { seq, message };
+    let event: Event = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+    if event.seq != seq {
+        return Err(corrupt(format!("it says it is event {}", event.seq)));
+    }
+    Ok(event)
 }
 
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -2,10 +2,11 @@
 //! delete, deprecate).
 //!
 //! State is the fold of the event log in storage ([`event`]); every change appends one event
-//! create-only ([`log`]), so replicas sharing a bucket agree on one order, and each replica tails
-//! the log to converge ([`Feed::spawn_sync`]). A version becomes visible only through its event,
+//! create-only, so replicas sharing a bucket agree on one order, and each replica tails the log
+//! to converge ([`Feed::spawn_sync`]). A version becomes visible only through its event,
 //! which is appended after all its blobs are stored (DESIGN invariant 3).
 
+pub mod catalog;
 pub mod deprecation;
 pub mod details;
 pub mod downloads;

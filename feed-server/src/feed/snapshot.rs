@@ -31,17 +31,20 @@ use serde::de::{DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess
 use serde::ser::{SerializeSeq, SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
 
+use super::catalog::{Catalog, EventSummary};
 use super::deprecation::Deprecation;
-use super::event::{EmbeddedFiles, SymbolFile};
+use super::event::{EmbeddedFiles, Op, SymbolFile};
 use super::record::{Listing, PackageRecord, VersionRecord, Versions};
 use super::search::SearchIndex;
-use super::state::{Catalog, EventSummary, FeedState, same_spelling};
+use super::state::{FeedState, same_spelling};
 use super::{Feed, Result};
 use crate::package::{NuGetVersion, PackageId};
 use crate::storage::{self, Key};
 
-/// The snapshot layout; a snapshot of another format is ignored.
-const FORMAT: u32 = 1;
+/// The snapshot layout; a snapshot of another format is ignored. Format 2 gave each event
+/// its op and the link to its version's previous event ([`super::catalog`]), which format 1
+/// lacks: a feed whose snapshot is of format 1 replays its log once.
+const FORMAT: u32 = 2;
 
 /// A snapshot is written once this many events have been applied since the last one.
 pub const EVERY_EVENTS: u64 = 10_000;
@@ -343,15 +346,15 @@ impl Serialize for VersionOut<'_> {
     }
 }
 
-/// `[[time ns, id, version, deleted], ...]`, event 1 first.
+/// `[[time ns, id, version, op, prev], ...]`, event 1 first.
 struct EventsOut<'a>(&'a Catalog);
 
 impl Serialize for EventsOut<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(self.0.len()))?;
         for e in self.0.iter() {
-            let deleted = u8::from(e.deleted);
-            seq.serialize_element(&(nanos(&e.time), e.id.as_str(), e.version.to_full(), deleted))?;
+            let version = e.version.to_full();
+            seq.serialize_element(&(nanos(&e.time), e.id.as_str(), version, e.op, e.prev))?;
         }
         seq.end()
     }
@@ -611,9 +614,16 @@ impl<'de> serde::de::Visitor<'de> for Events<'_> {
         let builder = self.0;
         // Events of one id tend to come together: remember the last record looked up.
         let mut last: Option<(String, Option<Arc<PackageRecord>>)> = None;
-        while let Some((time, id, version, deleted)) =
-            seq.next_element::<(i64, String, String, u8)>()?
+        while let Some((time, id, version, op, prev)) =
+            seq.next_element::<(i64, String, String, Op, u64)>()?
         {
+            let seq = builder.catalog.len() as u64 + 1;
+            // Links point back (a catalog walk relies on it): this snapshot is broken.
+            if prev >= seq {
+                return Err(A::Error::custom(format!(
+                    "snapshot event {seq} links event {prev}"
+                )));
+            }
             let parsed_id = PackageId::parse(&id).map_err(A::Error::custom)?;
             let parsed_version = NuGetVersion::parse(&version).map_err(A::Error::custom)?;
             if last
@@ -636,13 +646,12 @@ impl<'de> serde::de::Visitor<'de> for Events<'_> {
                 Some(v) if same_spelling(v.version(), &parsed_version) => v.version_arc().clone(),
                 _ => Arc::new(parsed_version),
             };
-            let seq = builder.catalog.len() as u64 + 1;
             builder.catalog.push(EventSummary {
-                seq,
                 time: DateTime::from_timestamp_nanos(time),
                 id,
                 version,
-                deleted: deleted != 0,
+                op,
+                prev,
             });
         }
         Ok(())
@@ -791,22 +800,33 @@ mod tests {
         assert!(decode(&gz(r#"{"format":99,"seq":0,"packages":[],"events":[]}"#)).is_err());
         assert!(decode(&gz(r#"{"seq":0,"packages":[],"events":[]}"#)).is_err());
         assert!(
-            decode(&gz(r#"{"format":1,"seq":3,"packages":[],"events":[]}"#)).is_err(),
+            decode(&gz(r#"{"format":1,"seq":0,"packages":[],"events":[]}"#)).is_err(),
+            "format 1 has no links between events"
+        );
+        assert!(
+            decode(&gz(r#"{"format":2,"seq":3,"packages":[],"events":[]}"#)).is_err(),
             "events missing"
         );
+        let forward = r#"{"format":2,"seq":2,"packages":[],
+            "events":[[0,"A","1.0.0","push",0],[0,"A","1.0.0","unlist",2]]}"#;
+        assert!(
+            decode(&gz(forward)).is_err(),
+            "a link that does not point back"
+        );
         let empty = decode(&gz(
-            r#"{"format":1,"seq":0,"packages":[],"events":[],"symbols":[]}"#,
+            r#"{"format":2,"seq":0,"packages":[],"events":[],"symbols":[]}"#,
         ))
         .unwrap();
         assert_eq!(empty.seq(), 0);
     }
 
     #[test]
-    fn snapshots_written_before_deprecations_still_load() {
-        // Format 1 as first written: no tenth element; a version with symbols but no listing.
-        let json = r#"{"format":1,"seq":2,"packages":[{"ids":["A"],"seq":2,"versions":[
+    fn a_version_without_its_trailing_elements_loads() {
+        // No tenth element (no deprecation); a version with symbols but no listing.
+        let json = r#"{"format":2,"seq":2,"packages":[{"ids":["A"],"seq":2,"versions":[
             ["1.0.0",0,1,0,0,1,2,null,[{"file":"a.pdb","key":"k"}]]]}],
-            "events":[[0,"A","1.0.0",0],[0,"A","1.0.0",0]],"symbols":[["a.pdb","k"]]}"#;
+            "events":[[0,"A","1.0.0","push",0],[0,"A","1.0.0","symbols",1]],
+            "symbols":[["a.pdb","k"]]}"#;
         let mut e = GzEncoder::new(Vec::new(), Compression::fast());
         e.write_all(json.as_bytes()).unwrap();
         let state = decode(&e.finish().unwrap()).unwrap();

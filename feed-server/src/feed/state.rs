@@ -1,109 +1,17 @@
 //! The feed state in memory: the fold of the event log. One place decides what is visible.
 //!
 //! Besides the package records ([`super::record`]) the state keeps a summary of every event
-//! for the catalog ([`Catalog`]) and the symbol keys. It is cheap to clone (records and sealed
-//! catalog pages are shared), which is how a snapshot ([`super::snapshot`]) is taken without
-//! holding the lock while it is written.
+//! for the catalog ([`super::catalog`]) and the symbol keys. It is cheap to clone (records and
+//! sealed catalog pages are shared), which is how a snapshot ([`super::snapshot`]) is taken
+//! without holding the lock while it is written.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-
+use super::catalog::{Catalog, EventSummary};
 use super::event::{Change, Event};
 use super::record::{Listing, PackageRecord, VersionRecord};
 use crate::package::{NuGetVersion, Nuspec, PackageId};
-
-/// Events per catalog page (CAT-2: nuget.org's maximum), which is also how the catalog is
-/// stored here: a full page never changes again.
-pub const CATALOG_PAGE_SIZE: usize = 550;
-
-/// A line of the catalog: enough to list an event without reading it (CAT-2). The id and
-/// version are shared with the version's record when they are spelled the same way.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EventSummary {
-    pub seq: u64,
-    pub time: DateTime<Utc>,
-    pub id: Arc<PackageId>,
-    pub version: Arc<NuGetVersion>,
-    /// A `Delete` event (a `PackageDelete` leaf); every other event is `PackageDetails`.
-    pub deleted: bool,
-}
-
-impl EventSummary {
-    /// The catalog's name for the change (CAT-2).
-    pub fn catalog_type(&self) -> &'static str {
-        if self.deleted {
-            "nuget:PackageDelete"
-        } else {
-            "nuget:PackageDetails"
-        }
-    }
-}
-
-/// Every event's summary, in pages of [`CATALOG_PAGE_SIZE`]: full pages are shared, so
-/// cloning the catalog copies at most one page.
-#[derive(Debug, Clone, Default)]
-pub struct Catalog {
-    sealed: Vec<Arc<[EventSummary]>>,
-    tail: Vec<EventSummary>,
-}
-
-impl Catalog {
-    pub fn push(&mut self, summary: EventSummary) {
-        self.tail.push(summary);
-        if self.tail.len() == CATALOG_PAGE_SIZE {
-            let page: Arc<[EventSummary]> = std::mem::take(&mut self.tail).into();
-            self.sealed.push(page);
-        }
-    }
-
-    /// Number of events.
-    pub fn len(&self) -> usize {
-        self.sealed.len() * CATALOG_PAGE_SIZE + self.tail.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Page `n` (events `n * 550 + 1 ..`), if it has any event.
-    pub fn page(&self, n: usize) -> Option<&[EventSummary]> {
-        match self.sealed.get(n) {
-            Some(page) => Some(page),
-            None if n == self.sealed.len() && !self.tail.is_empty() => Some(&self.tail),
-            None => None,
-        }
-    }
-
-    /// Whether page `n` is full: it will never change.
-    pub fn is_sealed(&self, n: usize) -> bool {
-        n < self.sealed.len()
-    }
-
-    /// Every page, oldest first.
-    pub fn pages(&self) -> impl Iterator<Item = &[EventSummary]> + '_ {
-        self.sealed
-            .iter()
-            .map(|p| &p[..])
-            .chain((!self.tail.is_empty()).then_some(&self.tail[..]))
-    }
-
-    /// Every event, oldest first.
-    pub fn iter(&self) -> impl Iterator<Item = &EventSummary> + '_ {
-        self.pages().flatten()
-    }
-
-    /// The summary of event `seq` (from 1).
-    pub fn get(&self, seq: u64) -> Option<&EventSummary> {
-        let i = usize::try_from(seq.checked_sub(1)?).ok()?;
-        self.page(i / CATALOG_PAGE_SIZE)?.get(i % CATALOG_PAGE_SIZE)
-    }
-
-    pub fn last(&self) -> Option<&EventSummary> {
-        self.tail.last().or_else(|| self.sealed.last()?.last())
-    }
-}
 
 /// A version whose [`Listing`] search needs but the state does not have: it must be read
 /// from the version's push event ([`FeedState::set_listing`]).
@@ -191,6 +99,11 @@ impl FeedState {
         record.last_seq = event.seq;
         // Share the id and version with the record when the event spells them the same way.
         let known = record.get(&event.version);
+        // A push starts its version's chain of events; any other event continues it.
+        let prev = match (&event.change, known) {
+            (Change::Push(_), _) | (_, None) => 0,
+            (_, Some(v)) => v.last_seq,
+        };
         let mut id = shared_id(record, &event.id);
         let mut version = match known {
             Some(v) if same_spelling(v.version(), &event.version) => v.version_arc().clone(),
@@ -260,11 +173,11 @@ impl FeedState {
             self.packages.remove(&lower);
         }
         self.catalog.push(EventSummary {
-            seq: event.seq,
             time: event.time,
             id,
             version,
-            deleted: matches!(event.change, Change::Delete),
+            op: event.change.op(),
+            prev,
         });
         true
     }
@@ -363,9 +276,11 @@ fn update_listings(record: &mut PackageRecord, pushed: Option<(&NuGetVersion, &N
 
 #[cfg(test)]
 mod tests {
+    use chrono::Utc;
+
     use super::*;
     use crate::feed::deprecation::{Deprecation, Reason};
-    use crate::feed::event::{EmbeddedFiles, Pushed};
+    use crate::feed::event::{EmbeddedFiles, Op, Pushed};
     use crate::package::nuspec;
 
     fn push_with(seq: u64, id: &str, version: &str, title: &str) -> Event {
@@ -426,10 +341,7 @@ mod tests {
             s.package("foo").is_none(),
             "a package without versions is gone"
         );
-        assert_eq!(
-            s.events().last().unwrap().catalog_type(),
-            "nuget:PackageDelete"
-        );
+        assert_eq!(s.events().last().unwrap().op, Op::Delete);
     }
 
     #[test]
@@ -476,29 +388,43 @@ mod tests {
         s.apply(&simple(6, "Foo", "1.0.0", Change::Delete));
         s.apply(&push(7, "Foo", "1.0.0"));
         assert_eq!(reasons(&s), None);
-        assert_eq!(
-            s.events().get(5).unwrap().catalog_type(),
-            "nuget:PackageDetails"
-        );
+        assert_eq!(s.events().get(5).unwrap().op, Op::Deprecate);
     }
 
     #[test]
-    fn catalog_pages_seal_at_550_events() {
+    fn each_event_links_the_previous_one_of_its_version_since_its_push() {
+        // What the catalog walks to show a version as of any event (CAT-3).
         let mut s = FeedState::default();
-        for seq in 1..=1101 {
-            s.apply(&push(seq, "Foo", &format!("1.0.{seq}")));
-        }
-        let c = s.events();
-        assert_eq!(c.len(), 1101);
-        assert!(c.is_sealed(1) && !c.is_sealed(2));
-        assert_eq!(c.page(2).unwrap().len(), 1);
-        assert_eq!(c.page(1).unwrap()[0].seq, 551);
-        assert_eq!(c.get(551).unwrap().seq, 551);
-        assert_eq!(c.get(1101).unwrap().seq, 1101);
-        assert!(c.get(0).is_none() && c.get(1102).is_none());
-        assert!(c.page(3).is_none());
-        assert_eq!(c.pages().count(), 3);
-        assert_eq!(c.last().unwrap().seq, 1101);
+        s.apply(&push(1, "Foo", "1.0.0"));
+        s.apply(&push(2, "Foo", "2.0.0"));
+        s.apply(&simple(3, "foo", "1.0.0", Change::Unlist));
+        s.apply(&simple(
+            4,
+            "Foo",
+            "2.0.0",
+            Change::Symbols { files: Vec::new() },
+        ));
+        s.apply(&simple(5, "FOO", "1.0.0", Change::Relist));
+        s.apply(&simple(6, "Foo", "1.0.0", Change::Delete));
+        s.apply(&push(7, "Foo", "1.0.0"));
+        s.apply(&simple(8, "Foo", "1.0.0", Change::Undeprecate));
+        s.apply(&simple(9, "Bar", "1.0.0", Change::Unlist));
+        let links: Vec<(Op, u64)> = s.events().iter().map(|e| (e.op, e.prev)).collect();
+        assert_eq!(
+            links,
+            [
+                (Op::Push, 0),
+                (Op::Push, 0),
+                (Op::Unlist, 1),
+                (Op::Symbols, 2),
+                (Op::Relist, 3),
+                (Op::Delete, 5),
+                (Op::Push, 0),
+                (Op::Undeprecate, 7),
+                (Op::Unlist, 0),
+            ],
+            "a push after a delete starts anew; an event of an unknown version links nothing"
+        );
     }
 
     #[test]

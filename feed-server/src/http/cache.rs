@@ -9,7 +9,7 @@
 //! served only while nothing it shows has changed, and invalidation is exact without any
 //! bookkeeping on writes: registration and flat-container documents carry the last event of
 //! their package id, the catalog index and newest page the last event of the feed, and
-//! documents that never change (the service index, full catalog pages, push leaves) zero.
+//! documents that never change (the service index, full catalog pages, catalog leaves) zero.
 //!
 //! Each entry keeps the gzip body (what NuGet clients always ask for) and the strong ETags of
 //! both representations; a client without gzip gets the body decompressed on the fly. Memory

@@ -1,17 +1,15 @@
 //! Catalog (CAT-1..4): a view of the feed's event log. The index and the newest page change
-//! with every event; full pages and leaves of pushes never do.
+//! with every event; full pages and leaves never do.
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
 use crate::api::catalog;
-use crate::feed::event::{Change, Event};
 use crate::http::base_url::Urls;
 use crate::http::cache;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::state::AppState;
-use crate::storage::Key;
 
 /// `GET {base}/catalog/index.json`
 pub async fn index(
@@ -64,31 +62,19 @@ pub async fn leaf(
     Path((seq, _name)): Path<(u64, String)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    // A push's leaf is the push; any other event's shows its version as it is now, so it
-    // changes with the version's latest event.
-    let stamp = {
-        let state = s.feed.state();
-        let summary = state.events().get(seq).ok_or_else(ApiError::not_found)?;
-        state
-            .version(&summary.id, &summary.version)
-            .map_or(0, |v| v.last_seq)
-    };
     let key = cache::key(&["catalog-leaf", urls.base(), &seq.to_string()]);
     let render = async {
-        let bytes = s.feed.storage().get(Key::Event(seq)).await?;
-        let event: Event = serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::Internal(format!("event {seq} is unreadable: {e}")))?;
-        let record = s.feed.state().version(&event.id, &event.version).cloned();
-        // Leaves of events other than pushes describe the version from its push event.
-        let after = match (&event.change, record) {
-            (Change::Push(_), _) | (_, None) => None,
-            (_, Some(record)) => {
-                let pushed = s.feed.pushed(record.push_seq).await?;
-                Some((record, pushed))
-            }
+        let Some(event) = s.feed.state().events().get(seq).cloned() else {
+            return Ok(None);
         };
-        let after = after.as_ref().map(|(r, p)| (r, p.as_ref()));
-        Ok(Some(catalog::render_leaf(&event, after, &urls)))
+        let version = s.feed.version_at(seq).await?;
+        Ok(Some(catalog::render_leaf(
+            seq,
+            &event,
+            version.as_ref(),
+            &urls,
+        )))
     };
-    cache::serve(&s, &headers, key, stamp, s.doc_options(false), render).await
+    // A leaf shows its version as its event left it (CAT-3), so it never changes: stamp 0.
+    cache::serve(&s, &headers, key, 0, s.doc_options(false), render).await
 }

@@ -1334,7 +1334,7 @@ mod tests {
 
     #[test]
     fn short_terms_match_like_long_ones() {
-        // One- and two-character terms come from their own lists: they must find what a
+        // Terms of up to three characters come from their own lists: they must find what a
         // walk of every id and part would, also after ids come and go.
         let names = ["Json", "J", "Net", "NuGet", "Ab", "a", "Xml.Json", "JS"];
         let mut ids = Vec::new();
@@ -1366,7 +1366,7 @@ mod tests {
             .filter(|(i, _)| i % 5 != 0 || i % 10 == 0)
             .map(|(_, id)| id)
             .collect();
-        for term in ["j", "js", "n", "nu", "x", "a", "ab", ".", ".j", "q"] {
+        for term in ["j", "js", "jso", "json", "n", "nu", "x", "a", "ab", ".", ".j", "q"] {
             let mut expected: Vec<(u8, String)> = present
                 .iter()
                 .filter_map(|id| {

@@ -1,6 +1,6 @@
 //! Id matches of the shortest query terms, listed ahead of time.
 //!
-//! A term of one or two characters (what autocomplete sees first while someone types) begins
+//! A term of up to three characters (what autocomplete sees first while someone types) begins
 //! thousands of ids and id parts. Found through the word trees, each of those costs a walk to
 //! another tree node and another posting list, nearly all cache misses; here each such prefix
 //! has one list, sorted by entry, that says how every entry it begins matches.
@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 /// Longest prefix, in characters, that has a list.
-pub const MAX_CHARS: usize = 2;
+pub const MAX_CHARS: usize = 3;
 
 /// An entry and whether the prefix begins its whole id or only a part of it, in one `u32`
 /// (the entry shifted left by one; the low bit set for a part) to keep the lists small.
@@ -120,7 +120,8 @@ mod tests {
         assert_eq!(listed(&p, "ne"), Some(vec![(0, false), (2, true)]));
         assert_eq!(listed(&p, ".j"), Some(vec![(0, true)]));
         assert_eq!(listed(&p, "zz"), Some(vec![]), "short: an empty list");
-        assert_eq!(listed(&p, "new"), None, "too long for a list");
+        assert_eq!(listed(&p, "new"), Some(vec![(0, false)]));
+        assert_eq!(listed(&p, "newt"), None, "too long for a list");
         assert_eq!(listed(&p, ""), None);
 
         p.remove(1, "nunit", &parts(&[]));

@@ -72,9 +72,10 @@ pub struct NuGetFeedSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingress: Option<FeedIngress>,
 
-    /// Named API keys for pushing and unlisting. The operator generates each key once, keeps it
-    /// in the Secret named in `status.apiKeySecret` (one entry per key name), and gives the feed
-    /// server only their SHA-256 hashes. Default: one key named `default` with every scope.
+    /// Named API keys for pushing and for managing existing versions. The operator generates
+    /// each key once, keeps it in the Secret named in `status.apiKeySecret` (one entry per key
+    /// name), and gives the feed server only their SHA-256 hashes. Default: one key named
+    /// `default` with every scope.
     #[serde(default = "default_api_keys")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
     #[schemars(length(max = 64))]
@@ -290,11 +291,13 @@ pub struct ApiKeySpec {
     /// Key name: the Secret entry holding the key, and the owner shown for packages pushed with it.
     #[schemars(regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"), length(max = 63))]
     pub name: String,
-    /// What the key may do. Default both `push` and `unlist`.
+    /// What the key may do. `push`: push new versions and their symbol packages. `unlist`:
+    /// manage existing versions (unlist, or delete with `deleteMode: Delete`; relist; deprecate
+    /// and undeprecate). Default both.
     #[serde(default = "default_scopes")]
     #[schemars(length(min = 1))]
     pub scopes: Vec<ApiKeyScope>,
-    /// Package id patterns the key may push or unlist (`*` wildcards, e.g. `Contoso.*`).
+    /// Package id patterns the key may push or manage (`*` wildcards, e.g. `Contoso.*`).
     /// Default `["*"]`.
     #[serde(default = "default_packages")]
     #[schemars(length(min = 1))]
@@ -317,7 +320,8 @@ fn default_packages() -> Vec<String> {
 pub enum ApiKeyScope {
     /// Push new packages and versions.
     Push,
-    /// Unlist (or delete, with `deleteMode: Delete`) and relist versions.
+    /// Manage existing versions: unlist (or delete, with `deleteMode: Delete`), relist,
+    /// deprecate and undeprecate them.
     Unlist,
 }
 

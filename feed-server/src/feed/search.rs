@@ -525,16 +525,8 @@ impl SearchIndex {
             return;
         }
         if let Some(matches) = self.short_prefixes.get(t) {
-            if let Some(&e) = self.by_id.get(t) {
-                marks.note(e, tier::EXACT_ID);
-            }
             for m in matches {
-                let found = if m.part_only() {
-                    tier::ID_PART
-                } else {
-                    tier::ID_PREFIX
-                };
-                marks.note(m.entry(), found);
+                marks.note(m.entry(), m.tier());
             }
             return;
         }
@@ -1334,7 +1326,7 @@ mod tests {
 
     #[test]
     fn short_terms_match_like_long_ones() {
-        // Terms of up to three characters come from their own lists: they must find what a
+        // Terms of up to four characters come from their own lists: they must find what a
         // walk of every id and part would, also after ids come and go.
         let names = ["Json", "J", "Net", "NuGet", "Ab", "a", "Xml.Json", "JS"];
         let mut ids = Vec::new();
@@ -1366,7 +1358,9 @@ mod tests {
             .filter(|(i, _)| i % 5 != 0 || i % 10 == 0)
             .map(|(_, id)| id)
             .collect();
-        for term in ["j", "js", "jso", "json", "n", "nu", "x", "a", "ab", ".", ".j", "q"] {
+        for term in [
+            "j", "js", "jso", "json", "json.", "n", "nu", "x", "a", "ab", ".", ".j", "q",
+        ] {
             let mut expected: Vec<(u8, String)> = present
                 .iter()
                 .filter_map(|id| {

@@ -70,6 +70,10 @@ pub fn json(request: &HeaderMap, value: &impl serde::Serialize, opts: DocOptions
     }
 }
 
+/// Smallest answer worth compressing: below it gzip saves a few hundred bytes at most, while
+/// setting up a compressor costs more CPU than rendering a page of autocomplete.
+const GZIP_MIN_BYTES: usize = 1024;
+
 /// A document response from bytes already rendered.
 pub fn document(
     request: &HeaderMap,
@@ -80,7 +84,7 @@ pub fn document(
     // Only search and autocomplete answers come here: they follow download counts and are
     // rendered per request, so they carry no validator (hashing each would cost more than a
     // client could save by revalidating: NuGet clients keep them by URL for 30 minutes).
-    let gzip = opts.always_gzip || accepts_gzip(request);
+    let gzip = opts.always_gzip || (body.len() >= GZIP_MIN_BYTES && accepts_gzip(request));
     let cache = if opts.private {
         PRIVATE_DOCUMENT_CACHE
     } else {
@@ -220,14 +224,14 @@ mod tests {
             cached(&h, &doc, DocOptions::default()).status(),
             StatusCode::NOT_MODIFIED
         );
-        // Search answers: gzip when asked, no validator.
-        let value = serde_json::json!({"a": 1});
-        let search = json(
-            &req(&[("accept-encoding", "gzip")]),
-            &value,
-            DocOptions::default(),
-        );
+        // Search answers: gzip when asked and worth it, no validator.
+        let gzip = req(&[("accept-encoding", "gzip")]);
+        let big = serde_json::json!({"data": "x".repeat(GZIP_MIN_BYTES)});
+        let search = json(&gzip, &big, DocOptions::default());
         assert_eq!(search.headers()[header::CONTENT_ENCODING], "gzip");
         assert!(search.headers().get(header::ETAG).is_none());
+        let small = json(&gzip, &serde_json::json!({"a": 1}), DocOptions::default());
+        assert!(small.headers().get(header::CONTENT_ENCODING).is_none());
+        assert_eq!(small.headers()[header::VARY], "Accept-Encoding");
     }
 }

@@ -1,32 +1,33 @@
 //! Id matches of the shortest query terms, listed ahead of time.
 //!
-//! A term of up to three characters (what autocomplete sees first while someone types) begins
+//! A term of up to four characters (what autocomplete sees first while someone types) begins
 //! thousands of ids and id parts. Found through the word trees, each of those costs a walk to
 //! another tree node and another posting list, nearly all cache misses; here each such prefix
 //! has one list, sorted by entry, that says how every entry it begins matches.
 
 use std::collections::HashMap;
 
-/// Longest prefix, in characters, that has a list.
-pub const MAX_CHARS: usize = 3;
+use super::tier;
 
-/// An entry and whether the prefix begins its whole id or only a part of it, in one `u32`
-/// (the entry shifted left by one; the low bit set for a part) to keep the lists small.
+/// Longest prefix, in characters, that has a list.
+pub const MAX_CHARS: usize = 4;
+
+/// An entry and how the prefix matches it (`tier::EXACT_ID`, `ID_PREFIX` or `ID_PART`), in
+/// one `u32` (the entry shifted left by two, the tier in the low bits) to keep the lists small.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IdMatch(u32);
 
 impl IdMatch {
-    fn new(entry: u32, part_only: bool) -> IdMatch {
-        IdMatch((entry << 1) | u32::from(part_only))
+    fn new(entry: u32, tier: u8) -> IdMatch {
+        IdMatch((entry << 2) | u32::from(tier & 3))
     }
 
     pub fn entry(self) -> u32 {
-        self.0 >> 1
+        self.0 >> 2
     }
 
-    /// Only a part of the id begins with the prefix, not the id.
-    pub fn part_only(self) -> bool {
-        self.0 & 1 == 1
+    pub fn tier(self) -> u8 {
+        (self.0 & 3) as u8
     }
 }
 
@@ -48,20 +49,20 @@ impl ShortPrefixes {
 
     /// Adds an entry numbered above every entry listed so far (building in entry order).
     pub fn push(&mut self, entry: u32, lower_id: &str, parts: &[String]) {
-        for (prefix, part_only) in prefixes(lower_id, parts) {
+        for (prefix, tier) in prefixes(lower_id, parts) {
             self.lists
                 .entry(prefix.into())
                 .or_default()
-                .push(IdMatch::new(entry, part_only));
+                .push(IdMatch::new(entry, tier));
         }
     }
 
     /// Adds an entry anywhere.
     pub fn insert(&mut self, entry: u32, lower_id: &str, parts: &[String]) {
-        for (prefix, part_only) in prefixes(lower_id, parts) {
+        for (prefix, tier) in prefixes(lower_id, parts) {
             let list = self.lists.entry(prefix.into()).or_default();
             let at = list.partition_point(|m| m.entry() < entry);
-            list.insert(at, IdMatch::new(entry, part_only));
+            list.insert(at, IdMatch::new(entry, tier));
         }
     }
 
@@ -81,16 +82,21 @@ impl ShortPrefixes {
     }
 }
 
-/// The short prefixes of an id and its parts, each once: whole-id matches win over parts.
-fn prefixes(lower_id: &str, parts: &[String]) -> HashMap<String, bool> {
-    let mut out = HashMap::new();
-    for (word, part_only) in
-        std::iter::once((lower_id, false)).chain(parts.iter().map(|p| (p.as_str(), true)))
-    {
+/// The short prefixes of an id and its parts, each once, with the best tier it matches at.
+fn prefixes(lower_id: &str, parts: &[String]) -> HashMap<String, u8> {
+    let mut out: HashMap<String, u8> = HashMap::new();
+    let words = std::iter::once((lower_id, tier::ID_PREFIX))
+        .chain(parts.iter().map(|p| (p.as_str(), tier::ID_PART)));
+    for (word, tier) in words {
         for (at, c) in word.char_indices().take(MAX_CHARS) {
-            let prefix = &word[..at + c.len_utf8()];
-            let found = out.entry(prefix.to_owned()).or_insert(part_only);
-            *found &= part_only;
+            let end = at + c.len_utf8();
+            let found = if end == word.len() && tier == tier::ID_PREFIX {
+                tier::EXACT_ID
+            } else {
+                tier
+            };
+            let best = out.entry(word[..end].to_owned()).or_insert(found);
+            *best = (*best).min(found);
         }
     }
     out
@@ -99,38 +105,41 @@ fn prefixes(lower_id: &str, parts: &[String]) -> HashMap<String, bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tier::{EXACT_ID as EXACT, ID_PART as PART, ID_PREFIX as PREFIX};
 
-    fn listed(p: &ShortPrefixes, term: &str) -> Option<Vec<(u32, bool)>> {
+    fn listed(p: &ShortPrefixes, term: &str) -> Option<Vec<(u32, u8)>> {
         p.get(term)
-            .map(|l| l.iter().map(|m| (m.entry(), m.part_only())).collect())
+            .map(|l| l.iter().map(|m| (m.entry(), m.tier())).collect())
     }
 
     #[test]
-    fn lists_whole_id_and_part_matches_once_each() {
+    fn lists_each_entry_once_at_its_best_tier() {
         let mut p = ShortPrefixes::default();
         let parts = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         p.push(0, "newtonsoft.json", &parts(&["json", ".json"]));
-        p.push(1, "nunit", &parts(&[]));
+        p.push(1, "nu", &parts(&[]));
         p.push(2, "jsonpath.next", &parts(&["path.next", "next", ".next"]));
         assert_eq!(
             listed(&p, "n"),
-            Some(vec![(0, false), (1, false), (2, true)])
+            Some(vec![(0, PREFIX), (1, PREFIX), (2, PART)])
         );
-        assert_eq!(listed(&p, "j"), Some(vec![(0, true), (2, false)]));
-        assert_eq!(listed(&p, "ne"), Some(vec![(0, false), (2, true)]));
-        assert_eq!(listed(&p, ".j"), Some(vec![(0, true)]));
+        assert_eq!(listed(&p, "nu"), Some(vec![(1, EXACT)]));
+        assert_eq!(listed(&p, "j"), Some(vec![(0, PART), (2, PREFIX)]));
+        assert_eq!(listed(&p, "ne"), Some(vec![(0, PREFIX), (2, PART)]));
+        assert_eq!(listed(&p, ".j"), Some(vec![(0, PART)]));
         assert_eq!(listed(&p, "zz"), Some(vec![]), "short: an empty list");
-        assert_eq!(listed(&p, "new"), Some(vec![(0, false)]));
-        assert_eq!(listed(&p, "newt"), None, "too long for a list");
+        assert_eq!(listed(&p, "newt"), Some(vec![(0, PREFIX)]));
+        assert_eq!(listed(&p, "newto"), None, "too long for a list");
         assert_eq!(listed(&p, ""), None);
 
-        p.remove(1, "nunit", &parts(&[]));
+        p.remove(1, "nu", &parts(&[]));
         assert_eq!(listed(&p, "nu"), Some(vec![]));
-        assert_eq!(listed(&p, "n"), Some(vec![(0, false), (2, true)]));
+        assert_eq!(listed(&p, "n"), Some(vec![(0, PREFIX), (2, PART)]));
         p.insert(1, "jq", &parts(&[]));
         assert_eq!(
             listed(&p, "j"),
-            Some(vec![(0, true), (1, false), (2, false)])
+            Some(vec![(0, PART), (1, PREFIX), (2, PREFIX)])
         );
+        assert_eq!(listed(&p, "jq"), Some(vec![(1, EXACT)]));
     }
 }

@@ -18,17 +18,7 @@ async fn downloads_redirect_to_presigned_urls_on_s3() {
         return;
     };
     moto.create_bucket("feeds");
-    let options = [
-        ("aws_endpoint", moto.endpoint()),
-        ("aws_allow_http", "true".into()),
-        ("aws_region", Moto::REGION.into()),
-        ("aws_access_key_id", Moto::ACCESS_KEY.into()),
-        ("aws_secret_access_key", Moto::SECRET_KEY.into()),
-        ("aws_virtual_hosted_style_request", "false".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    let options = moto.storage_options();
     let s = TestServer::start(move |f, _| {
         f.storage = Some(StorageConfig {
             url: Some("s3://feeds/redirects".into()),

@@ -21,32 +21,6 @@ fn use_storage(file: &mut FileConfig, url: &str, options: &BTreeMap<String, Stri
     });
 }
 
-fn moto_options(moto: &Moto) -> BTreeMap<String, String> {
-    [
-        ("aws_endpoint", moto.endpoint()),
-        ("aws_allow_http", "true".into()),
-        ("aws_region", Moto::REGION.into()),
-        ("aws_access_key_id", Moto::ACCESS_KEY.into()),
-        ("aws_secret_access_key", Moto::SECRET_KEY.into()),
-        ("aws_virtual_hosted_style_request", "false".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
-}
-
-fn azurite_options(azurite: &Azurite) -> BTreeMap<String, String> {
-    [
-        ("azure_storage_endpoint", azurite.endpoint()),
-        ("azure_allow_http", "true".into()),
-        ("azure_storage_account_name", Azurite::ACCOUNT.into()),
-        ("azure_storage_account_key", Azurite::KEY.into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
-}
-
 /// Waits until `url` answers 200 (replicas converge within their sync interval).
 async fn eventually_ok(c: &Client, url: &str) -> Duration {
     let start = Instant::now();
@@ -162,7 +136,7 @@ async fn s3_feed_with_two_replicas() {
         return;
     };
     moto.create_bucket("feeds");
-    two_replicas_share_one_store("s3://feeds/team-a/main", moto_options(&moto)).await;
+    two_replicas_share_one_store("s3://feeds/team-a/main", moto.storage_options()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,7 +145,7 @@ async fn azure_feed_with_two_replicas() {
         return;
     };
     azurite.create_container("feeds");
-    two_replicas_share_one_store("az://feeds/team-a/main", azurite_options(&azurite)).await;
+    two_replicas_share_one_store("az://feeds/team-a/main", azurite.storage_options()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -181,7 +155,7 @@ async fn unreachable_store_gives_503_with_retry_after() {
         return;
     };
     moto.create_bucket("flaky");
-    let options = moto_options(&moto);
+    let options = moto.storage_options();
     let s = TestServer::start(|f, _| use_storage(f, "s3://flaky/feed", &options)).await;
     let c = Client::new();
     assert_eq!(

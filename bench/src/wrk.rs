@@ -55,16 +55,20 @@ function done(summary, latency, requests)
 end
 "#;
 
-/// GETs of the paths in the file given as the script's first argument, in turn; thread `tid`
-/// of `threads` (the second argument) starts `tid / threads` of the way into the list.
-const PATHS: &str = r#"
-local paths = {}
-local next_path = 0
+/// Numbers wrk's threads: each script's `init` runs in a thread that knows its `tid`.
+const SETUP: &str = r#"
 local counter = 0
 function setup(thread)
   thread:set("tid", counter)
   counter = counter + 1
 end
+"#;
+
+/// GETs of the paths in the file given as the script's first argument, in turn; thread `tid`
+/// of `threads` (the second argument) starts `tid / threads` of the way into the list.
+const PATHS: &str = r#"
+local paths = {}
+local next_path = 0
 function init(args)
   for line in io.lines(args[1]) do
     if #line > 0 then paths[#paths + 1] = line end
@@ -83,11 +87,6 @@ end
 const PUSHES: &str = r#"
 local bodies = {}
 local next_body = 0
-local counter = 0
-function setup(thread)
-  thread:set("tid", counter)
-  counter = counter + 1
-end
 function init(args)
   local f = assert(io.open(args[1], "rb"))
   local data = f:read("*a")
@@ -119,9 +118,9 @@ pub struct Scripts {
 impl Scripts {
     pub fn write(dir: &Path) -> anyhow::Result<Scripts> {
         let paths = dir.join("paths.lua");
-        std::fs::write(&paths, format!("{PATHS}{DONE}"))?;
+        std::fs::write(&paths, format!("{SETUP}{PATHS}{DONE}"))?;
         let pushes = dir.join("pushes.lua");
-        std::fs::write(&pushes, format!("{PUSHES}{DONE}"))?;
+        std::fs::write(&pushes, format!("{SETUP}{PUSHES}{DONE}"))?;
         Ok(Scripts { paths, pushes })
     }
 }

@@ -15,12 +15,14 @@
 //! Ids are ranked by how they match (exact id, id prefix, id part, title or tags, description
 //! or authors), ties in lower-case id order. Rendering the hits is `api::search`'s job.
 
+mod hits_cache;
 mod marks;
 mod short_prefixes;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use hits_cache::{HitsCache, Kind};
 use marks::Marks;
 use short_prefixes::ShortPrefixes;
 
@@ -114,33 +116,14 @@ pub struct SearchIndex {
     /// where whole entries would not.
     orders: Vec<u64>,
     slot_masks: Vec<u8>,
-    /// Hits of recent queries, valid until the index changes ([`SearchIndex::cached`]).
-    hits: std::sync::Mutex<HashMap<HitsKey, SearchHits>>,
+    /// Hits of recent queries, valid until the index changes.
+    hits: HitsCache,
 }
 
 /// Distance between neighbouring [`SearchIndex::orders`] when they are numbered afresh: room for
 /// 31 ids inserted one after another between two neighbours before the next renumbering,
 /// for up to 2^32 ids.
 const ORDER_GAP: u64 = 1 << 32;
-
-/// Most queries whose hits are remembered; past it the cache starts over.
-const HITS_CACHE_ENTRIES: usize = 4096;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Kind {
-    Search,
-    Autocomplete,
-}
-
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct HitsKey {
-    kind: Kind,
-    query: SearchQuery,
-}
-
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// One entry containing one text word: in which fields of which filter slots' listings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,7 +214,9 @@ impl SearchIndex {
                 *count += usize::from(entry.by_slot[slot].is_some());
             }
             let parts = id_parts_of(entry.display_id.as_str());
-            index.short_prefixes.push(e, lower_id, &parts);
+            index
+                .short_prefixes
+                .push(e, lower_id, &parts, entry.slot_mask());
             for part in parts {
                 id_parts.entry(part).or_default().push(e);
             }
@@ -245,6 +230,7 @@ impl SearchIndex {
             index.slot_masks.push(entry.slot_mask());
             index.entries.push(Some(entry));
         }
+        index.short_prefixes.finish_build();
         index.id_parts = id_parts
             .into_iter()
             .map(|(k, v)| (k.into_boxed_str(), v))
@@ -259,7 +245,7 @@ impl SearchIndex {
     /// Re-indexes one id after any change to it; `None` (or a record without a listed version
     /// whose listing is known) removes it.
     pub fn update(&mut self, lower_id: &str, record: Option<&PackageRecord>) {
-        lock(&self.hits).clear();
+        self.hits.invalidate();
         if let Some(&e) = self.by_id.get(lower_id) {
             self.remove_entry(e);
         }
@@ -279,9 +265,8 @@ impl SearchIndex {
             *count += usize::from(entry.by_slot[slot].is_some());
         }
         let parts = id_parts_of(entry.display_id.as_str());
-        self.short_prefixes.insert(e, &entry.lower_id, &parts);
-        for part in parts {
-            let list = self.id_parts.entry(part.into()).or_default();
+        for part in &parts {
+            let list = self.id_parts.entry(part.as_str().into()).or_default();
             if let Err(at) = list.binary_search(&e) {
                 list.insert(at, e);
             }
@@ -299,6 +284,12 @@ impl SearchIndex {
             *mask = entry.slot_mask();
         }
         self.place(&entry.lower_id, e);
+        // Ranked by order, so after `place`.
+        let orders = &self.orders;
+        self.short_prefixes
+            .insert(e, &entry.lower_id, &parts, entry.slot_mask(), |n| {
+                order_of(orders, n)
+            });
         if let Some(slot) = self.entries.get_mut(i) {
             *slot = Some(entry);
         }
@@ -362,7 +353,12 @@ impl SearchIndex {
             *count -= usize::from(entry.by_slot[slot].is_some());
         }
         let parts = id_parts_of(entry.display_id.as_str());
-        self.short_prefixes.remove(e, &entry.lower_id, &parts);
+        // The entry's order stays until the entry number is used again.
+        let orders = &self.orders;
+        self.short_prefixes
+            .remove(e, &entry.lower_id, &parts, entry.slot_mask(), |n| {
+                order_of(orders, n)
+            });
         for part in parts {
             if let Some(list) = self.id_parts.get_mut(part.as_str()) {
                 if let Ok(at) = list.binary_search(&e) {
@@ -396,8 +392,9 @@ impl SearchIndex {
 
     /// Search (SQ-2): every term must match (AND). Ranked by exact id, id prefix, id part,
     /// title or tags, description or authors; ties by id.
-    pub fn search(&self, q: &SearchQuery) -> SearchHits {
-        self.cached(Kind::Search, q, || self.search_uncached(q))
+    pub fn search(&self, q: &SearchQuery) -> Arc<SearchHits> {
+        self.hits
+            .get_or(Kind::Search, q, || self.search_uncached(q))
     }
 
     fn search_uncached(&self, q: &SearchQuery) -> SearchHits {
@@ -434,8 +431,9 @@ impl SearchIndex {
 
     /// Autocomplete, id mode (AC-1): ids that start with `q`, or with a part that does
     /// (`json` finds `Newtonsoft.Json`), case-insensitively; whole-id prefixes first.
-    pub fn autocomplete_ids(&self, q: &SearchQuery) -> SearchHits {
-        self.cached(Kind::Autocomplete, q, || self.autocomplete_uncached(q))
+    pub fn autocomplete_ids(&self, q: &SearchQuery) -> Arc<SearchHits> {
+        self.hits
+            .get_or(Kind::Autocomplete, q, || self.autocomplete_uncached(q))
     }
 
     fn autocomplete_uncached(&self, q: &SearchQuery) -> SearchHits {
@@ -444,38 +442,28 @@ impl SearchIndex {
         if prefix.is_empty() {
             return self.browse(&filter, q);
         }
+        if filter.package_type.is_none()
+            && let Some(list) = self.short_prefixes.get(&prefix)
+        {
+            // The list is the ranking and counts its matches: the page is its head.
+            let ids = list
+                .matches()
+                .iter()
+                .filter(|m| self.admitted(m.entry(), &filter))
+                .skip(q.skip)
+                .take(q.take)
+                .map(|m| self.id_of(m.entry()).to_owned())
+                .collect();
+            return SearchHits {
+                total: list.count(filter.slot),
+                ids,
+            };
+        }
         let matches = Marks::with(self.entries.len(), |marks| {
             self.mark_id(&prefix, false, marks);
             marks.matched().map(|(t, e)| (u32::from(t), e)).collect()
         });
         self.rank(matches, &filter, q)
-    }
-
-    /// The hits of a query from the hits cache, or computed and remembered. The cache only
-    /// lives as long as the index does not change ([`SearchIndex::update`] empties it), so it
-    /// holds exactly what the query would compute; what it saves is the work of queries
-    /// that come again and again (the first letters typed into autocomplete, the empty query
-    /// of Visual Studio's Browse tab), whose cost grows with the matches they count.
-    fn cached(
-        &self,
-        kind: Kind,
-        q: &SearchQuery,
-        compute: impl FnOnce() -> SearchHits,
-    ) -> SearchHits {
-        let key = HitsKey {
-            kind,
-            query: q.clone(),
-        };
-        if let Some(hits) = lock(&self.hits).get(&key) {
-            return hits.clone();
-        }
-        let hits = compute();
-        let mut cache = lock(&self.hits);
-        if cache.len() >= HITS_CACHE_ENTRIES {
-            cache.clear();
-        }
-        cache.insert(key, hits.clone());
-        hits
     }
 
     /// Marks the best tier at which `term` matches each entry.
@@ -524,8 +512,8 @@ impl SearchIndex {
             }
             return;
         }
-        if let Some(matches) = self.short_prefixes.get(t) {
-            for m in matches {
+        if let Some(list) = self.short_prefixes.get(t) {
+            for m in list.matches() {
                 marks.note(m.entry(), m.tier());
             }
             return;
@@ -664,8 +652,7 @@ impl SearchIndex {
 
     /// Id order of two entries.
     fn compare_ids(&self, a: u32, b: u32) -> std::cmp::Ordering {
-        let order = |e: u32| self.orders.get(e as usize).copied().unwrap_or(u64::MAX);
-        order(a).cmp(&order(b))
+        order_of(&self.orders, a).cmp(&order_of(&self.orders, b))
     }
 
     fn id_of(&self, e: u32) -> &str {
@@ -674,6 +661,11 @@ impl SearchIndex {
             _ => "",
         }
     }
+}
+
+/// Where entry `e` sorts in id order ([`SearchIndex::orders`]).
+fn order_of(orders: &[u64], e: u32) -> u64 {
+    orders.get(e as usize).copied().unwrap_or(u64::MAX)
 }
 
 /// An entry ordered by id, for the ranking's heap.
@@ -1066,6 +1058,7 @@ mod tests {
                 ..SearchQuery::default()
             })
             .ids
+            .clone()
         };
         let stable = ["contoso.json.extensions", "contoso.tool", "newtonsoft.json"];
         assert_eq!(ids(false, false), stable);
@@ -1326,8 +1319,10 @@ mod tests {
 
     #[test]
     fn short_terms_match_like_long_ones() {
-        // Terms of up to four characters come from their own lists: they must find what a
-        // walk of every id and part would, also after ids come and go.
+        // Terms of up to four characters come from their own lists, kept in ranking order:
+        // they must find and rank what a walk of every id and part would, also after ids come
+        // and go (coming back, they take freed entry numbers out of id order), for each
+        // filter and page.
         let names = ["Json", "J", "Net", "NuGet", "Ab", "a", "Xml.Json", "JS"];
         let mut ids = Vec::new();
         for (i, a) in names.iter().enumerate() {
@@ -1338,53 +1333,70 @@ mod tests {
         }
         ids.sort_by_key(|id| id.to_lowercase());
         ids.dedup_by_key(|id| id.to_lowercase());
+        // Every third id has only a prerelease version.
+        let make = |i: usize, id: &str| {
+            record(&[version(
+                id,
+                if i.is_multiple_of(3) {
+                    "1.0.0-beta"
+                } else {
+                    "1.0.0"
+                },
+            )])
+        };
         let mut f = index(
             &ids.iter()
-                .map(|id| record(&[version(id, "1.0.0")]))
+                .enumerate()
+                .map(|(i, id)| make(i, id))
                 .collect::<Vec<_>>(),
         );
         for gone in ids.iter().step_by(5) {
             f.update(&gone.to_lowercase(), None);
         }
-        for back in ids.iter().step_by(10) {
-            f.update(
-                &back.to_lowercase(),
-                Some(&record(&[version(back, "1.0.0")]).record),
-            );
+        for (i, back) in ids.iter().enumerate().step_by(10) {
+            f.update(&back.to_lowercase(), Some(&make(i, back).record));
         }
-        let present: Vec<&String> = ids
+        let present: Vec<(usize, &String)> = ids
             .iter()
             .enumerate()
             .filter(|(i, _)| i % 5 != 0 || i % 10 == 0)
-            .map(|(_, id)| id)
             .collect();
         for term in [
             "j", "js", "jso", "json", "json.", "n", "nu", "x", "a", "ab", ".", ".j", "q",
         ] {
-            let mut expected: Vec<(u8, String)> = present
-                .iter()
-                .filter_map(|id| {
-                    let lower = id.to_lowercase();
-                    let tier = if lower == term {
-                        tier::EXACT_ID
-                    } else if lower.starts_with(term) {
-                        tier::ID_PREFIX
-                    } else if id_parts_of(id).iter().any(|p| p.starts_with(term)) {
-                        tier::ID_PART
-                    } else {
-                        return None;
-                    };
-                    Some((tier, lower))
-                })
-                .collect();
-            expected.sort();
-            let hits = f.autocomplete_ids(&SearchQuery {
-                take: 1000,
-                ..query(term)
-            });
-            let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
-            assert_eq!(hits.ids, expected, "{term}");
-            assert_eq!(hits.total, expected.len(), "{term}");
+            for prerelease in [true, false] {
+                let mut expected: Vec<(u8, String)> = present
+                    .iter()
+                    .filter(|(i, _)| prerelease || !i.is_multiple_of(3))
+                    .filter_map(|(_, id)| {
+                        let lower = id.to_lowercase();
+                        let tier = if lower == term {
+                            tier::EXACT_ID
+                        } else if lower.starts_with(term) {
+                            tier::ID_PREFIX
+                        } else if id_parts_of(id).iter().any(|p| p.starts_with(term)) {
+                            tier::ID_PART
+                        } else {
+                            return None;
+                        };
+                        Some((tier, lower))
+                    })
+                    .collect();
+                expected.sort();
+                let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
+                for (skip, take) in [(0, 1000), (0, 3), (2, 5), (7, 1000)] {
+                    let hits = f.autocomplete_ids(&SearchQuery {
+                        skip,
+                        take,
+                        prerelease,
+                        ..query(term)
+                    });
+                    let page: Vec<String> =
+                        expected.iter().skip(skip).take(take).cloned().collect();
+                    assert_eq!(hits.ids, page, "{term} prerelease {prerelease} skip {skip}");
+                    assert_eq!(hits.total, expected.len(), "{term} prerelease {prerelease}");
+                }
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 //! A term of up to four characters (what autocomplete sees first while someone types) begins
 //! thousands of ids and id parts. Found through the word trees, each of those costs a walk to
 //! another tree node and another posting list, nearly all cache misses; here each such prefix
-//! has one list, sorted by entry, that says how every entry it begins matches.
+//! has one list, in ranking order, that says how every entry it begins matches.
 
 use std::collections::HashMap;
 
@@ -31,51 +31,124 @@ impl IdMatch {
     }
 }
 
-/// Prefix -> the entries it begins the id or an id part of, ascending by entry.
+/// Prefix -> the entries it begins the id or an id part of.
 #[derive(Debug, Default)]
 pub struct ShortPrefixes {
-    lists: HashMap<Box<str>, Vec<IdMatch>>,
+    lists: HashMap<Box<str>, PrefixList>,
+}
+
+/// The entries a prefix begins the id or an id part of, in ranking order: by tier, then in id
+/// order. Autocomplete with a short prefix is then the head of a list, and its `totalHits` a
+/// count kept here, instead of ranking tens of thousands of matches.
+#[derive(Debug, Default)]
+pub struct PrefixList {
+    matches: Vec<IdMatch>,
+    /// Per filter slot, how many of the entries have a listing for it.
+    counts: [u32; 4],
+}
+
+static EMPTY: PrefixList = PrefixList {
+    matches: Vec::new(),
+    counts: [0; 4],
+};
+
+impl PrefixList {
+    /// Best match first.
+    pub fn matches(&self) -> &[IdMatch] {
+        &self.matches
+    }
+
+    /// How many entries have a listing for filter slot `slot`.
+    pub fn count(&self, slot: usize) -> usize {
+        self.counts.get(slot).map_or(0, |&n| n as usize)
+    }
+
+    /// Counts an entry with the filter slots of `slot_mask` in (`added`) or out.
+    fn tally(&mut self, slot_mask: u8, added: bool) {
+        for (slot, count) in self.counts.iter_mut().enumerate() {
+            if slot_mask & (1 << slot) != 0 {
+                *count = if added {
+                    count.saturating_add(1)
+                } else {
+                    count.saturating_sub(1)
+                };
+            }
+        }
+    }
+
+    /// Where a match of entry `e` at `tier` goes, given each entry's place in id order.
+    fn position(&self, e: u32, tier: u8, order: &impl Fn(u32) -> u64) -> usize {
+        let key = (tier, order(e));
+        self.matches
+            .partition_point(|m| (m.tier(), order(m.entry())) < key)
+    }
 }
 
 impl ShortPrefixes {
     /// The list for `term`, or `None` when the term is too long to have one (an empty list
     /// when nothing matches).
-    pub fn get(&self, term: &str) -> Option<&[IdMatch]> {
+    pub fn get(&self, term: &str) -> Option<&PrefixList> {
         if term.is_empty() || term.chars().count() > MAX_CHARS {
             return None;
         }
-        Some(self.lists.get(term).map_or(&[], Vec::as_slice))
+        Some(self.lists.get(term).unwrap_or(&EMPTY))
     }
 
-    /// Adds an entry numbered above every entry listed so far (building in entry order).
-    pub fn push(&mut self, entry: u32, lower_id: &str, parts: &[String]) {
-        for (prefix, tier) in prefixes(lower_id, parts) {
-            self.lists
-                .entry(prefix.into())
-                .or_default()
-                .push(IdMatch::new(entry, tier));
-        }
-    }
-
-    /// Adds an entry anywhere.
-    pub fn insert(&mut self, entry: u32, lower_id: &str, parts: &[String]) {
+    /// Adds an entry while building, entries numbered in id order; the lists are in ranking
+    /// order once [`ShortPrefixes::finish_build`] has run.
+    pub fn push(&mut self, entry: u32, lower_id: &str, parts: &[String], slot_mask: u8) {
         for (prefix, tier) in prefixes(lower_id, parts) {
             let list = self.lists.entry(prefix.into()).or_default();
-            let at = list.partition_point(|m| m.entry() < entry);
-            list.insert(at, IdMatch::new(entry, tier));
+            list.matches.push(IdMatch::new(entry, tier));
+            list.tally(slot_mask, true);
         }
     }
 
-    /// Removes an entry added with the same id and parts.
-    pub fn remove(&mut self, entry: u32, lower_id: &str, parts: &[String]) {
-        for (prefix, _) in prefixes(lower_id, parts) {
+    /// Puts the lists filled by [`ShortPrefixes::push`] in ranking order.
+    pub fn finish_build(&mut self) {
+        for list in self.lists.values_mut() {
+            list.matches.sort_unstable_by_key(|m| (m.tier(), m.entry()));
+        }
+    }
+
+    /// Adds an entry anywhere; `order` gives each entry's place in id order, the new one's
+    /// included.
+    pub fn insert(
+        &mut self,
+        entry: u32,
+        lower_id: &str,
+        parts: &[String],
+        slot_mask: u8,
+        order: impl Fn(u32) -> u64,
+    ) {
+        for (prefix, tier) in prefixes(lower_id, parts) {
+            let list = self.lists.entry(prefix.into()).or_default();
+            let at = list.position(entry, tier, &order);
+            list.matches.insert(at, IdMatch::new(entry, tier));
+            list.tally(slot_mask, true);
+        }
+    }
+
+    /// Removes an entry added with the same id, parts and slots, while `order` still places
+    /// it where it was added.
+    pub fn remove(
+        &mut self,
+        entry: u32,
+        lower_id: &str,
+        parts: &[String],
+        slot_mask: u8,
+        order: impl Fn(u32) -> u64,
+    ) {
+        for (prefix, tier) in prefixes(lower_id, parts) {
             let Some(list) = self.lists.get_mut(prefix.as_str()) else {
                 continue;
             };
-            if let Ok(at) = list.binary_search_by_key(&entry, |m| m.entry()) {
-                list.remove(at);
+            let at = list.position(entry, tier, &order);
+            if list.matches.get(at).is_some_and(|m| m.entry() == entry) {
+                list.matches.remove(at);
+                list.tally(slot_mask, false);
             }
-            if list.is_empty() {
+            if list.matches.is_empty() {
                 self.lists.remove(prefix.as_str());
             }
         }
@@ -109,22 +182,32 @@ mod tests {
 
     fn listed(p: &ShortPrefixes, term: &str) -> Option<Vec<(u32, u8)>> {
         p.get(term)
-            .map(|l| l.iter().map(|m| (m.entry(), m.tier())).collect())
+            .map(|l| l.matches().iter().map(|m| (m.entry(), m.tier())).collect())
     }
 
     #[test]
-    fn lists_each_entry_once_at_its_best_tier() {
+    fn lists_each_entry_once_at_its_best_tier_in_ranking_order() {
+        // Entries are numbered in id order here, so an entry's number is its order.
+        let order = |e: u32| u64::from(e);
         let mut p = ShortPrefixes::default();
         let parts = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        p.push(0, "newtonsoft.json", &parts(&["json", ".json"]));
-        p.push(1, "nu", &parts(&[]));
-        p.push(2, "jsonpath.next", &parts(&["path.next", "next", ".next"]));
+        p.push(0, "newtonsoft.json", &parts(&["json", ".json"]), 0b0001);
+        p.push(1, "nu", &parts(&[]), 0b1111);
+        p.push(
+            2,
+            "jsonpath.next",
+            &parts(&["path.next", "next", ".next"]),
+            0b1100,
+        );
+        p.finish_build();
         assert_eq!(
             listed(&p, "n"),
             Some(vec![(0, PREFIX), (1, PREFIX), (2, PART)])
         );
+        let n = p.get("n").unwrap();
+        assert_eq!((0..4).map(|s| n.count(s)).collect::<Vec<_>>(), [2, 1, 2, 2]);
         assert_eq!(listed(&p, "nu"), Some(vec![(1, EXACT)]));
-        assert_eq!(listed(&p, "j"), Some(vec![(0, PART), (2, PREFIX)]));
+        assert_eq!(listed(&p, "j"), Some(vec![(2, PREFIX), (0, PART)]));
         assert_eq!(listed(&p, "ne"), Some(vec![(0, PREFIX), (2, PART)]));
         assert_eq!(listed(&p, ".j"), Some(vec![(0, PART)]));
         assert_eq!(listed(&p, "zz"), Some(vec![]), "short: an empty list");
@@ -132,14 +215,17 @@ mod tests {
         assert_eq!(listed(&p, "newto"), None, "too long for a list");
         assert_eq!(listed(&p, ""), None);
 
-        p.remove(1, "nu", &parts(&[]));
+        p.remove(1, "nu", &parts(&[]), 0b1111, order);
         assert_eq!(listed(&p, "nu"), Some(vec![]));
         assert_eq!(listed(&p, "n"), Some(vec![(0, PREFIX), (2, PART)]));
-        p.insert(1, "jq", &parts(&[]));
+        let n = p.get("n").unwrap();
+        assert_eq!((0..4).map(|s| n.count(s)).collect::<Vec<_>>(), [1, 0, 1, 1]);
+        p.insert(1, "jq", &parts(&[]), 0b0010, order);
         assert_eq!(
             listed(&p, "j"),
-            Some(vec![(0, PART), (1, PREFIX), (2, PREFIX)])
+            Some(vec![(1, PREFIX), (2, PREFIX), (0, PART)])
         );
+        assert_eq!(p.get("j").unwrap().count(1), 1);
         assert_eq!(listed(&p, "jq"), Some(vec![(1, EXACT)]));
     }
 }

@@ -7,13 +7,13 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::json_writer::JsonWriter;
 use super::metadata;
 use super::urls::{FeedUrls, Hive};
 use super::vulnerabilities::Vulnerability;
-use crate::feed::record::{PackageRecord, VersionFilter};
+use crate::feed::record::{PackageRecord, VersionFilter, VersionRecord};
 use crate::feed::search::{SearchHits, SearchQuery, package_type_names};
 use crate::package::{NuGetVersion, PackageId};
 
@@ -22,159 +22,26 @@ fn filter(prerelease: bool, semver2: bool) -> VersionFilter {
     VersionFilter::search(prerelease, semver2)
 }
 
-/// The search response (SQ-8, SQ-9), serialized straight from the records: search is not
-/// cached, so its renderer avoids building a `serde_json::Value` tree. Field names are declared
-/// in alphabetical order, the order a `Value` would have written them in.
-#[derive(Debug, Serialize)]
-pub struct SearchResponse<'a> {
-    data: Vec<SearchResult<'a>>,
-    #[serde(rename = "totalHits")]
-    total_hits: usize,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SearchResult<'a> {
-    #[serde(rename = "@id")]
-    at_id: String,
-    #[serde(rename = "@type")]
-    at_type: &'static str,
-    authors: &'a [String],
-    /// Of the version shown (SQ-9: metadata comes from the latest version).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    deprecation: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    description: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    icon_url: Option<String>,
-    id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    license_expression: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    license_url: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    owners: Vec<String>,
-    package_types: Vec<TypeName<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    project_url: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    readme_url: Option<String>,
-    registration: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    summary: Option<&'a str>,
-    tags: &'a [String],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    title: Option<&'a str>,
-    total_downloads: u64,
-    verified: bool,
-    version: String,
-    versions: VersionList<'a>,
-    vulnerabilities: Vec<SearchVulnerability>,
-}
-
-#[derive(Debug, Serialize)]
-struct TypeName<'a> {
-    name: &'a str,
-}
-
-/// `versions` of a result: `[{"@id", "downloads", "version"}]`, written straight from the
-/// records (a result lists every admitted version, so this is most of a response).
-#[derive(Debug)]
-struct VersionList<'a> {
-    /// What each version's registration leaf URL starts with.
-    leaf_base: String,
-    versions: Vec<(&'a NuGetVersion, u64)>,
-}
-
-impl Serialize for VersionList<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{SerializeSeq, SerializeStruct};
-        let mut seq = s.serialize_seq(Some(self.versions.len()))?;
-        for &(version, downloads) in &self.versions {
-            seq.serialize_element(&ResultVersion {
-                leaf_base: &self.leaf_base,
-                version,
-                downloads,
-            })?;
-        }
-        return seq.end();
-
-        struct ResultVersion<'a> {
-            leaf_base: &'a str,
-            version: &'a NuGetVersion,
-            downloads: u64,
-        }
-
-        impl Serialize for ResultVersion<'_> {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let mut v = s.serialize_struct("Version", 3)?;
-                v.serialize_field("@id", &Text(LeafUrl(self.leaf_base, self.version)))?;
-                v.serialize_field("downloads", &self.downloads)?;
-                // N-6: the full version, with build metadata.
-                v.serialize_field("version", &Text(FullVersion(self.version)))?;
-                v.end()
-            }
-        }
-    }
-}
-
-/// A string written from its `Display`, without building it first.
-struct Text<T>(T);
-
-impl<T: std::fmt::Display> Serialize for Text<T> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0)
-    }
-}
-
-/// `{leaf_base}{lower_version}.json`: a registration leaf URL.
-struct LeafUrl<'a>(&'a str, &'a NuGetVersion);
-
-impl std::fmt::Display for LeafUrl<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0)?;
-        self.1.write_normalized(f, true)?;
-        f.write_str(".json")
-    }
-}
-
-/// The full version string (N-6).
-struct FullVersion<'a>(&'a NuGetVersion);
-
-impl std::fmt::Display for FullVersion<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.write_normalized(f, false)?;
-        match self.0.metadata() {
-            Some(m) => write!(f, "+{m}"),
-            None => Ok(()),
-        }
-    }
-}
-
-/// SQ-9: severity is an integer in search (a string in registration, REG-11).
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SearchVulnerability {
-    advisory_url: String,
-    severity: u8,
-}
-
-/// The search response (SQ-8, SQ-9). `records[i]` is the record of `hits.ids[i]`; a hit whose
-/// record no longer has an admitted version with a known listing (it changed since the search)
-/// is left out.
+/// The search response (SQ-8, SQ-9), as JSON text. `records[i]` is the record of
+/// `hits.ids[i]`; a hit whose record no longer has an admitted version with a known listing
+/// (it changed since the search) is left out.
+///
+/// Search is not cached, so results are written straight from the records with a
+/// `JsonWriter`: members in name order, as a `serde_json::Value` would have them.
 ///
 /// `owners` lists the accounts allowed to push an id (SQ-10: never the nuspec's `<owners>`;
-/// omitted when empty). `downloads` counts downloads of one version. `vulnerabilities` gives
-/// a version's advisories (SQ-9: severity as an integer here).
-pub fn render_search<'a>(
+/// omitted when empty). `downloads` counts the downloads of each of an id's versions, one
+/// count per version given.
+/// `vulnerabilities` gives a version's advisories (SQ-9: severity as an integer here).
+pub fn render_search(
     hits: &SearchHits,
-    records: &'a [Arc<PackageRecord>],
+    records: &[Arc<PackageRecord>],
     query: &SearchQuery,
     urls: &FeedUrls,
     owners: &dyn Fn(&PackageId) -> Vec<String>,
-    downloads: &dyn Fn(&str, &NuGetVersion) -> u64,
+    downloads: &dyn Fn(&str, &[&NuGetVersion]) -> Vec<u64>,
     vulnerabilities: &dyn Fn(&PackageId, &NuGetVersion) -> Vec<Vulnerability>,
-) -> SearchResponse<'a> {
+) -> Vec<u8> {
     // Registration links must point at a hive that shows the versions listed (REG-1).
     let hive = if query.semver2 {
         Hive::SemVer2Gz
@@ -182,81 +49,138 @@ pub fn render_search<'a>(
         Hive::SemVer1
     };
     let filter = filter(query.prerelease, query.semver2);
-    let data = hits
-        .ids
-        .iter()
-        .zip(records)
-        .filter_map(|(lower_id, record)| {
-            let versions: Vec<_> = record.visible(filter).collect();
-            let latest = versions.last()?;
-            let (id, n) = (latest.id(), latest.listing.as_deref()?);
-            let version = latest.version();
-            let mut total_downloads: u64 = 0;
-            let versions = VersionList {
-                // Every version's leaf URL shares the hive's folder of the id.
-                leaf_base: urls.registration_leaf_base(hive, id),
-                versions: versions
-                    .iter()
-                    .map(|v| {
-                        let count = downloads(lower_id, v.version());
-                        total_downloads = total_downloads.saturating_add(count);
-                        (v.version(), count)
-                    })
-                    .collect(),
-            };
-            let files = latest.files;
-            let license = n.license.as_ref();
-            let registration = urls.registration_index(hive, id);
-            Some(SearchResult {
-                at_id: registration.clone(),
-                at_type: "Package",
-                authors: &n.authors,
-                deprecation: latest
-                    .deprecation
-                    .as_deref()
-                    .map(|d| metadata::deprecation(d, None)),
-                description: n.description.as_deref(),
-                icon_url: metadata::icon_url(urls, id, version, n.icon_url.as_deref(), files),
-                id: id.as_str(),
-                license_expression: metadata::license_expression(license),
-                license_url: metadata::license_url(
-                    urls,
-                    id,
-                    version,
-                    license,
-                    n.license_url.as_deref(),
-                    files,
-                ),
-                owners: owners(id),
-                package_types: package_type_names(n)
-                    .into_iter()
-                    .map(|name| TypeName { name })
-                    .collect(),
-                project_url: n.project_url.as_deref(),
-                readme_url: metadata::readme_url(urls, id, version, files),
-                registration,
-                summary: n.summary.as_deref(),
-                tags: &n.tags,
-                title: n.title.as_deref(),
-                total_downloads,
-                // SQ-10: verified means an id-prefix reservation, which this feed does not have.
-                verified: false,
-                version: version.to_full(),
-                versions,
-                vulnerabilities: vulnerabilities(id, version)
-                    .into_iter()
-                    .map(|v| SearchVulnerability {
-                        advisory_url: v.advisory_url,
-                        severity: v.severity,
-                    })
-                    .collect(),
-            })
-        })
-        .collect();
-    SearchResponse {
-        data,
-        total_hits: hits.total,
+    // A page of 20 results with their versions is 10-30 KB: sized so that it rarely grows.
+    let mut w = JsonWriter::with_capacity(32 * 1024);
+    let mut scratch = String::new();
+    w.begin_object();
+    w.key("data");
+    w.begin_array();
+    for (lower_id, record) in hits.ids.iter().zip(records) {
+        let versions: Vec<&VersionRecord> = record.visible(filter).collect();
+        let Some(latest) = versions.last() else {
+            continue;
+        };
+        let Some(n) = latest.listing.as_deref() else {
+            continue;
+        };
+        let (id, version, files) = (latest.id(), latest.version(), latest.files);
+        let license = n.license.as_ref();
+        let registration = urls.registration_index(hive, id);
+        w.begin_object();
+        w.key("@id");
+        w.string(&registration);
+        w.key("@type");
+        w.string("Package");
+        w.key("authors");
+        w.strings(&n.authors);
+        // Of the version shown (SQ-9: metadata comes from the latest version).
+        if let Some(d) = latest.deprecation.as_deref() {
+            w.key("deprecation");
+            w.value(&metadata::deprecation(d, None));
+        }
+        optional(&mut w, "description", n.description.as_deref());
+        let icon = metadata::icon_url(urls, id, version, n.icon_url.as_deref(), files);
+        optional(&mut w, "iconUrl", icon.as_deref());
+        w.key("id");
+        w.string(id.as_str());
+        optional(
+            &mut w,
+            "licenseExpression",
+            metadata::license_expression(license),
+        );
+        let license_url =
+            metadata::license_url(urls, id, version, license, n.license_url.as_deref(), files);
+        optional(&mut w, "licenseUrl", license_url.as_deref());
+        let owners = owners(id);
+        if !owners.is_empty() {
+            w.key("owners");
+            w.strings(&owners);
+        }
+        w.key("packageTypes");
+        w.begin_array();
+        for name in package_type_names(n) {
+            w.begin_object();
+            w.key("name");
+            w.string(name);
+            w.end_object();
+        }
+        w.end_array();
+        optional(&mut w, "projectUrl", n.project_url.as_deref());
+        let readme = metadata::readme_url(urls, id, version, files);
+        optional(&mut w, "readmeUrl", readme.as_deref());
+        w.key("registration");
+        w.string(&registration);
+        optional(&mut w, "summary", n.summary.as_deref());
+        w.key("tags");
+        w.strings(&n.tags);
+        optional(&mut w, "title", n.title.as_deref());
+        let counts = downloads(
+            lower_id,
+            &versions.iter().map(|v| v.version()).collect::<Vec<_>>(),
+        );
+        w.key("totalDownloads");
+        w.number(counts.iter().fold(0, |sum: u64, &c| sum.saturating_add(c)));
+        // SQ-10: verified means an id-prefix reservation, which this feed does not have.
+        w.key("verified");
+        w.bool(false);
+        w.key("version");
+        full_version(&mut w, &mut scratch, version);
+        // Every admitted version, with its registration leaf in the hive's folder of the id.
+        let leaf_base = urls.registration_leaf_base(hive, id);
+        w.key("versions");
+        w.begin_array();
+        for (v, count) in versions.iter().zip(&counts) {
+            w.begin_object();
+            w.key("@id");
+            scratch.clear();
+            scratch.push_str(&leaf_base);
+            let _ = v.version().write_normalized(&mut scratch, true);
+            scratch.push_str(".json");
+            w.string(&scratch);
+            w.key("downloads");
+            w.number(*count);
+            w.key("version");
+            full_version(&mut w, &mut scratch, v.version());
+            w.end_object();
+        }
+        w.end_array();
+        w.key("vulnerabilities");
+        w.begin_array();
+        for v in vulnerabilities(id, version) {
+            w.begin_object();
+            w.key("advisoryUrl");
+            w.string(&v.advisory_url);
+            w.key("severity");
+            w.number(u64::from(v.severity));
+            w.end_object();
+        }
+        w.end_array();
+        w.end_object();
     }
+    w.end_array();
+    w.key("totalHits");
+    w.number(hits.total as u64);
+    w.end_object();
+    w.into_bytes()
+}
+
+/// A member that is left out when it has no value.
+fn optional(w: &mut JsonWriter, name: &str, value: Option<&str>) {
+    if let Some(value) = value {
+        w.key(name);
+        w.string(value);
+    }
+}
+
+/// The full version string, with build metadata (N-6), written through `scratch`.
+fn full_version(w: &mut JsonWriter, scratch: &mut String, version: &NuGetVersion) {
+    scratch.clear();
+    let _ = version.write_normalized(scratch, false);
+    if let Some(m) = version.metadata() {
+        scratch.push('+');
+        scratch.push_str(m);
+    }
+    w.string(scratch);
 }
 
 /// The autocomplete response in id mode (AC-1): `{totalHits, data: [ids]}`, each id as its
@@ -344,7 +268,12 @@ mod tests {
         let hits = index.search(query);
         let records: Vec<_> = hits.ids.iter().map(|_| lib.clone()).collect();
         let owners = |_: &PackageId| vec!["team-a".to_owned()];
-        let downloads = |_: &str, v: &NuGetVersion| u64::from(v.minor()) * 10 + 1;
+        let downloads = |_: &str, versions: &[&NuGetVersion]| {
+            versions
+                .iter()
+                .map(|v| u64::from(v.minor()) * 10 + 1)
+                .collect()
+        };
         let vulns = |_: &PackageId, v: &NuGetVersion| {
             if v.major() == 1 {
                 vec![Vulnerability {
@@ -355,7 +284,7 @@ mod tests {
                 Vec::new()
             }
         };
-        serde_json::to_value(render_search(
+        serde_json::from_slice(&render_search(
             &hits,
             &records,
             query,

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::package::NuGetVersion;
 use crate::storage::{self, Key, Storage, key::DOWNLOADS_PREFIX};
 
 /// How often counts are published and others' read.
@@ -54,15 +55,26 @@ impl Downloads {
         self.dirty.store(true, Ordering::Relaxed);
     }
 
-    /// Downloads of one version across all replicas.
-    pub fn version(&self, lower_id: &str, lower_version: &str) -> u64 {
-        let get = |c: &Counts| {
-            c.get(lower_id)
-                .and_then(|v| v.get(lower_version))
-                .copied()
-                .unwrap_or(0)
-        };
-        get(&lock(&self.own)) + get(&lock(&self.others))
+    /// Downloads of each of `versions` of an id, across all replicas.
+    pub fn versions(&self, lower_id: &str, versions: &[&NuGetVersion]) -> Vec<u64> {
+        let (own, others) = (lock(&self.own), lock(&self.others));
+        let (own, others) = (own.get(lower_id), others.get(lower_id));
+        if own.is_none() && others.is_none() {
+            return vec![0; versions.len()];
+        }
+        let mut lower_version = String::new();
+        versions
+            .iter()
+            .map(|v| {
+                lower_version.clear();
+                let _ = v.write_normalized(&mut lower_version, true);
+                [own, others]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|counts| counts.get(lower_version.as_str()))
+                    .sum()
+            })
+            .collect()
     }
 
     /// Writes this replica's counts, if they changed.
@@ -122,16 +134,22 @@ mod tests {
     async fn replicas_see_each_others_counts_after_publishing() {
         let storage = Storage::memory();
         let (a, b) = (Downloads::new(), Downloads::new());
+        let (v1, v2) = (
+            NuGetVersion::parse("1.0.0").unwrap(),
+            NuGetVersion::parse("2.0.0-Beta").unwrap(),
+        );
+        let versions = [&v1, &v2];
         a.record("foo", "1.0.0");
         a.record("foo", "1.0.0");
         b.record("foo", "1.0.0");
-        assert_eq!(a.version("foo", "1.0.0"), 2);
+        b.record("foo", "2.0.0-beta");
+        assert_eq!(a.versions("foo", &versions), [2, 0]);
         a.publish(&storage).await.unwrap();
         b.publish(&storage).await.unwrap();
         a.refresh(&storage).await.unwrap();
         b.refresh(&storage).await.unwrap();
-        assert_eq!(a.version("foo", "1.0.0"), 3);
-        assert_eq!(b.version("foo", "1.0.0"), 3);
-        assert_eq!(b.version("foo", "2.0.0"), 0);
+        assert_eq!(a.versions("foo", &versions), [3, 1]);
+        assert_eq!(b.versions("foo", &versions), [3, 1]);
+        assert_eq!(b.versions("bar", &versions), [0, 0]);
     }
 }

@@ -62,10 +62,8 @@ pub struct DocOptions {
 
 /// A JSON document response.
 pub fn json(request: &HeaderMap, value: &impl serde::Serialize, opts: DocOptions) -> Response {
-    // Sized for a page of search results, so the buffer rarely grows while writing.
-    let mut body = Vec::with_capacity(16 * 1024);
-    match serde_json::to_writer(&mut body, value) {
-        Ok(()) => document(request, body, JSON, opts),
+    match serde_json::to_vec(value) {
+        Ok(body) => document(request, body, JSON, opts),
         Err(e) => ApiError::Internal(format!("cannot serialize a document: {e}")).into_response(),
     }
 }

@@ -96,13 +96,18 @@ pub async fn query(
             .collect()
     };
     let owners = |id: &PackageId| s.api_keys.owners(id);
-    let downloads = |lower_id: &str, v: &NuGetVersion| {
-        s.feed.downloads().version(lower_id, &v.lower_normalized())
+    let downloads = |lower_id: &str, versions: &[&NuGetVersion]| {
+        s.feed.downloads().versions(lower_id, versions)
     };
     let vulns =
         |id: &PackageId, v: &NuGetVersion| vulnerabilities::for_version(&s.advisories, id, v);
-    let doc = render::render_search(&hits, &records, &q, &urls, &owners, &downloads, &vulns);
-    Ok(response::json(&headers, &doc, s.doc_options(false)))
+    let body = render::render_search(&hits, &records, &q, &urls, &owners, &downloads, &vulns);
+    Ok(response::document(
+        &headers,
+        body,
+        response::JSON,
+        s.doc_options(false),
+    ))
 }
 
 /// `GET {base}/autocomplete`: id mode (`q`) or version mode (`id`).

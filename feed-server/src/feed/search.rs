@@ -93,6 +93,15 @@ pub struct SearchHits {
     pub ids: Vec<String>,
 }
 
+/// The head of a query's ranking: what pages of it are cut from ([`SearchIndex::page`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Ranking {
+    /// How many package ids match.
+    total: usize,
+    /// The best `depth` of them (or all, when fewer match), best first.
+    entries: Vec<u32>,
+}
+
 /// The search index.
 #[derive(Debug, Default)]
 pub struct SearchIndex {
@@ -116,8 +125,8 @@ pub struct SearchIndex {
     /// where whole entries would not.
     orders: Vec<u64>,
     slot_masks: Vec<u8>,
-    /// Hits of recent queries, valid until the index changes.
-    hits: HitsCache,
+    /// Rankings of recent queries, valid until the index changes.
+    rankings: HitsCache,
 }
 
 /// Distance between neighbouring [`SearchIndex::orders`] when they are numbered afresh: room for
@@ -245,7 +254,7 @@ impl SearchIndex {
     /// Re-indexes one id after any change to it; `None` (or a record without a listed version
     /// whose listing is known) removes it.
     pub fn update(&mut self, lower_id: &str, record: Option<&PackageRecord>) {
-        self.hits.invalidate();
+        self.rankings.invalidate();
         if let Some(&e) = self.by_id.get(lower_id) {
             self.remove_entry(e);
         }
@@ -392,16 +401,18 @@ impl SearchIndex {
 
     /// Search (SQ-2): every term must match (AND). Ranked by exact id, id prefix, id part,
     /// title or tags, description or authors; ties by id.
-    pub fn search(&self, q: &SearchQuery) -> Arc<SearchHits> {
-        self.hits
-            .get_or(Kind::Search, q, || self.search_uncached(q))
+    pub fn search(&self, q: &SearchQuery) -> SearchHits {
+        let ranking = self
+            .rankings
+            .get_or(Kind::Search, q, |depth| self.search_uncached(q, depth));
+        self.page(&ranking, q)
     }
 
-    fn search_uncached(&self, q: &SearchQuery) -> SearchHits {
+    fn search_uncached(&self, q: &SearchQuery, depth: usize) -> Ranking {
         let terms = parse_terms(&q.q);
         let filter = Filter::new(q);
         if terms.is_empty() {
-            return self.browse(&filter, q);
+            return self.browse(&filter, depth);
         }
         let matches = Marks::with(self.entries.len(), |marks| {
             let mut matches: Option<Vec<(u32, u32)>> = None;
@@ -426,44 +437,59 @@ impl SearchIndex {
             }
             matches.unwrap_or_default()
         });
-        self.rank(matches, &filter, q)
+        self.rank(matches, &filter, depth)
     }
 
     /// Autocomplete, id mode (AC-1): ids that start with `q`, or with a part that does
     /// (`json` finds `Newtonsoft.Json`), case-insensitively; whole-id prefixes first.
-    pub fn autocomplete_ids(&self, q: &SearchQuery) -> Arc<SearchHits> {
-        self.hits
-            .get_or(Kind::Autocomplete, q, || self.autocomplete_uncached(q))
+    pub fn autocomplete_ids(&self, q: &SearchQuery) -> SearchHits {
+        let ranking = self.rankings.get_or(Kind::Autocomplete, q, |depth| {
+            self.autocomplete_uncached(q, depth)
+        });
+        self.page(&ranking, q)
     }
 
-    fn autocomplete_uncached(&self, q: &SearchQuery) -> SearchHits {
+    fn autocomplete_uncached(&self, q: &SearchQuery, depth: usize) -> Ranking {
         let filter = Filter::new(q);
         let prefix = truncate(q.q.trim().to_lowercase());
         if prefix.is_empty() {
-            return self.browse(&filter, q);
+            return self.browse(&filter, depth);
         }
         if filter.package_type.is_none()
             && let Some(list) = self.short_prefixes.get(&prefix)
         {
-            // The list is the ranking and counts its matches: the page is its head.
-            let ids = list
+            // The list is the ranking and counts its matches: the head is all it takes.
+            let entries = list
                 .matches()
                 .iter()
-                .filter(|m| self.admitted(m.entry(), &filter))
-                .skip(q.skip)
-                .take(q.take)
-                .map(|m| self.id_of(m.entry()).to_owned())
+                .map(|m| m.entry())
+                .filter(|&e| self.admitted(e, &filter))
+                .take(depth)
                 .collect();
-            return SearchHits {
+            return Ranking {
                 total: list.count(filter.slot),
-                ids,
+                entries,
             };
         }
         let matches = Marks::with(self.entries.len(), |marks| {
             self.mark_id(&prefix, false, marks);
             marks.matched().map(|(t, e)| (u32::from(t), e)).collect()
         });
-        self.rank(matches, &filter, q)
+        self.rank(matches, &filter, depth)
+    }
+
+    /// The page `q` asks for, cut from its ranking.
+    fn page(&self, ranking: &Ranking, q: &SearchQuery) -> SearchHits {
+        SearchHits {
+            total: ranking.total,
+            ids: ranking
+                .entries
+                .iter()
+                .skip(q.skip)
+                .take(q.take)
+                .map(|&e| self.id_of(e).to_owned())
+                .collect(),
+        }
     }
 
     /// Marks the best tier at which `term` matches each entry.
@@ -534,24 +560,23 @@ impl SearchIndex {
     }
 
     /// Every id the filter admits, in id order (an empty query).
-    fn browse(&self, filter: &Filter, q: &SearchQuery) -> SearchHits {
-        let mut ids = Vec::new();
+    fn browse(&self, filter: &Filter, depth: usize) -> Ranking {
+        let mut entries = Vec::new();
         let mut total = 0;
-        let want = q.skip.saturating_add(q.take);
-        for (id, &e) in &self.by_id {
-            if filter.package_type.is_none() && total >= want {
-                // Without a type filter the total is known: stop at the page.
+        for &e in self.by_id.values() {
+            if filter.package_type.is_none() && total >= depth {
+                // Without a type filter the total is known: stop at the depth.
                 total = self.counts[filter.slot];
                 break;
             }
             if self.admitted(e, filter) {
-                if total >= q.skip && total < want {
-                    ids.push(id.to_string());
+                if total < depth {
+                    entries.push(e);
                 }
                 total += 1;
             }
         }
-        SearchHits { total, ids }
+        Ranking { total, entries }
     }
 
     fn admitted(&self, e: u32, filter: &Filter) -> bool {
@@ -575,20 +600,20 @@ impl SearchIndex {
         }
     }
 
-    /// Applies the filters to scored matches and pages the ranking.
+    /// Applies the filters to scored matches and ranks the best `depth` of them.
     ///
-    /// Only the first `skip + take` need an order. Scores are small sums of tiers, so the
+    /// Only those need an order. Scores are small sums of tiers, so the
     /// matches are counted per score to find the score the page ends in: everything scored
     /// better is on the page, and of the matches with that score only the first few in id
     /// order are: a few of many are kept in a bounded heap, otherwise they are selected.
-    fn rank(&self, mut matches: Vec<(u32, u32)>, filter: &Filter, q: &SearchQuery) -> SearchHits {
+    fn rank(&self, mut matches: Vec<(u32, u32)>, filter: &Filter, depth: usize) -> Ranking {
         matches.retain(|&(_, e)| self.admitted(e, filter));
         let total = matches.len();
-        let want = q.skip.saturating_add(q.take).min(total);
+        let want = depth.min(total);
         if want == 0 {
-            return SearchHits {
+            return Ranking {
                 total,
-                ids: Vec::new(),
+                entries: Vec::new(),
             };
         }
         let max_score = matches.iter().map(|&(s, _)| s).max().unwrap_or(0) as usize;
@@ -635,13 +660,9 @@ impl SearchIndex {
             page.extend_from_slice(&bucket[..from_last]);
         }
         page.sort_unstable_by(|a, b| self.compare(a, b));
-        SearchHits {
+        Ranking {
             total,
-            ids: page
-                .iter()
-                .skip(q.skip)
-                .map(|&(_, e)| self.id_of(e).to_owned())
-                .collect(),
+            entries: page.into_iter().map(|(_, e)| e).collect(),
         }
     }
 
@@ -1058,7 +1079,6 @@ mod tests {
                 ..SearchQuery::default()
             })
             .ids
-            .clone()
         };
         let stable = ["contoso.json.extensions", "contoso.tool", "newtonsoft.json"];
         assert_eq!(ids(false, false), stable);
@@ -1437,15 +1457,25 @@ mod tests {
                 &format!("<title>{title}</title>"),
             )]));
         }
-        let index = index(&fixtures);
+        // Pages come from rankings remembered as deep as earlier pages needed: each page of
+        // `shared` must equal the page of an index that ranks it afresh.
+        let shared = index(&fixtures);
         for q in ["alpha", "bet", "gam", "alpha beta", "delta.", "a", ""] {
-            let all = index.search(&SearchQuery {
+            let all = index(&fixtures).search(&SearchQuery {
                 take: 1000,
                 ..query(q)
             });
             assert!(all.total > 0, "{q}");
-            for (skip, take) in [(0, 1), (0, 20), (3, 7), (10, 50), (0, 1000), (200, 5)] {
-                let page = index.search(&SearchQuery {
+            for (skip, take) in [
+                (0, 1),
+                (3, 7),
+                (0, 20),
+                (120, 20),
+                (200, 5),
+                (0, 1000),
+                (10, 50),
+            ] {
+                let page = shared.search(&SearchQuery {
                     skip,
                     take,
                     ..query(q)

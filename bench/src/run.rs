@@ -300,28 +300,48 @@ fn path_lists(model: &FeedModel, dir: &Path) -> anyhow::Result<Vec<PathList>> {
         false,
         SEARCH_CONNECTIONS,
     ));
-    // The index remembers the hits of recent queries until the feed changes; these lists
-    // have more distinct queries (word and skip) than it remembers, so nearly every request
-    // counts and ranks its matches again.
+    // The index remembers the ranking of recent queries (whatever page was asked) until the
+    // feed changes. The uncached lists draw from more distinct rankings than it remembers, so
+    // that nearly every request matches and ranks anew: topic words as typed into a search
+    // box (a prefix of four letters or more), under each of the four version filters.
     let distinct = 20_000;
-    let skipped = |q: String, skip: usize| {
-        format!(
-            "/query?q={}&skip={skip}&take=20&prerelease=true&semVerLevel=2.0.0",
-            encode(&q)
-        )
+    let filters = [
+        "prerelease=true&semVerLevel=2.0.0",
+        "prerelease=false&semVerLevel=2.0.0",
+        "prerelease=true",
+        "prerelease=false",
+    ];
+    let typed = |word: &str, rng: &mut StdRng| {
+        let chars: Vec<char> = word.chars().collect();
+        let len = rng.random_range(chars.len().min(4)..=chars.len());
+        chars[..len].iter().collect::<String>()
     };
     lists.push((
-        "search: topic word, uncached (20k distinct queries)",
+        "search: topic word as typed, uncached (20k queries)",
         (0..distinct)
-            .map(|_| skipped(topic(&mut rng), rng.random_range(0..100)))
+            .map(|_| {
+                let q = typed(&topic(&mut rng), &mut rng);
+                format!(
+                    "/query?q={}&skip={}&take=20&{}",
+                    encode(&q),
+                    rng.random_range(0..100),
+                    filters[rng.random_range(0..filters.len())]
+                )
+            })
             .collect(),
         false,
         SEARCH_CONNECTIONS,
     ));
     lists.push((
-        "search: very common word, uncached (stress)",
+        "search: very common word, pages 0-2000 (stress)",
         (0..distinct)
-            .map(|_| skipped(frequent(&mut rng), rng.random_range(0..2000)))
+            .map(|_| {
+                format!(
+                    "/query?q={}&skip={}&take=20&prerelease=true&semVerLevel=2.0.0",
+                    encode(&frequent(&mut rng)),
+                    rng.random_range(0..2000)
+                )
+            })
             .collect(),
         false,
         SEARCH_CONNECTIONS,
@@ -373,16 +393,19 @@ fn path_lists(model: &FeedModel, dir: &Path) -> anyhow::Result<Vec<PathList>> {
         false,
         SEARCH_CONNECTIONS,
     ));
+    // Prefixes of up to four characters are ranked ahead of time: longer ones are the
+    // autocomplete queries that match and rank anew.
     lists.push((
-        "autocomplete: id prefixes, uncached (20k distinct queries)",
+        "autocomplete: id prefixes of 5-8 characters, uncached (20k queries)",
         (0..distinct)
             .map(|_| {
                 let p = &packages[rng.random_range(0..packages.len())];
-                let len = rng.random_range(1..=4).min(p.id.len());
+                let len = rng.random_range(5..=8).min(p.id.len());
                 format!(
-                    "/autocomplete?q={}&skip={}&prerelease=true&semVerLevel=2.0.0",
+                    "/autocomplete?q={}&skip={}&{}",
                     encode(&p.id[..len].to_ascii_lowercase()),
-                    rng.random_range(0..100)
+                    rng.random_range(0..100),
+                    filters[rng.random_range(0..filters.len())]
                 )
             })
             .collect(),

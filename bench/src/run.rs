@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 use crate::generate::{self, FeedModel, FeedSpec};
@@ -233,6 +234,23 @@ fn topic_words(model: &FeedModel) -> Vec<String> {
     topics
 }
 
+/// Up to `count` distinct pairs of a query and a filter, in random order.
+fn each_once<'f>(
+    queries: impl Iterator<Item = String>,
+    filters: &[&'f str],
+    count: usize,
+    rng: &mut StdRng,
+) -> Vec<(String, &'f str)> {
+    let queries: std::collections::BTreeSet<String> = queries.collect();
+    let mut pairs: Vec<(String, &str)> = queries
+        .iter()
+        .flat_map(|q| filters.iter().map(move |f| (q.clone(), *f)))
+        .collect();
+    pairs.shuffle(rng);
+    pairs.truncate(count);
+    pairs
+}
+
 fn path_lists(model: &FeedModel, dir: &Path) -> anyhow::Result<Vec<PathList>> {
     let mut rng = StdRng::seed_from_u64(42);
     let packages = sample(model, &mut rng);
@@ -300,10 +318,10 @@ fn path_lists(model: &FeedModel, dir: &Path) -> anyhow::Result<Vec<PathList>> {
         false,
         SEARCH_CONNECTIONS,
     ));
-    // The index remembers the ranking of recent queries (whatever page was asked) until the
-    // feed changes. The uncached lists draw from more distinct rankings than it remembers, so
-    // that nearly every request matches and ranks anew: topic words as typed into a search
-    // box (a prefix of four letters or more), under each of the four version filters.
+    // The index remembers the ranking of its last few thousand queries (whatever page was
+    // asked) until the feed changes. Each uncached list has up to 20k rankings, each once, so
+    // a ranking comes again only after far more others than the index remembers: nearly
+    // every request matches and ranks anew.
     let distinct = 20_000;
     let filters = [
         "prerelease=true&semVerLevel=2.0.0",
@@ -311,21 +329,21 @@ fn path_lists(model: &FeedModel, dir: &Path) -> anyhow::Result<Vec<PathList>> {
         "prerelease=true",
         "prerelease=false",
     ];
-    let typed = |word: &str, rng: &mut StdRng| {
+    // Topic words as typed into a search box (a prefix of four letters or more), under each
+    // of the four version filters.
+    let typed = topics.iter().flat_map(|word| {
         let chars: Vec<char> = word.chars().collect();
-        let len = rng.random_range(chars.len().min(4)..=chars.len());
-        chars[..len].iter().collect::<String>()
-    };
+        (chars.len().min(4)..=chars.len()).map(move |len| chars[..len].iter().collect::<String>())
+    });
     lists.push((
-        "search: topic word as typed, uncached (20k queries)",
-        (0..distinct)
-            .map(|_| {
-                let q = typed(&topic(&mut rng), &mut rng);
+        "search: topic word as typed, uncached",
+        each_once(typed, &filters, distinct, &mut rng)
+            .into_iter()
+            .map(|(q, filter)| {
                 format!(
-                    "/query?q={}&skip={}&take=20&{}",
+                    "/query?q={}&skip={}&take=20&{filter}",
                     encode(&q),
-                    rng.random_range(0..100),
-                    filters[rng.random_range(0..filters.len())]
+                    rng.random_range(0..100)
                 )
             })
             .collect(),
@@ -395,17 +413,19 @@ fn path_lists(model: &FeedModel, dir: &Path) -> anyhow::Result<Vec<PathList>> {
     ));
     // Prefixes of up to four characters are ranked ahead of time: longer ones are the
     // autocomplete queries that match and rank anew.
+    let prefixes = model
+        .packages
+        .iter()
+        .flat_map(|p| (5..=8.min(p.id.len())).map(|len| p.id[..len].to_ascii_lowercase()));
     lists.push((
-        "autocomplete: id prefixes of 5-8 characters, uncached (20k queries)",
-        (0..distinct)
-            .map(|_| {
-                let p = &packages[rng.random_range(0..packages.len())];
-                let len = rng.random_range(5..=8).min(p.id.len());
+        "autocomplete: id prefixes of 5-8 characters, uncached",
+        each_once(prefixes, &filters, distinct, &mut rng)
+            .into_iter()
+            .map(|(q, filter)| {
                 format!(
-                    "/autocomplete?q={}&skip={}&{}",
-                    encode(&p.id[..len].to_ascii_lowercase()),
-                    rng.random_range(0..100),
-                    filters[rng.random_range(0..filters.len())]
+                    "/autocomplete?q={}&skip={}&{filter}",
+                    encode(&q),
+                    rng.random_range(0..100)
                 )
             })
             .collect(),

@@ -15,15 +15,15 @@
 //! Ids are ranked by how they match (exact id, id prefix, id part, title or tags, description
 //! or authors), ties in lower-case id order. Rendering the hits is `api::search`'s job.
 
-mod hits_cache;
 mod marks;
+mod ranking_cache;
 mod short_prefixes;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use hits_cache::{HitsCache, Kind};
 use marks::Marks;
+use ranking_cache::{Kind, RankingCache};
 use short_prefixes::ShortPrefixes;
 
 use super::record::{Listing, PackageRecord, search_slot};
@@ -126,7 +126,7 @@ pub struct SearchIndex {
     orders: Vec<u64>,
     slot_masks: Vec<u8>,
     /// Rankings of recent queries, valid until the index changes.
-    rankings: HitsCache,
+    rankings: RankingCache,
 }
 
 /// Distance between neighbouring [`SearchIndex::orders`] when they are numbered afresh: room for

@@ -32,7 +32,7 @@ pub enum Kind {
 }
 
 #[derive(Debug, Default)]
-pub struct HitsCache {
+pub struct RankingCache {
     slots: Mutex<Vec<Option<Slot>>>,
     hasher: RandomState,
     /// Bumped by every change to the index: slots filled before hold stale rankings.
@@ -53,7 +53,7 @@ fn ranked_by(q: &SearchQuery) -> (&str, bool, bool, Option<&str>) {
     (&q.q, q.prerelease, q.semver2, q.package_type.as_deref())
 }
 
-impl HitsCache {
+impl RankingCache {
     /// A ranking of `query` deep enough for its page: remembered, or `compute`d to the depth
     /// it is given and remembered.
     pub fn get_or(
@@ -110,7 +110,7 @@ mod tests {
 
     #[test]
     fn remembers_rankings_deep_enough_per_kind_and_query_until_invalidated() {
-        let mut cache = HitsCache::default();
+        let mut cache = RankingCache::default();
         let q = SearchQuery {
             q: "json".into(),
             ..SearchQuery::default()
@@ -162,7 +162,7 @@ mod tests {
 
     #[test]
     fn a_ranking_of_every_match_serves_any_page() {
-        let cache = HitsCache::default();
+        let cache = RankingCache::default();
         let q = SearchQuery {
             q: "rare".into(),
             ..SearchQuery::default()

@@ -94,7 +94,7 @@ pub struct SearchHits {
 }
 
 /// The head of a query's ranking: what pages of it are cut from ([`SearchIndex::page`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 struct Ranking {
     /// How many package ids match.
     total: usize,

@@ -273,4 +273,13 @@ mod tests {
             prop_assert_eq!(a.cmp(&b), b.cmp(&a).reverse());
         }
     }
+
+    #[test]
+    fn error_messages_name_the_value_and_the_fix() {
+        let err = PackageId::parse("Foo Bar").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "package id `Foo Bar` is invalid: use letters, digits, '.', '-' or '_'"
+        );
+    }
 }

@@ -725,4 +725,20 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn symbols_package_keeps_only_the_symbols_package_type_and_no_embedded_files() {
+        let builder = PackageBuilder::new("Foo", "1.0.0")
+            .package_type("Dependency")
+            .icon("icon.png", b"png")
+            .readme("README.md", "# hi")
+            .license_file("LICENSE.txt", b"MIT");
+        let pdb = testing::portable_pdb([1; 16], 2);
+        let bytes = builder.build_symbols(&[("lib/net8.0/Foo.pdb", pdb)]);
+        let mut archive = open(bytes).unwrap();
+        assert_eq!(archive.nuspec().package_types.len(), 1);
+        assert!(archive.nuspec().is_symbols_package());
+        assert_eq!(archive.nuspec().icon, None);
+        assert_eq!(archive.symbol_files().unwrap().len(), 1);
+    }
 }

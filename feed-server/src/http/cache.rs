@@ -16,22 +16,16 @@
 //! is bounded by a byte budget: past it, the least recently used entries go.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
-use axum::http::{HeaderMap, HeaderValue};
-use axum::response::Response;
+use axum::http::HeaderValue;
 use bytes::Bytes;
 use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
-
-use super::error::{ApiError, ApiResult};
-use super::response::{self, DocOptions};
-use super::state::AppState;
 
 /// Default budget of the document cache.
 pub const DEFAULT_BUDGET_BYTES: usize = 128 * 1024 * 1024;
@@ -306,27 +300,6 @@ impl FileCache {
     pub fn insert(&self, key: String, bytes: Bytes) {
         self.lru.insert(key, bytes);
     }
-}
-
-/// Serves the document named `key` as of `stamp` from the cache, or awaits `render` (`None`:
-/// 404, not cached), caches the result and serves it.
-pub async fn serve(
-    s: &AppState,
-    request: &HeaderMap,
-    key: String,
-    stamp: u64,
-    opts: DocOptions,
-    render: impl Future<Output = ApiResult<Option<serde_json::Value>>>,
-) -> ApiResult<Response> {
-    if let Some(doc) = s.cache.get(&key, stamp) {
-        return Ok(response::cached(request, &doc, opts));
-    }
-    let value = render.await?.ok_or_else(ApiError::not_found)?;
-    let body = serde_json::to_vec(&value)
-        .map_err(|e| ApiError::Internal(format!("cannot serialize a document: {e}")))?;
-    let doc = CachedDoc::new(stamp, body);
-    s.cache.insert(key, &doc);
-    Ok(response::cached(request, &doc, opts))
 }
 
 /// A cache key: the document kind and its arguments, separated by a byte no URL contains.

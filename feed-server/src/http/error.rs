@@ -108,7 +108,7 @@ impl From<BytesRejection> for ApiError {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge(format!(
                 "the request body is larger than the limit of {} KiB",
-                super::SMALL_BODY_LIMIT / 1024
+                super::limits::SMALL_BODY_LIMIT / 1024
             ))
         } else {
             ApiError::BadRequest(format!(

@@ -5,6 +5,7 @@ pub mod cache;
 pub mod conn;
 pub mod error;
 pub mod handlers;
+mod limits;
 pub mod metrics;
 pub mod response;
 pub mod state;
@@ -26,9 +27,6 @@ use handlers::{
     symbols, vulnerabilities,
 };
 pub use state::{App, AppState};
-
-/// Body limit of every request but uploads (which enforce the package limit as they stream).
-const SMALL_BODY_LIMIT: usize = 64 * 1024;
 
 impl AppState {
     /// Response options for a document of this feed.
@@ -134,7 +132,7 @@ fn feed_routes(state: &AppState) -> Router<AppState> {
     uploads.merge(
         reads
             .merge(writes)
-            .layer(DefaultBodyLimit::max(SMALL_BODY_LIMIT)),
+            .layer(DefaultBodyLimit::max(limits::SMALL_BODY_LIMIT)),
     )
 }
 

@@ -1,7 +1,10 @@
 //! How documents and files go out: JSON with a strong ETag and `If-None-Match` -> 304, gzip when
 //! the client accepts it (always for the gzip registration hives, REG-1), and cache headers that
 //! let proxies revalidate documents and keep package files forever. Documents from the
-//! document cache ([`super::cache`]) go out as the bytes it holds, already compressed.
+//! document cache ([`super::cache`], which only holds bytes) go out as the bytes it holds,
+//! already compressed; [`serve`] renders and caches a document the cache lacks.
+
+use std::future::Future;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -9,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use flate2::Compression;
 
 use super::cache::{CachedDoc, gzip};
-use super::error::ApiError;
+use super::error::{ApiError, ApiResult};
+use super::state::AppState;
 use crate::storage::Blob;
 
 /// The content type of every JSON document.
@@ -173,6 +177,27 @@ fn file_headers(content_type: &'static str, size: u64, private: bool) -> HeaderM
         }),
     );
     headers
+}
+
+/// Serves the document named `key` as of `stamp` from the cache, or awaits `render` (`None`:
+/// 404, not cached), caches the result and serves it.
+pub async fn serve(
+    s: &AppState,
+    request: &HeaderMap,
+    key: String,
+    stamp: u64,
+    opts: DocOptions,
+    render: impl Future<Output = ApiResult<Option<serde_json::Value>>>,
+) -> ApiResult<Response> {
+    if let Some(doc) = s.cache.get(&key, stamp) {
+        return Ok(cached(request, &doc, opts));
+    }
+    let value = render.await?.ok_or_else(ApiError::not_found)?;
+    let body = serde_json::to_vec(&value)
+        .map_err(|e| ApiError::Internal(format!("cannot serialize a document: {e}")))?;
+    let doc = CachedDoc::new(stamp, body);
+    s.cache.insert(key, &doc);
+    Ok(cached(request, &doc, opts))
 }
 
 #[cfg(test)]

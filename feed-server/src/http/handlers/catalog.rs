@@ -9,6 +9,7 @@ use crate::api::catalog;
 use crate::http::base_url::Urls;
 use crate::http::cache;
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::response;
 use crate::http::state::AppState;
 
 /// `GET {base}/catalog/index.json`
@@ -24,7 +25,7 @@ pub async fn index(
         // Rendered from the state it is stamped with, or a newer one (then re-rendered).
         Ok(Some(catalog::render_index(state.events(), &urls)))
     };
-    cache::serve(&s, &headers, key, seq, s.doc_options(false), render).await
+    response::serve(&s, &headers, key, seq, s.doc_options(false), render).await
 }
 
 /// `GET {base}/catalog/page{n}.json`
@@ -52,7 +53,7 @@ pub async fn page(
         let state = s.feed.state();
         Ok(catalog::render_page(state.events(), n, &urls))
     };
-    cache::serve(&s, &headers, key, stamp, s.doc_options(false), render).await
+    response::serve(&s, &headers, key, stamp, s.doc_options(false), render).await
 }
 
 /// `GET {base}/catalog/data/{seq}/{id}.{version}.json`
@@ -76,5 +77,5 @@ pub async fn leaf(
         )))
     };
     // A leaf shows its version as its event left it (CAT-3), so it never changes: stamp 0.
-    cache::serve(&s, &headers, key, 0, s.doc_options(false), render).await
+    response::serve(&s, &headers, key, 0, s.doc_options(false), render).await
 }

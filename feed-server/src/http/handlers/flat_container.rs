@@ -40,7 +40,7 @@ pub async fn versions(
         let record = s.feed.state().package(&lower).cloned();
         Ok(record.as_deref().and_then(flat_container::render_versions))
     };
-    cache::serve(&s, &headers, key, stamp, s.doc_options(false), render).await
+    response::serve(&s, &headers, key, stamp, s.doc_options(false), render).await
 }
 
 /// `GET {flat}/{id}/{version}/{file}` where file is `{id}.{version}.nupkg`, `{id}.nuspec`,

@@ -16,6 +16,7 @@ use crate::feed::record::{PackageRecord, VersionRecord};
 use crate::http::base_url::Urls;
 use crate::http::cache;
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::response;
 use crate::http::state::AppState;
 use crate::package::{NuGetVersion, PackageId};
 
@@ -83,7 +84,7 @@ pub async fn index(
         .await
     };
     let opts = s.doc_options(hive.gzip());
-    cache::serve(&s, &headers, key, stamp, opts, render).await
+    response::serve(&s, &headers, key, stamp, opts, render).await
 }
 
 /// `GET {hive}/{id}/page/{lower}/{upper}.json`
@@ -119,7 +120,7 @@ pub async fn page(
         .await
     };
     let opts = s.doc_options(hive.gzip());
-    cache::serve(&s, &headers, key, stamp, opts, render).await
+    response::serve(&s, &headers, key, stamp, opts, render).await
 }
 
 /// `GET {hive}/{id}/{version}.json` (REG-12, REG-13)
@@ -146,5 +147,5 @@ pub async fn leaf(
                 .and_then(|r| registration::render_leaf(&r, &version, hive, &urls)))
         };
     let opts = s.doc_options(hive.gzip());
-    cache::serve(&s, &headers, key, stamp, opts, render).await
+    response::serve(&s, &headers, key, stamp, opts, render).await
 }

@@ -8,6 +8,7 @@ use crate::api::service_index;
 use crate::http::base_url::Urls;
 use crate::http::cache;
 use crate::http::error::ApiResult;
+use crate::http::response;
 use crate::http::state::AppState;
 
 pub async fn get(
@@ -20,5 +21,5 @@ pub async fn get(
     // The feed always serves a vulnerability page (empty without advisories), so VulnerabilityInfo
     // is always advertised (VUL-1).
     let render = async { Ok(Some(service_index::render(&urls, true))) };
-    cache::serve(&s, &headers, key, 0, s.doc_options(false), render).await
+    response::serve(&s, &headers, key, 0, s.doc_options(false), render).await
 }

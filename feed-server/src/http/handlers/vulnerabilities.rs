@@ -8,6 +8,7 @@ use crate::api::vulnerabilities;
 use crate::http::base_url::Urls;
 use crate::http::cache;
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::response;
 use crate::http::state::AppState;
 
 /// `GET {base}/vulnerabilities/index.json`
@@ -24,7 +25,7 @@ pub async fn index(
             s.advisories_loaded,
         )))
     };
-    cache::serve(&s, &headers, key, 0, s.doc_options(false), render).await
+    response::serve(&s, &headers, key, 0, s.doc_options(false), render).await
 }
 
 /// `GET {base}/vulnerabilities/base.json`
@@ -38,5 +39,5 @@ pub async fn page(
     }
     let key = cache::key(&["vulnerabilities-page"]);
     let render = async { Ok(Some(vulnerabilities::render_page(&s.advisories))) };
-    cache::serve(&s, &headers, key, 0, s.doc_options(false), render).await
+    response::serve(&s, &headers, key, 0, s.doc_options(false), render).await
 }

@@ -15,7 +15,7 @@ use super::metadata::{self, put};
 use super::urls::{FeedUrls, Hive};
 use super::vulnerabilities::Vulnerability;
 use super::{UNLISTED_PUBLISHED, timestamp};
-use crate::feed::details::Details;
+use crate::feed::event::Details;
 use crate::feed::record::{PackageRecord, VersionRecord};
 use crate::package::{NuGetVersion, PackageId};
 

@@ -6,8 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use crate::feed::deprecation::Deprecation;
-use crate::feed::details::Details;
-use crate::feed::event::{EmbeddedFiles, Pushed};
+use crate::feed::event::{Details, EmbeddedFiles, Pushed};
 use crate::feed::record::{Listing, PackageRecord, VersionRecord};
 use crate::package::{NuGetVersion, Nuspec, nuspec as nuspec_parser};
 

@@ -22,8 +22,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::deprecation::Deprecation;
-use super::event::{Change, Op, Pushed};
-use super::{Error, Feed, Result};
+use super::event::{Op, Pushed};
 use crate::package::{NuGetVersion, PackageId};
 
 /// Events per catalog page (CAT-2: nuget.org's maximum), which is also how the catalog is
@@ -116,7 +115,7 @@ impl Catalog {
     /// Walks back from event `seq` to its version's push: the latest unlist or relist on the
     /// way decides `listed`, the latest deprecation or undeprecation the deprecation. `None`
     /// for a delete and for an event that changed nothing.
-    fn walk(&self, seq: u64) -> Option<Walk> {
+    pub(super) fn walk(&self, seq: u64) -> Option<Walk> {
         let mut listed = None;
         let mut deprecated_by = None;
         let mut at = seq;
@@ -155,12 +154,12 @@ impl Catalog {
 
 /// What the catalog alone knows of a version right after one of its events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Walk {
-    push_seq: u64,
-    pushed_at: DateTime<Utc>,
-    listed: bool,
+pub(super) struct Walk {
+    pub(super) push_seq: u64,
+    pub(super) pushed_at: DateTime<Utc>,
+    pub(super) listed: bool,
     /// The event whose deprecation was in force, if any.
-    deprecated_by: Option<u64>,
+    pub(super) deprecated_by: Option<u64>,
 }
 
 /// A package version as it was right after one of its events: what that event's leaf shows.
@@ -172,39 +171,6 @@ pub struct VersionAt {
     pub published: DateTime<Utc>,
     pub listed: bool,
     pub deprecation: Option<Deprecation>,
-}
-
-impl Feed {
-    /// The version that event `seq` is about, as it was right after that event (CAT-3,
-    /// PUB-13); `None` for a delete and for an event that changed nothing. The answer for a
-    /// given `seq` never changes.
-    pub async fn version_at(&self, seq: u64) -> Result<Option<VersionAt>> {
-        let Some(walk) = self.state().events().walk(seq) else {
-            return Ok(None);
-        };
-        let pushed = self.pushed(walk.push_seq).await?;
-        let deprecation = match walk.deprecated_by {
-            Some(seq) => Some(self.deprecation_by(seq).await?),
-            None => None,
-        };
-        Ok(Some(VersionAt {
-            pushed,
-            published: walk.pushed_at,
-            listed: walk.listed,
-            deprecation,
-        }))
-    }
-
-    /// The deprecation that event `seq` made.
-    async fn deprecation_by(&self, seq: u64) -> Result<Deprecation> {
-        match self.read_event(seq).await?.change {
-            Change::Deprecate(d) => Ok(*d),
-            _ => Err(Error::CorruptLog {
-                seq,
-                message: "the catalog has it as a deprecation, but it is not one".into(),
-            }),
-        }
-    }
 }
 
 #[cfg(test)]

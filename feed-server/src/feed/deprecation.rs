@@ -3,16 +3,15 @@
 //!
 //! A tenant sends it as a small JSON document ([`Deprecation::from_json`] checks it all before
 //! anything is stored, DESIGN invariant 5). It is appended as an event exactly like an unlist
-//! ([`Feed::set_deprecation`]), so every replica and the catalog see it in log order, and it
-//! stays on the version's record until it is replaced, removed, or the version deleted.
+//! (`Feed::set_deprecation`, in `deprecate.rs`), so every replica and the catalog see it in log
+//! order, and it stays on the version's record until it is replaced, removed, or the version
+//! deleted.
 //! Rendering it is the views' job (`api::metadata::deprecation`).
 
 use serde::{Deserialize, Serialize};
 
-use super::event::Change;
-use super::push::not_found;
-use super::{Error, Feed, Result};
-use crate::package::{NuGetVersion, PackageId, VersionRange, shown};
+use super::error::{Error, Result};
+use crate::package::{PackageId, VersionRange, shown};
 
 /// Longest accepted message, in characters: a paragraph or two, as nuget.org shows it.
 pub const MAX_MESSAGE_CHARS: usize = 4000;
@@ -190,28 +189,6 @@ fn alternate_range(range: Option<&str>) -> Result<Option<VersionRange>> {
         ))
     })?;
     Ok((range != VersionRange::all()).then_some(range))
-}
-
-impl Feed {
-    /// Deprecates a version (`Some`, replacing an earlier deprecation) or removes its
-    /// deprecation (`None`). Nothing is appended when the version already is exactly so.
-    pub async fn set_deprecation(
-        &self,
-        id: &PackageId,
-        version: &NuGetVersion,
-        deprecation: Option<Deprecation>,
-    ) -> Result<()> {
-        self.append(id, version, |state| match state.version(id, version) {
-            None => Err(not_found(id, version)),
-            Some(v) if v.deprecation.as_deref() == deprecation.as_ref() => Ok(None),
-            Some(_) => Ok(Some(match &deprecation {
-                Some(d) => Change::Deprecate(Box::new(d.clone())),
-                None => Change::Undeprecate,
-            })),
-        })
-        .await?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,9 @@
 //! re-validates and tries `n + 1` (DESIGN invariants 1 and 2). Replicas converge by tailing it
 //! (invariant 4), and the Catalog resource is a view of it (PUB-13).
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +56,10 @@ pub struct Pushed {
     /// Which embedded files were extracted and stored.
     pub files: EmbeddedFiles,
 }
+
+/// Push facts by the sequence number of their push event (what views read back through
+/// `Feed::details`).
+pub type Details = HashMap<u64, Arc<Pushed>>;
 
 /// Embedded files extracted from the package and stored beside it (REG-15).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

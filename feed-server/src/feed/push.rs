@@ -25,6 +25,7 @@ use base64::Engine;
 use bytes::Bytes;
 use sha2::{Digest, Sha512};
 
+use super::error::{already_exists, busy, not_found};
 use super::event::{Change, EmbeddedFiles, Pushed, SymbolFile};
 use super::lock::{self, VersionLock};
 use super::state::FeedState;
@@ -463,27 +464,6 @@ fn nupkg_key(p: &Prepared) -> Key<'_> {
         id: p.id(),
         version: p.version(),
         file: PackageFile::Nupkg,
-    }
-}
-
-fn busy(id: &PackageId, version: &NuGetVersion) -> Error {
-    Error::Busy(format!(
-        "package {id} {} is being changed by another request (a delete, a push or a cleanup): try again shortly",
-        version.to_full()
-    ))
-}
-
-fn already_exists(id: &PackageId, version: &NuGetVersion) -> Error {
-    Error::AlreadyExists {
-        id: id.to_string(),
-        version: version.to_full(),
-    }
-}
-
-pub(super) fn not_found(id: &PackageId, version: &NuGetVersion) -> Error {
-    Error::NotFound {
-        id: id.to_string(),
-        version: version.to_full(),
     }
 }
 

@@ -16,13 +16,17 @@
 //! or authors), ties in lower-case id order. Rendering the hits is `api::search`'s job.
 
 mod marks;
+mod query;
 mod ranking_cache;
 mod short_prefixes;
+mod tier;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use marks::Marks;
+use query::Ranking;
+pub use query::SearchQuery;
 use ranking_cache::{Kind, RankingCache};
 use short_prefixes::ShortPrefixes;
 
@@ -54,36 +58,6 @@ pub fn package_type_names(listing: &Listing) -> Vec<&str> {
         .collect()
 }
 
-/// A search or autocomplete request, as parsed from the query string (SQ-1, AC-1).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SearchQuery {
-    /// Search terms; empty matches every package (SQ-2).
-    pub q: String,
-    pub skip: usize,
-    pub take: usize,
-    /// Include prerelease versions (SQ-4: absent means false).
-    pub prerelease: bool,
-    /// `semVerLevel=2.0.0`: include SemVer2 versions (SQ-4: absent means false).
-    pub semver2: bool,
-    /// Only packages whose latest admitted version has this type, case-insensitively (SQ-5);
-    /// `None` or empty: no filter.
-    pub package_type: Option<String>,
-}
-
-impl Default for SearchQuery {
-    /// Everything, first page of 20, SemVer1 stable versions only (SQ-4 defaults).
-    fn default() -> Self {
-        SearchQuery {
-            q: String::new(),
-            skip: 0,
-            take: 20,
-            prerelease: false,
-            semver2: false,
-            package_type: None,
-        }
-    }
-}
-
 /// One page of results.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SearchHits {
@@ -91,15 +65,6 @@ pub struct SearchHits {
     pub total: usize,
     /// Lower-cased ids of this page, best first.
     pub ids: Vec<String>,
-}
-
-/// The head of a query's ranking: what pages of it are cut from ([`SearchIndex::page`]).
-#[derive(Debug)]
-struct Ranking {
-    /// How many package ids match.
-    total: usize,
-    /// The best `depth` of them (or all, when fewer match), best first.
-    entries: Vec<u32>,
 }
 
 /// The search index.
@@ -190,17 +155,6 @@ struct Term {
     field: Field,
     /// Lower-cased, at most [`MAX_WORD`] bytes.
     text: String,
-}
-
-/// Ranking tiers, best first; a query's score is the sum over its terms.
-mod tier {
-    pub const EXACT_ID: u8 = 0;
-    pub const ID_PREFIX: u8 = 1;
-    pub const ID_PART: u8 = 2;
-    pub const TITLE_OR_TAGS: u8 = 4;
-    pub const DESCRIPTION_OR_AUTHORS: u8 = 5;
-    /// Not matched.
-    pub const NONE: u8 = u8::MAX;
 }
 
 impl SearchIndex {

@@ -14,7 +14,7 @@
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::{Ranking, SearchQuery};
+use super::query::{Ranking, SearchQuery};
 
 /// Number of slots. A ranking is 4 bytes an id deep, so even every slot ranked as deep as a
 /// query can page (`skip` 3000 + `take` 1000) stays under 64 MiB.

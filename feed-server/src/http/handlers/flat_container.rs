@@ -12,7 +12,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::response;
 use crate::http::state::AppState;
 use crate::package::PackageId;
-use crate::storage::{Key, PackageFile};
+use crate::storage::PackageFile;
 
 /// How long a pre-signed download URL is valid (`redirect_downloads`): a client follows the
 /// redirect at once, and an object store checks the expiry only when the download starts.
@@ -83,12 +83,7 @@ pub async fn file(
         .ok_or_else(ApiError::not_found)?;
     if s.config.redirect_downloads && kind == PackageFile::Nupkg {
         // The store serves the bytes; a signed URL lives long enough to start a download.
-        let key = Key::Package {
-            id: &pid,
-            version: &v,
-            file: kind,
-        };
-        let url = s.feed.storage().signed_get_url(key, REDIRECT_TTL).await?;
+        let url = s.feed.signed_file_url(&pid, &v, kind, REDIRECT_TTL).await?;
         if let Some(url) = url {
             s.feed.downloads().record(&lower_id, &v.lower_normalized());
             return Ok(response::redirect(url.as_str()));

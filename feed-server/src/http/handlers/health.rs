@@ -6,7 +6,6 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 
 use crate::http::state::AppState;
-use crate::storage::Key;
 
 /// Liveness: the process serves requests.
 pub async fn healthz() -> &'static str {
@@ -15,9 +14,8 @@ pub async fn healthz() -> &'static str {
 
 /// Readiness: the object store answers (a missing object is an answer).
 pub async fn readyz(State(s): State<AppState>) -> (StatusCode, &'static str) {
-    match s.feed.storage().head(Key::Snapshot).await {
-        Ok(_) => (StatusCode::OK, "ready"),
-        Err(e) if e.is_not_found() => (StatusCode::OK, "ready"),
+    match s.feed.check_storage().await {
+        Ok(()) => (StatusCode::OK, "ready"),
         Err(e) => {
             tracing::warn!(error = %e, "not ready: storage does not answer");
             (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable")

@@ -11,7 +11,7 @@ use super::read_path;
 use crate::api::registration::{self, RegistrationContext};
 use crate::api::urls::Hive;
 use crate::api::vulnerabilities;
-use crate::feed::details::Details;
+use crate::feed::event::Details;
 use crate::feed::record::{PackageRecord, VersionRecord};
 use crate::http::base_url::Urls;
 use crate::http::cache;

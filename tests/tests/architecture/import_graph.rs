@@ -355,7 +355,7 @@ impl Tree {
                 let Some((to, is_module)) = self.file_of(&target, 0) else {
                     continue;
                 };
-                let own_child = self.files[to].path != self.files[file].path
+                let own_child = to != file
                     && self
                         .module_of_file(to)
                         .starts_with(&self.module_of_file(file));

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use http::{Request, Response};
 use kube::client::Body;
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::{Client, ResourceExt};
 use nuget_operator::crd::NuGetFeed;
 use nuget_operator::metrics::Metrics;
@@ -250,16 +250,13 @@ fn setup(feed: &NuGetFeed, with_credentials: bool) -> (Arc<Context>, FakeApiServ
                    "data": {"AWS_ACCESS_KEY_ID": "QQ==", "AWS_SECRET_ACCESS_KEY": "Qg=="}}),
         );
     }
-    let recorder = Recorder::new(
-        client.clone(),
-        Reporter {
-            controller: "nuget-operator".into(),
-            instance: None,
-        },
-    );
+    let reporter = Reporter {
+        controller: "nuget-operator".into(),
+        instance: None,
+    };
     let metrics = Arc::new(Metrics::default());
     let n = Arc::new(Mutex::new(0));
-    let ctx = Context::new(client, Settings::default(), recorder, metrics.clone()).with_generator(
+    let ctx = Context::new(client, Settings::default(), reporter, metrics.clone()).with_generator(
         move || {
             let mut n = n.lock().unwrap();
             *n += 1;

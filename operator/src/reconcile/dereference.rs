@@ -10,6 +10,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use sha2::{Digest, Sha256};
 
 use crate::crd::NuGetFeed;
+use crate::reconcile::location::{self, Holder};
 use crate::reconcile::names;
 use crate::settings::Settings;
 
@@ -79,6 +80,8 @@ pub struct Dereferenced {
     pub api_keys: Option<GeneratedSecret>,
     pub read_tokens: Option<GeneratedSecret>,
     pub routes: Vec<Route>,
+    /// Where the other feeds store their data, for the storage clash check.
+    pub locations: Vec<Holder>,
 }
 
 /// Reads the referenced Secrets of `feed`; `others` are the feeds in the controller's cache.
@@ -108,6 +111,7 @@ pub async fn dereference(
         api_keys,
         read_tokens,
         routes: routes(feed, others, settings),
+        locations: location::holders(feed, others),
     })
 }
 

@@ -9,9 +9,8 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
 use crate::consts::{
-    CONDITION_DEGRADED, CONDITION_PROGRESSING, CONDITION_READY, FIELD_MANAGER, REASON_APPLY_FAILED,
-    REASON_AS_EXPECTED, REASON_AVAILABLE, REASON_DEPLOYMENT_NOT_READY, REASON_RECONCILED,
-    REASON_ROLLING_OUT,
+    CONDITION_DEGRADED, CONDITION_PROGRESSING, CONDITION_READY, FIELD_MANAGER, REASON_AS_EXPECTED,
+    REASON_AVAILABLE, REASON_DEPLOYMENT_NOT_READY, REASON_RECONCILED, REASON_ROLLING_OUT,
 };
 use crate::crd::{NuGetFeed, NuGetFeedStatus};
 use crate::reconcile::apply::Applied;
@@ -132,16 +131,10 @@ pub fn invalid(feed: &NuGetFeed, error: &validate::Error, now: &Time) -> NuGetFe
     )
 }
 
-/// The status of a feed whose children could not be applied (RBAC too small, an admission
-/// webhook refusing, ...): Degraded with the apiserver's answer, so `kubectl get nf` shows it.
-pub fn apply_failed(feed: &NuGetFeed, message: &str, now: &Time) -> NuGetFeedStatus {
-    degraded(
-        feed,
-        REASON_APPLY_FAILED,
-        message,
-        "retrying with backoff",
-        now,
-    )
+/// The status of a feed the operator could not bring in line (an apply the apiserver refused
+/// or failed, a purge it refused, ...): Degraded with the cause, so `kubectl get nf` shows it.
+pub fn failed(feed: &NuGetFeed, reason: &str, message: &str, now: &Time) -> NuGetFeedStatus {
+    degraded(feed, reason, message, "retrying", now)
 }
 
 fn degraded(
@@ -228,4 +221,9 @@ pub async fn write(
     )
     .await?;
     Ok(true)
+}
+
+/// The time conditions are stamped with.
+pub fn now() -> Time {
+    Time(k8s_openapi::jiff::Timestamp::now())
 }

@@ -1,6 +1,7 @@
 //! Step 1: read what the spec refers to (the storage credentials Secret), what the operator
-//! generated earlier (the plaintext API-key and read-token Secrets) and the routes of the other
-//! feeds (for the path clash check). Nothing is judged here; `validate` does that.
+//! generated earlier (the plaintext API-key and read-token Secrets), and the routes and storage
+//! locations of the other feeds (for the clash checks). Nothing is judged here; `validate` does
+//! that.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //!
 //! The CRD's schema and CEL rules repeat some of these checks at admission time; this module is
 //! the authority, because old apiservers (such as 1.20) drop CEL rules and because some checks
-//! (references, path clashes) need other objects.
+//! (references, path and storage location clashes) need other objects.
 
 use std::collections::BTreeMap;
 

@@ -45,7 +45,14 @@ pub const REASON_RECONCILED: &str = "Reconciled";
 pub const REASON_INVALID_SPEC: &str = "InvalidSpec";
 pub const REASON_MISSING_REFERENCE: &str = "MissingReference";
 pub const REASON_PATH_CLASH: &str = "PathPrefixClash";
+pub const REASON_STORAGE_CLASH: &str = "StorageLocationClash";
 pub const REASON_APPLY_FAILED: &str = "ApplyFailed";
+pub const REASON_READ_FAILED: &str = "ReadFailed";
+pub const REASON_BUILD_FAILED: &str = "BuildFailed";
+pub const REASON_STATUS_FAILED: &str = "StatusFailed";
+pub const REASON_FINALIZER_FAILED: &str = "FinalizerFailed";
+pub const REASON_PURGE_FAILED: &str = "PurgeFailed";
+pub const REASON_PURGE_REFUSED: &str = "PurgeRefused";
 pub const REASON_AS_EXPECTED: &str = "AsExpected";
 
 /// Event reasons.

@@ -115,7 +115,12 @@ pub struct NuGetFeedSpec {
 
     /// What happens to the stored packages when this NuGetFeed is deleted: `Retain` (default)
     /// keeps them, so a feed re-created with the same storage comes back with its packages;
-    /// `Purge` deletes every object under the feed's prefix (object storage only).
+    /// `Purge` deletes every object under the feed's prefix (object storage with a
+    /// `credentialsSecret` only: the operator never uses its own identity for a tenant's
+    /// storage). A feed whose storage location equals, holds or lies inside another live
+    /// feed's is refused (the older feed keeps it), and a purge never runs while another live
+    /// feed uses part of the location. A new feed pointed at a location that still holds data
+    /// (say, of a deleted Retain feed) adopts that data: this is how a retained feed is restored.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
 }

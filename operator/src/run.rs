@@ -14,7 +14,7 @@ use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::ListParams;
 use kube::runtime::controller::{self, Controller};
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource};
 use kube_lease_manager::LeaseManagerBuilder;
@@ -205,13 +205,10 @@ async fn controllers(
         controller: FIELD_MANAGER.to_owned(),
         instance: Some(options.identity.clone()),
     };
-    let recorder = Recorder::new(client.clone(), reporter);
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        options.settings.clone(),
-        recorder,
-        metrics,
-    ));
+    let ctx = Arc::new(
+        Context::new(client.clone(), options.settings.clone(), reporter, metrics)
+            .with_watch_namespaces(options.watch_namespaces.clone()),
+    );
     let namespaces: Vec<Option<String>> = if options.watch_namespaces.is_empty() {
         vec![None]
     } else {

@@ -1,6 +1,8 @@
 //! The operator against a real API server (see `support`): it provisions a feed's children,
 //! reports status and events, restores a deleted child, follows spec edits, rotates one key,
-//! refuses invalid specs with a condition, and in the steady state writes nothing.
+//! refuses invalid specs with a condition, and in the steady state writes nothing. A second
+//! scenario (issue 17) keeps feeds off each other's storage across namespaces, purges only
+//! what is the feed's own (on moto, the S3 emulator), and shows a failing apply on the feed.
 //!
 //! On the envtest control plane (kube-apiserver 1.20 without controllers) Deployments never
 //! get status, so the feed stays `Ready=False/DeploymentNotReady`; everything else is real.
@@ -10,8 +12,13 @@
 mod support;
 
 use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service, ServiceAccount};
 use k8s_openapi::api::events::v1::Event;
@@ -22,6 +29,8 @@ use kube::{Api, Client, CustomResourceExt, ResourceExt};
 use nuget_operator::crd::NuGetFeed;
 use nuget_operator::run::{self, Options};
 use nuget_operator::settings::Settings;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt};
 use serde_json::json;
 use support::eventually;
 
@@ -440,4 +449,480 @@ async fn operator_provisions_and_maintains_a_feed() {
     if !cluster.envtest {
         let _ = namespaces.delete(&ns, &DeleteParams::default()).await;
     }
+}
+
+// ---- issue 17: storage isolation, purge, failures shown -----------------------------------
+
+/// A moto S3 server on a free loopback port (`$MOTO_SERVER`, installed by
+/// `.ci/install-deps.sh`), killed on drop. Moto accepts any credentials.
+struct Moto {
+    process: Child,
+    port: u16,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+impl Moto {
+    async fn start() -> Moto {
+        let bin = std::env::var("MOTO_SERVER").unwrap_or_else(|_| {
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../.ci/cache/venv/bin/moto_server"
+            )
+            .to_owned()
+        });
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let process = Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start moto ({bin}): {e}; run .ci/install-deps.sh or set MOTO_SERVER")
+            });
+        let moto = Moto { process, port };
+        eventually("moto to answer", WAIT, || async {
+            TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ())
+        })
+        .await;
+        moto
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// An unsigned `PUT /{bucket}` (moto checks no signature).
+    fn create_bucket(&self, bucket: &str) {
+        let mut c = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            c,
+            "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            self.port
+        )
+        .unwrap();
+        let mut answer = String::new();
+        c.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+
+    fn store(&self, bucket: &str) -> Arc<dyn ObjectStore> {
+        let url = url::Url::parse(&format!("s3://{bucket}")).unwrap();
+        let options = [
+            ("aws_endpoint", self.endpoint()),
+            ("aws_allow_http", "true".into()),
+            ("aws_region", "us-east-1".into()),
+            ("aws_access_key_id", "testing".into()),
+            ("aws_secret_access_key", "testing".into()),
+            ("aws_virtual_hosted_style_request", "false".into()),
+        ];
+        Arc::from(object_store::parse_url_opts(&url, options).unwrap().0)
+    }
+}
+
+async fn keys_under(store: &Arc<dyn ObjectStore>, prefix: &str) -> Vec<String> {
+    use futures::TryStreamExt;
+    let prefix = ObjectPath::from(prefix);
+    let mut keys: Vec<String> = store
+        .list(Some(&prefix))
+        .map_ok(|m| m.location.to_string())
+        .try_collect()
+        .await
+        .unwrap();
+    keys.sort();
+    keys
+}
+
+async fn create_namespace(client: &Client, name: &str, labels: serde_json::Value) {
+    Api::<Namespace>::all(client.clone())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}})).unwrap(),
+        )
+        .await
+        .unwrap();
+}
+
+async fn create_feed(client: &Client, ns: &str, name: &str, spec: serde_json::Value) {
+    let feed: NuGetFeed = serde_json::from_value(json!({
+        "apiVersion": "nuget-operator.io/v1alpha1",
+        "kind": "NuGetFeed",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec,
+    }))
+    .unwrap();
+    Api::<NuGetFeed>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &feed)
+        .await
+        .unwrap();
+}
+
+/// Waits until `ns/name` has a `Degraded` condition with `status`, and returns the feed.
+async fn degraded(client: &Client, ns: &str, name: &str, status: &str) -> NuGetFeed {
+    let feeds: Api<NuGetFeed> = Api::namespaced(client.clone(), ns);
+    eventually(&format!("{ns}/{name} Degraded={status}"), WAIT, || {
+        let feeds = feeds.clone();
+        async move {
+            let f = feeds.get(name).await.ok()?;
+            (f.condition("Degraded")?.status == status).then_some(f)
+        }
+    })
+    .await
+}
+
+/// The Warning events about `ns/name` with `reason`, as their notes.
+async fn warnings(client: &Client, ns: &str, name: &str, reason: &str) -> Vec<String> {
+    Api::<Event>::namespaced(client.clone(), ns)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| {
+            e.type_.as_deref() == Some("Warning")
+                && e.reason.as_deref() == Some(reason)
+                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+        })
+        .filter_map(|e| e.note)
+        .collect()
+}
+
+async fn wait_for_warning(client: &Client, ns: &str, name: &str, reason: &str) -> String {
+    eventually(
+        &format!("a {reason} Warning for {ns}/{name}"),
+        WAIT,
+        || async { warnings(client, ns, name, reason).await.into_iter().next() },
+    )
+    .await
+}
+
+async fn wait_gone(client: &Client, ns: &str, name: &str) {
+    let feeds: Api<NuGetFeed> = Api::namespaced(client.clone(), ns);
+    eventually(&format!("{ns}/{name} to be gone"), WAIT, || {
+        let feeds = feeds.clone();
+        async move { feeds.get_opt(name).await.ok()?.is_none().then_some(()) }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feeds_never_touch_each_others_data_and_failures_show() {
+    let Some(cluster) = support::start().await else {
+        return;
+    };
+    let client = cluster.client.clone();
+    install_crd(&client).await;
+    let moto = Moto::start().await;
+    moto.create_bucket("feeds");
+    let bucket = moto.store("feeds");
+
+    // Three namespaces; `a` sorts before `b`, so a tie in creation time goes to `a`'s feeds.
+    let run = &nuget_operator::keys::random_secret()[..8];
+    let (a, b, c) = (
+        format!("nfa-{run}"),
+        format!("nfb-{run}"),
+        format!("nfc-{run}"),
+    );
+    create_namespace(&client, &a, json!({})).await;
+    create_namespace(&client, &b, json!({})).await;
+    create_namespace(&client, &c, json!({"nuget-test/webhook": "fail"})).await;
+    for ns in [&a, &b, &c] {
+        Api::<Secret>::namespaced(client.clone(), ns)
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({
+                    "metadata": {"name": "s3"},
+                    "stringData": {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+                }))
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+    }
+    let s3 = |prefix: Option<&str>, credentials: bool| {
+        let mut s = json!({"bucket": "feeds", "endpoint": moto.endpoint(), "pathStyle": true, "region": "us-east-1"});
+        if let Some(p) = prefix {
+            s["prefix"] = json!(p);
+        }
+        if credentials {
+            s["credentialsSecret"] = json!("s3");
+        }
+        json!({"s3": s})
+    };
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let options = Options {
+        settings: Settings::default(),
+        watch_namespaces: vec![a.clone(), b.clone(), c.clone()],
+        http_addr: "127.0.0.1:0".parse().unwrap(),
+        leader_election: false,
+        lease_name: "unused".into(),
+        lease_namespace: a.clone(),
+        lease_duration_secs: 15,
+        identity: "test-operator".into(),
+        concurrency: 2,
+    };
+    let operator = tokio::spawn(run::run(client.clone(), options, async {
+        let _ = stop_rx.await;
+    }));
+
+    // The seniors first: a Purge feed on `shared`, and a default-prefixed Retain feed.
+    create_feed(
+        &client,
+        &a,
+        "dup-a",
+        json!({"storage": s3(Some("shared"), true), "deletionPolicy": "Purge"}),
+    )
+    .await;
+    create_feed(&client, &a, "victim", json!({"storage": s3(None, true)})).await;
+    let dup_a = degraded(&client, &a, "dup-a", "False").await;
+    assert_eq!(dup_a.finalizers(), ["nuget-operator.io/purge-data"]);
+    degraded(&client, &a, "victim", "False").await;
+    for key in [
+        "shared/catalog/events/1.json",
+        &format!("{a}/victim/catalog/events/1.json"),
+    ] {
+        bucket
+            .put(&ObjectPath::from(key), "{}".into())
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    // Equal and nested locations in another namespace are refused, naming the senior feed;
+    // nothing of them is applied. A sibling prefix and another bucket are fine.
+    create_feed(
+        &client,
+        &b,
+        "dup-b",
+        json!({"storage": s3(Some("shared"), true)}),
+    )
+    .await;
+    create_feed(
+        &client,
+        &b,
+        "team",
+        json!({"storage": s3(Some(&a), true), "deletionPolicy": "Purge"}),
+    )
+    .await;
+    create_feed(
+        &client,
+        &b,
+        "sibling",
+        json!({"storage": s3(Some(&format!("{a}2")), true)}),
+    )
+    .await;
+    for (name, senior) in [
+        ("dup-b", format!("{a}/dup-a")),
+        ("team", format!("{a}/victim")),
+    ] {
+        let f = degraded(&client, &b, name, "True").await;
+        let cond = f.condition("Degraded").unwrap();
+        assert_eq!(cond.reason, "StorageLocationClash");
+        assert!(
+            cond.message.contains(&format!("NuGetFeed {senior}")),
+            "{}",
+            cond.message
+        );
+        assert!(f.finalizers().is_empty(), "an invalid feed got a finalizer");
+        assert!(
+            Api::<Deployment>::namespaced(client.clone(), &b)
+                .get_opt(name)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            Api::<ConfigMap>::namespaced(client.clone(), &b)
+                .get_opt(&format!("{name}-config"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let note = wait_for_warning(&client, &b, name, "StorageLocationClash").await;
+        assert!(note.contains(&senior), "{note}");
+    }
+    degraded(&client, &b, "sibling", "False").await;
+    // The seniors were not flipped by the newcomers.
+    assert_eq!(
+        degraded(&client, &a, "dup-a", "False")
+            .await
+            .condition("Degraded")
+            .unwrap()
+            .reason,
+        "AsExpected"
+    );
+    assert_eq!(
+        degraded(&client, &a, "victim", "False")
+            .await
+            .condition("Degraded")
+            .unwrap()
+            .reason,
+        "AsExpected"
+    );
+
+    // An invalid Purge feed never gets the finalizer, so it can be deleted without a hand edit.
+    create_feed(
+        &client,
+        &a,
+        "bad",
+        json!({"storage": s3(Some("bad"), true), "deletionPolicy": "Purge", "image": "two words"}),
+    )
+    .await;
+    let bad = degraded(&client, &a, "bad", "True").await;
+    assert_eq!(bad.condition("Degraded").unwrap().reason, "InvalidSpec");
+    assert!(bad.finalizers().is_empty());
+    let feeds_a: Api<NuGetFeed> = Api::namespaced(client.clone(), &a);
+    feeds_a
+        .delete("bad", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_gone(&client, &a, "bad").await;
+
+    // A purge that would reach another live feed is refused: the finalizer stays, the feed
+    // says why, and nothing is deleted.
+    feeds_a
+        .delete("dup-a", &DeleteParams::default())
+        .await
+        .unwrap();
+    let note = wait_for_warning(&client, &a, "dup-a", "PurgeRefused").await;
+    assert!(note.contains(&format!("NuGetFeed {b}/dup-b")), "{note}");
+    let dup_a = degraded(&client, &a, "dup-a", "True").await;
+    assert_eq!(dup_a.condition("Degraded").unwrap().reason, "PurgeRefused");
+    assert_eq!(dup_a.finalizers(), ["nuget-operator.io/purge-data"]);
+    assert_eq!(
+        keys_under(&bucket, "shared").await,
+        ["shared/catalog/events/1.json"]
+    );
+    // Once the other feed is gone the purge runs (a poke makes it look again at once), and
+    // deletes only its own prefix.
+    Api::<NuGetFeed>::namespaced(client.clone(), &b)
+        .delete("dup-b", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_gone(&client, &b, "dup-b").await;
+    feeds_a
+        .patch(
+            "dup-a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"poke": "1"}}})),
+        )
+        .await
+        .unwrap();
+    wait_gone(&client, &a, "dup-a").await;
+    assert!(keys_under(&bucket, "shared").await.is_empty());
+    assert_eq!(
+        keys_under(&bucket, &format!("{a}/victim")).await,
+        [format!("{a}/victim/catalog/events/1.json")]
+    );
+
+    // Purge without a credentials Secret (workload identity) is refused, never run with the
+    // operator's own identity; removing the finalizer keeps the data and lets the feed go.
+    create_feed(
+        &client,
+        &a,
+        "ambient",
+        json!({"storage": s3(Some("ambient"), false), "deletionPolicy": "Purge"}),
+    )
+    .await;
+    let ambient = degraded(&client, &a, "ambient", "False").await;
+    assert_eq!(ambient.finalizers(), ["nuget-operator.io/purge-data"]);
+    bucket
+        .put(
+            &ObjectPath::from("ambient/catalog/events/1.json"),
+            "{}".into(),
+        )
+        .await
+        .unwrap();
+    feeds_a
+        .delete("ambient", &DeleteParams::default())
+        .await
+        .unwrap();
+    let note = wait_for_warning(&client, &a, "ambient", "PurgeRefused").await;
+    assert!(
+        note.contains("names no storage credentials Secret"),
+        "{note}"
+    );
+    assert!(
+        note.contains("remove the finalizer nuget-operator.io/purge-data"),
+        "{note}"
+    );
+    assert_eq!(
+        keys_under(&bucket, "ambient").await,
+        ["ambient/catalog/events/1.json"]
+    );
+    feeds_a
+        .patch(
+            "ambient",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+        )
+        .await
+        .unwrap();
+    wait_gone(&client, &a, "ambient").await;
+    assert_eq!(
+        keys_under(&bucket, "ambient").await,
+        ["ambient/catalog/events/1.json"]
+    );
+
+    // An apply the apiserver fails with a 5xx (an admission webhook it cannot reach) shows as
+    // Degraded with the apiserver's message, and as one Warning event however often it retries.
+    let webhooks: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
+    let webhook_name = format!("nf-broken-{run}");
+    webhooks
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "metadata": {"name": webhook_name},
+                "webhooks": [{
+                    "name": "broken.nuget-test.io",
+                    "clientConfig": {"url": "https://127.0.0.1:1/validate"},
+                    "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["configmaps"]}],
+                    "namespaceSelector": {"matchLabels": {"nuget-test/webhook": "fail"}},
+                    "failurePolicy": "Fail",
+                    "sideEffects": "None",
+                    "admissionReviewVersions": ["v1"],
+                    "timeoutSeconds": 2
+                }]
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    create_feed(&client, &c, "walled", json!({"storage": s3(None, true)})).await;
+    let walled = degraded(&client, &c, "walled", "True").await;
+    let cond = walled.condition("Degraded").unwrap();
+    assert_eq!(cond.reason, "ApplyFailed");
+    assert!(
+        cond.message.contains("failed calling webhook"),
+        "{}",
+        cond.message
+    );
+    wait_for_warning(&client, &c, "walled", "ApplyFailed").await;
+    // Let it retry (2 s, 4 s, 8 s backoff), then count.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(
+        warnings(&client, &c, "walled", "ApplyFailed").await.len(),
+        1
+    );
+    webhooks
+        .delete(&webhook_name, &DeleteParams::default())
+        .await
+        .unwrap();
+
+    stop_tx.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(20), operator)
+        .await
+        .expect("the operator stops")
+        .unwrap()
+        .unwrap();
 }

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use http::{Request, Response};
 use kube::client::Body;
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::{Client, ResourceExt};
 use nuget_operator::crd::NuGetFeed;
 use nuget_operator::metrics::Metrics;
@@ -250,16 +250,13 @@ fn setup(feed: &NuGetFeed, with_credentials: bool) -> (Arc<Context>, FakeApiServ
                    "data": {"AWS_ACCESS_KEY_ID": "QQ==", "AWS_SECRET_ACCESS_KEY": "Qg=="}}),
         );
     }
-    let recorder = Recorder::new(
-        client.clone(),
-        Reporter {
-            controller: "nuget-operator".into(),
-            instance: None,
-        },
-    );
+    let reporter = Reporter {
+        controller: "nuget-operator".into(),
+        instance: None,
+    };
     let metrics = Arc::new(Metrics::default());
     let n = Arc::new(Mutex::new(0));
-    let ctx = Context::new(client, Settings::default(), recorder, metrics.clone()).with_generator(
+    let ctx = Context::new(client, Settings::default(), reporter, metrics.clone()).with_generator(
         move || {
             let mut n = n.lock().unwrap();
             *n += 1;
@@ -483,5 +480,139 @@ async fn server_error_fails_before_writing() {
     assert_eq!(
         fake.writes(),
         vec!["POST /api/v1/namespaces/team-a/secrets?".to_owned()]
+    );
+}
+
+fn events(fake: &FakeApiServer) -> Vec<Value> {
+    fake.state
+        .lock()
+        .unwrap()
+        .objects
+        .iter()
+        .filter(|(p, _)| p.contains("/events/"))
+        .map(|(_, e)| e.clone())
+        .collect()
+}
+
+/// Issue 17: a 5xx that repeats is shown as Degraded with the apiserver's message and one
+/// Warning event; the first one is retried silently, and further retries add no event.
+#[tokio::test]
+async fn a_repeating_server_error_is_shown_once() {
+    let feed = example();
+    let (ctx, fake, _) = setup(&feed, true);
+    fake.fail_on(|m, p| (m == "PATCH" && p.ends_with("/deployments/main")).then_some(500));
+    let feed = Arc::new(feed);
+    let err = reconcile::reconcile(feed.clone(), ctx.clone())
+        .await
+        .unwrap_err();
+    assert!(!fake.writes().iter().any(|w| w.contains("/status")));
+    assert!(events(&fake).is_empty());
+    reconcile::error_policy(feed.clone(), &err, ctx.clone());
+    for _ in 0..2 {
+        let err = reconcile::reconcile(Arc::new(stored_feed(&fake)), ctx.clone())
+            .await
+            .unwrap_err();
+        reconcile::error_policy(feed.clone(), &err, ctx.clone());
+    }
+    let stored = stored_feed(&fake);
+    let degraded = stored.condition("Degraded").unwrap();
+    assert_eq!(
+        (degraded.status.as_str(), degraded.reason.as_str()),
+        ("True", "ApplyFailed")
+    );
+    assert!(
+        degraded.message.contains("injected"),
+        "{}",
+        degraded.message
+    );
+    let warnings: Vec<Value> = events(&fake)
+        .into_iter()
+        .filter(|e| e["type"] == "Warning")
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0]["reason"], "ApplyFailed");
+    // Recovery clears the condition.
+    fake.fail_on(|_, _| None);
+    reconcile::reconcile(Arc::new(stored_feed(&fake)), ctx)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored_feed(&fake).condition("Degraded").unwrap().status,
+        "False"
+    );
+}
+
+/// Issue 17: the finalizer goes only on a valid feed; one that never got past validation
+/// (nothing stored: no URL in its status) loses a finalizer an older operator gave it.
+#[tokio::test]
+async fn an_invalid_feed_gets_no_finalizer_and_loses_an_unused_one() {
+    let mut feed = example();
+    feed.spec.deletion_policy = nuget_operator::crd::DeletionPolicy::Purge;
+    let (ctx, fake, _) = setup(&feed, false);
+    reconcile::reconcile(Arc::new(feed.clone()), ctx.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        fake.writes(),
+        vec![
+            format!("PATCH {FEED_PATH}/status{SSA}"),
+            "POST /apis/events.k8s.io/v1/namespaces/team-a/events?".to_owned(),
+        ]
+    );
+    assert!(stored_feed(&fake).finalizers().is_empty());
+
+    feed.metadata.finalizers = Some(vec!["nuget-operator.io/purge-data".into()]);
+    let (ctx, fake, _) = setup(&feed, false);
+    reconcile::reconcile(Arc::new(feed), ctx).await.unwrap();
+    assert_eq!(fake.writes()[0], format!("PATCH {FEED_PATH}?"));
+    assert!(stored_feed(&fake).finalizers().is_empty());
+}
+
+/// Issue 17: deleting a Purge feed that has no credentials Secret (workload identity) never
+/// reaches the storage with the operator's identity: it is refused with a Warning that says
+/// what to do, the finalizer stays, and the feed is looked at again slowly.
+#[tokio::test]
+async fn purge_without_credentials_is_refused_and_keeps_the_finalizer() {
+    let mut feed = example();
+    feed.spec.deletion_policy = nuget_operator::crd::DeletionPolicy::Purge;
+    feed.spec.storage.s3.as_mut().unwrap().credentials_secret = None;
+    feed.metadata.finalizers = Some(vec!["nuget-operator.io/purge-data".into()]);
+    feed.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        k8s_openapi::jiff::Timestamp::now(),
+    ));
+    feed.status = Some(nuget_operator::crd::NuGetFeedStatus {
+        url: Some("http://nuget.example.com/team-a/main/index.json".into()),
+        ..Default::default()
+    });
+    let (ctx, fake, _) = setup(&feed, false);
+    let action = reconcile::reconcile(Arc::new(feed), ctx).await.unwrap();
+    assert_eq!(action, Action::requeue(reconcile::RECHECK_INVALID));
+    assert_eq!(
+        fake.writes(),
+        vec![
+            format!("PATCH {FEED_PATH}/status{SSA}"),
+            "POST /apis/events.k8s.io/v1/namespaces/team-a/events?".to_owned(),
+        ]
+    );
+    let stored = stored_feed(&fake);
+    assert_eq!(stored.finalizers(), ["nuget-operator.io/purge-data"]);
+    assert_eq!(stored.condition("Degraded").unwrap().reason, "PurgeRefused");
+    let event = events(&fake).pop().unwrap();
+    assert_eq!(event["type"], "Warning");
+    assert_eq!(event["reason"], "PurgeRefused");
+    let note = event["note"].as_str().unwrap();
+    assert!(note.contains("never uses its own identity"), "{note}");
+    assert!(
+        note.contains("remove the finalizer nuget-operator.io/purge-data"),
+        "{note}"
+    );
+    // The fresh list of feeds was read before deciding.
+    assert!(
+        fake.state
+            .lock()
+            .unwrap()
+            .log
+            .iter()
+            .any(|l| l.starts_with("GET /apis/nuget-operator.io/v1alpha1/nugetfeeds"))
     );
 }

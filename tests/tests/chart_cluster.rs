@@ -716,7 +716,8 @@ async fn watch_namespaces_roles_suffice_and_one_verb_less_fails() {
         serde_json::from_value(json!({
             "apiVersion": "nuget-operator.io/v1alpha1", "kind": "NuGetFeed",
             "metadata": {"name": name, "namespace": ns},
-            "spec": {"storage": {"volume": {"claimName": "packages"}}, "ingress": {"host": "nuget.example.com"}},
+            // One claim per feed: two feeds on one claim would share (and clash over) its data.
+            "spec": {"storage": {"volume": {"claimName": format!("{name}-packages")}}, "ingress": {"host": "nuget.example.com"}},
         }))
         .unwrap()
     };

@@ -107,9 +107,9 @@ granted here is one it uses, per the API server's audit log).
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
   verbs: [list, watch, create, patch, delete]
-# Events about feeds (Provisioned, ApiKeyCreated, InvalidSpec, ...): created once, then
-# patched to count repeats.
+# Events about feeds (Provisioned, ApiKeyCreated, InvalidSpec, ...): each one created, never
+# patched (the operator announces a repeating failure once instead of counting repeats).
 - apiGroups: [events.k8s.io]
   resources: [events]
-  verbs: [create, patch]
+  verbs: [create]
 {{- end }}

@@ -27,6 +27,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::consts::FIELD_MANAGER;
+use crate::reconcile::api_failure::ApiFailure;
 use crate::reconcile::build::{Prepared, Resources};
 use crate::reconcile::names;
 use crate::reconcile::validate::{CredentialSet, ValidatedFeed};
@@ -77,23 +78,9 @@ impl Error {
         }
     }
 
-    /// The apiserver's HTTP status, when it answered.
-    pub fn status_code(&self) -> Option<u16> {
-        match self.source_error() {
-            kube::Error::Api(status) => Some(status.code),
-            _ => None,
-        }
-    }
-
-    /// Metric label.
-    pub fn category(&self) -> &'static str {
-        match self.status_code() {
-            Some(409) => "Conflict",
-            Some(403) => "Forbidden",
-            Some(422) | Some(400) => "Rejected",
-            Some(_) => "ApiError",
-            None => "Transport",
-        }
+    /// How the apiserver refused or failed.
+    pub fn kind(&self) -> ApiFailure {
+        ApiFailure::of(self.source_error())
     }
 }
 

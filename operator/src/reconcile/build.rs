@@ -6,7 +6,9 @@
 
 mod config_map;
 mod deployment;
+mod error;
 mod ingress;
+mod metadata;
 mod network_policy;
 mod pdb;
 mod secret;
@@ -19,25 +21,16 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::consts::ANNOTATION_APPLIED_HASH;
-use crate::reconcile::names;
 use crate::reconcile::validate::ValidatedFeed;
 
-pub use config_map::config_file;
-
-/// Why the children could not be built. Only serialization can fail, on values no valid spec
-/// produces.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// A child or the config file could not be serialized.
-    #[error("cannot serialize {what}: {message}")]
-    Serialize { what: &'static str, message: String },
-}
+pub use error::Error;
+// `config_map` names these as `super::{Error, meta}`.
+use metadata::meta;
 
 /// Typestate: built, not yet applied.
 #[derive(Debug, Clone, PartialEq)]
@@ -139,17 +132,6 @@ where
         map.insert("kind".into(), K::kind(&()).into());
     }
     serde_yaml_ng::to_string(&value)
-}
-
-/// Metadata of a child: name, namespace, labels, controller owner reference.
-fn meta(feed: &ValidatedFeed, name: String, component: &str) -> ObjectMeta {
-    ObjectMeta {
-        name: Some(name),
-        namespace: Some(feed.namespace.clone()),
-        labels: Some(names::labels(&feed.feed, component)),
-        owner_references: feed.owner.clone().map(|o| vec![o]),
-        ..ObjectMeta::default()
-    }
 }
 
 /// Adds [`ANNOTATION_APPLIED_HASH`]: the SHA-256 of the manifest without it.

@@ -1,6 +1,7 @@
 //! Step 1: read what the spec refers to (the storage credentials Secret), what the operator
-//! generated earlier (the plaintext API-key and read-token Secrets) and the routes of the other
-//! feeds (for the path clash check). Nothing is judged here; `validate` does that.
+//! generated earlier (the plaintext API-key and read-token Secrets), and the routes and storage
+//! locations of the other feeds (for the clash checks). Nothing is judged here; `validate` does
+//! that.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use sha2::{Digest, Sha256};
 
 use crate::crd::NuGetFeed;
+use crate::reconcile::location::{self, Holder};
 use crate::reconcile::names;
 use crate::settings::Settings;
 
@@ -79,6 +81,8 @@ pub struct Dereferenced {
     pub api_keys: Option<GeneratedSecret>,
     pub read_tokens: Option<GeneratedSecret>,
     pub routes: Vec<Route>,
+    /// Where the other feeds store their data, for the storage clash check.
+    pub locations: Vec<Holder>,
 }
 
 /// Reads the referenced Secrets of `feed`; `others` are the feeds in the controller's cache.
@@ -108,6 +112,7 @@ pub async fn dereference(
         api_keys,
         read_tokens,
         routes: routes(feed, others, settings),
+        locations: location::holders(feed, others),
     })
 }
 

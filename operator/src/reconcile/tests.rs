@@ -3,113 +3,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::api::core::v1::Secret;
 use kube::CustomResourceExt;
 use serde_json::{Value, json};
 
 use super::build::{self, Prepared, Resources};
-use super::dereference::{Dereferenced, GeneratedSecret, Lookup, Route, SecretSummary};
-use super::validate::{self, Error, ValidatedFeed};
+use super::dereference::{Dereferenced, GeneratedSecret, Lookup, Route};
+use super::fixtures::{
+    AZURE_HA, EXAMPLE, VOLUME_TOKENS, counter, deref_for, feed, summary, to_json, validated,
+};
+use super::validate::{self, Error};
 use crate::crd::NuGetFeed;
 use crate::settings::Settings;
 
-const EXAMPLE: &str = r#"
-apiVersion: nuget-operator.io/v1alpha1
-kind: NuGetFeed
-metadata: {name: main, namespace: team-a, uid: 7b0c5b1e-0000-4000-8000-000000000001, generation: 1}
-spec:
-  storage: {s3: {bucket: feeds, region: eu-west-1, credentialsSecret: feed-s3}}
-  ingress: {host: nuget.example.com}
-"#;
-
-const VOLUME_TOKENS: &str = r#"
-apiVersion: nuget-operator.io/v1alpha1
-kind: NuGetFeed
-metadata: {name: internal, namespace: team-b, uid: 7b0c5b1e-0000-4000-8000-000000000002, generation: 3}
-spec:
-  image: registry.local/feed:dev
-  storage: {volume: {claimName: internal-data}}
-  apiKeys:
-    - {name: ci, scopes: [push], packages: ["Contoso.*"]}
-    - {name: admin}
-  readAccess: {mode: Token, tokens: [devs, build]}
-  maxPackageSize: 1Gi
-  deleteMode: Delete
-  scheduling:
-    nodeSelector: {disk: ssd}
-    tolerations: [{key: dedicated, operator: Equal, value: nuget, effect: NoSchedule}]
-"#;
-
-const AZURE_HA: &str = r#"
-apiVersion: nuget-operator.io/v1alpha1
-kind: NuGetFeed
-metadata: {name: public, namespace: oss, uid: 7b0c5b1e-0000-4000-8000-000000000003, generation: 2}
-spec:
-  replicas: 3
-  storage: {azure: {account: oss, container: feeds, credentialsSecret: azure-key, endpoint: "http://azurite:10000/oss"}}
-  ingress:
-    host: packages.example.org
-    pathPrefix: /nuget
-    className: nginx
-    tls: {clusterIssuer: letsencrypt}
-    annotations: {nginx.ingress.kubernetes.io/proxy-body-size: 300m}
-  serviceAccount: {annotations: {azure.workload.identity/client-id: abc}}
-  networkPolicy:
-    enabled: true
-    ingressFrom: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ingress-nginx}}}]
-  resources: {requests: {cpu: 200m, memory: 256Mi}}
-"#;
-
-fn feed(yaml: &str) -> NuGetFeed {
-    serde_yaml_ng::from_str(yaml).unwrap()
-}
-
-fn counter() -> impl FnMut() -> String {
-    let mut n = 0;
-    move || {
-        n += 1;
-        format!("generated-{n}")
-    }
-}
-
-fn summary(name: &str, keys: &[&str]) -> Lookup {
-    Lookup::Found(SecretSummary {
-        name: name.to_owned(),
-        keys: keys.iter().map(|k| (*k).to_owned()).collect(),
-        data_hash: "h1".to_owned(),
-    })
-}
-
-/// What `dereference` finds for the fixtures: every credentials Secret present and complete.
-fn deref_for(f: &NuGetFeed) -> Dereferenced {
-    let credentials = if f.spec.storage.s3.is_some() {
-        summary("feed-s3", &["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"])
-    } else if f.spec.storage.azure.is_some() {
-        summary("azure-key", &["AZURE_STORAGE_ACCOUNT_KEY"])
-    } else {
-        Lookup::NotReferenced
-    };
-    Dereferenced {
-        credentials,
-        ..Dereferenced::default()
-    }
-}
-
-fn validated(yaml: &str) -> ValidatedFeed {
-    let f = feed(yaml);
-    validate::validate(&f, &deref_for(&f), &Settings::default(), &mut counter()).unwrap()
-}
-
 fn built(yaml: &str) -> Resources<Prepared> {
     build::build(&validated(yaml)).unwrap()
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).unwrap()
-}
-
-fn secret_text(s: &Secret, key: &str) -> String {
-    String::from_utf8(s.data.as_ref().unwrap()[key].0.clone()).unwrap()
 }
 
 // ---- golden manifests -------------------------------------------------------------------
@@ -142,69 +49,18 @@ fn committed_crd_matches_the_rust_types() {
     );
 }
 
-// ---- builders ---------------------------------------------------------------------------
+// ---- builders (across children; each child's own tests are beside it in `build/`) ---------
 
-/// Restricted Pod Security: without these the pods are refused in namespaces enforcing
-/// `restricted`.
+/// The config file agrees with the children around it: the temp folder the read-only root
+/// mounts, and the public URL and path base the Ingress serves.
 #[test]
-fn deployment_meets_restricted_pod_security() {
-    let r = built(EXAMPLE);
-    let pod = to_json(&r.deployment)["spec"]["template"]["spec"].clone();
-    assert_eq!(pod["automountServiceAccountToken"], json!(false));
-    assert_eq!(pod["securityContext"]["runAsNonRoot"], json!(true));
-    assert_eq!(
-        pod["securityContext"]["seccompProfile"]["type"],
-        json!("RuntimeDefault")
-    );
-    let c = &pod["containers"][0];
-    assert_eq!(
-        c["securityContext"]["allowPrivilegeEscalation"],
-        json!(false)
-    );
-    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], json!(true));
-    assert_eq!(c["securityContext"]["capabilities"]["drop"], json!(["ALL"]));
-    // A read-only root needs a writable temp folder, which the config points at.
-    assert!(
-        c["volumeMounts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|m| m["mountPath"] == "/tmp")
-    );
-    assert!(r.config_map.data.as_ref().unwrap()["config.yaml"].contains("temp_dir: /tmp\n"));
-}
-
-/// The feed server's health endpoints are at the root, not under the path base.
-#[test]
-fn probes_hit_the_root_health_endpoints() {
-    let c =
-        to_json(&built(EXAMPLE).deployment)["spec"]["template"]["spec"]["containers"][0].clone();
-    assert_eq!(c["livenessProbe"]["httpGet"]["path"], json!("/healthz"));
-    assert_eq!(c["readinessProbe"]["httpGet"]["path"], json!("/readyz"));
-    assert_eq!(c["ports"][0]["containerPort"], json!(5000));
-}
-
-/// The pod mounts only hashes: a plaintext key in the pod would leak through any file read.
-#[test]
-fn pod_mounts_hashed_keys_never_the_plaintext_secret() {
-    let r = built(VOLUME_TOKENS);
-    let pod = to_json(&r.deployment)["spec"]["template"]["spec"].clone();
-    let secrets: Vec<&str> = pod["volumes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|v| v["secret"]["secretName"].as_str())
-        .collect();
-    assert_eq!(secrets, vec!["internal-auth"]);
-    let keys_file = secret_text(&r.auth, "api-keys.yaml");
-    let plain = secret_text(&r.api_keys, "ci");
-    assert!(!keys_file.contains(&plain));
-    assert!(keys_file.contains(&crate::keys::sha256_hex(&plain)));
-    let tokens_file = secret_text(&r.auth, "read-tokens.txt");
-    assert!(tokens_file.contains(&format!(
-        "sha256:{}",
-        crate::keys::sha256_hex(&secret_text(r.read_tokens.as_ref().unwrap(), "devs"))
-    )));
+fn config_file_agrees_with_the_deployment_and_ingress() {
+    let config = |yaml: &str| built(yaml).config_map.data.unwrap()["config.yaml"].clone();
+    let example = config(EXAMPLE);
+    assert!(example.contains("temp_dir: /tmp\n"));
+    assert!(example.contains("public_base_url: http://nuget.example.com/team-a/main\n"));
+    assert!(example.contains("path_base: /team-a/main\n"));
+    assert!(config(AZURE_HA).contains("public_base_url: https://packages.example.org/nuget\n"));
 }
 
 /// Changing a key (rotation) or the config must change the pod template, or the pods keep
@@ -234,138 +90,6 @@ fn config_hash_changes_with_keys_and_config() {
     )
     .unwrap();
     assert_ne!(hash(&a), hash(&c));
-}
-
-/// No rewrite: the feed server serves under its path base, so the Ingress forwards the
-/// prefix unchanged (PreAuthenticate, NuGet/Home#12514).
-#[test]
-fn ingress_is_a_plain_prefix_path_without_rewrite() {
-    let r = built(EXAMPLE);
-    let i = to_json(r.ingress.as_ref().unwrap());
-    let path = &i["spec"]["rules"][0]["http"]["paths"][0];
-    assert_eq!(path["path"], json!("/team-a/main"));
-    assert_eq!(path["pathType"], json!("Prefix"));
-    assert_eq!(i["spec"]["rules"][0]["host"], json!("nuget.example.com"));
-    let annotations = i["metadata"]["annotations"].as_object().unwrap();
-    assert!(annotations.keys().all(|k| !k.contains("rewrite")));
-    let config = &r.config_map.data.as_ref().unwrap()["config.yaml"];
-    assert!(config.contains("public_base_url: http://nuget.example.com/team-a/main\n"));
-    assert!(config.contains("path_base: /team-a/main\n"));
-}
-
-#[test]
-fn tls_issuer_class_and_annotations_reach_the_ingress() {
-    let r = built(AZURE_HA);
-    let i = to_json(r.ingress.as_ref().unwrap());
-    assert_eq!(i["spec"]["ingressClassName"], json!("nginx"));
-    assert_eq!(i["spec"]["tls"][0]["secretName"], json!("public-tls"));
-    assert_eq!(
-        i["metadata"]["annotations"]["cert-manager.io/cluster-issuer"],
-        json!("letsencrypt")
-    );
-    assert_eq!(
-        i["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"],
-        json!("300m")
-    );
-    assert!(
-        r.config_map.data.as_ref().unwrap()["config.yaml"]
-            .contains("public_base_url: https://packages.example.org/nuget\n")
-    );
-}
-
-/// Platform defaults from the operator's flags apply when the spec is silent.
-#[test]
-fn platform_defaults_fill_host_class_and_issuer() {
-    let f = feed(
-        r#"
-apiVersion: nuget-operator.io/v1alpha1
-kind: NuGetFeed
-metadata: {name: main, namespace: team-a, uid: u1}
-spec: {storage: {gcs: {bucket: feeds}}}
-"#,
-    );
-    let settings = Settings {
-        default_host: Some("nuget.corp.example".into()),
-        default_ingress_class: Some("traefik".into()),
-        default_tls_issuer: Some("corp-ca".into()),
-        ..Settings::default()
-    };
-    let v = validate::validate(&f, &Dereferenced::default(), &settings, &mut counter()).unwrap();
-    assert_eq!(v.url(), "https://nuget.corp.example/team-a/main/index.json");
-    let i = to_json(build::build(&v).unwrap().ingress.as_ref().unwrap());
-    assert_eq!(i["spec"]["ingressClassName"], json!("traefik"));
-    assert_eq!(
-        i["metadata"]["annotations"]["cert-manager.io/cluster-issuer"],
-        json!("corp-ca")
-    );
-    assert_eq!(v.storage.url, "gs://feeds/team-a/main");
-}
-
-#[test]
-fn without_a_host_there_is_no_ingress_and_the_url_is_in_cluster() {
-    let f = feed(
-        r#"
-apiVersion: nuget-operator.io/v1alpha1
-kind: NuGetFeed
-metadata: {name: main, namespace: team-a, uid: u1}
-spec: {storage: {volume: {claimName: data}}}
-"#,
-    );
-    let v = validate::validate(
-        &f,
-        &Dereferenced::default(),
-        &Settings::default(),
-        &mut counter(),
-    )
-    .unwrap();
-    assert_eq!(v.url(), "http://main.team-a.svc/team-a/main/index.json");
-    assert!(build::build(&v).unwrap().ingress.is_none());
-}
-
-/// SSA merges Service ports by port and protocol; an apply without protocol is refused by
-/// some apiservers.
-#[test]
-fn service_ports_name_their_protocol() {
-    let s = to_json(&built(EXAMPLE).service);
-    assert_eq!(s["spec"]["ports"][0]["protocol"], json!("TCP"));
-    assert_eq!(s["spec"]["ports"][0]["targetPort"], json!("http"));
-}
-
-#[test]
-fn service_account_mounts_no_token_and_carries_identity_annotations() {
-    let sa = to_json(&built(AZURE_HA).service_account);
-    assert_eq!(sa["automountServiceAccountToken"], json!(false));
-    assert_eq!(
-        sa["metadata"]["annotations"]["azure.workload.identity/client-id"],
-        json!("abc")
-    );
-}
-
-/// A PDB with one replica would block node drains forever.
-#[test]
-fn pdb_only_with_more_than_one_replica() {
-    assert!(built(EXAMPLE).pdb.is_none());
-    let pdb = to_json(built(AZURE_HA).pdb.as_ref().unwrap());
-    assert_eq!(pdb["spec"]["maxUnavailable"], json!(1));
-    let f = feed(AZURE_HA);
-    let settings = Settings {
-        pdb_supported: false,
-        ..Settings::default()
-    };
-    let v = validate::validate(&f, &deref_for(&f), &settings, &mut counter()).unwrap();
-    assert!(build::build(&v).unwrap().pdb.is_none());
-}
-
-#[test]
-fn network_policy_is_optional_and_admits_only_the_given_peers() {
-    assert!(built(EXAMPLE).network_policy.is_none());
-    let np = to_json(built(AZURE_HA).network_policy.as_ref().unwrap());
-    assert_eq!(np["spec"]["policyTypes"], json!(["Ingress"]));
-    assert_eq!(np["spec"]["ingress"][0]["ports"][0]["port"], json!(5000));
-    assert_eq!(
-        np["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
-        json!("ingress-nginx")
-    );
 }
 
 /// Every child is controlled by the feed (garbage collection, pruning) and labelled (watches).
@@ -481,6 +205,55 @@ fn path_prefix_clash_on_the_same_host_is_refused() {
     deref.routes[0].created = Some("2025-01-01T00:00:00Z".into());
     deref.routes[0].path_prefix = "/team-a/mainline".into();
     assert!(validate::validate(&f, &deref, &Settings::default(), &mut counter()).is_ok());
+}
+
+/// Issue 17: feeds on one bucket and prefix, or with one prefix holding the other's, are
+/// refused across namespaces; the senior feed keeps the location and is never flipped.
+#[test]
+fn storage_location_clash_is_refused_for_the_younger_feed() {
+    let older = |ns: &str, name: &str, storage: &str| {
+        let mut f = feed(&format!(
+            "apiVersion: nuget-operator.io/v1alpha1\nkind: NuGetFeed\nmetadata: {{name: {name}, namespace: {ns}, uid: {ns}-{name}}}\nspec: {{storage: {storage}}}\n"
+        ));
+        f.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            "2025-01-01T00:00:00Z".parse().unwrap(),
+        ));
+        std::sync::Arc::new(f)
+    };
+    let mut wide = feed(EXAMPLE);
+    wide.spec.storage.s3.as_mut().unwrap().prefix = Some("team-p".into());
+    wide.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        "2025-02-01T00:00:00Z".parse().unwrap(),
+    ));
+    let victim = older(
+        "team-p",
+        "victim",
+        "{s3: {bucket: feeds, credentialsSecret: feed-s3}}",
+    );
+    let mut deref = deref_for(&wide);
+    deref.locations = super::location::holders(&wide, std::slice::from_ref(&victim));
+    let e = invalid(&wide, &deref);
+    assert_eq!(e.category(), "StorageLocationClash");
+    assert!(e.recheck_later());
+    assert_eq!(
+        e.to_string(),
+        "storage location s3://feeds/team-p overlaps NuGetFeed team-p/victim, which stores its data at s3://feeds/team-p/victim; choose another spec.storage prefix, bucket or claim (nothing of this feed was applied)"
+    );
+    // The older feed is not flipped by the newcomer.
+    let wide = std::sync::Arc::new(wide);
+    let deref = Dereferenced {
+        locations: super::location::holders(&victim, std::slice::from_ref(&wide)),
+        ..deref_for(&victim)
+    };
+    assert!(validate::validate(&victim, &deref, &Settings::default(), &mut counter()).is_ok());
+    // Disjoint: a sibling prefix, or another bucket.
+    let sibling = older("x", "y", "{s3: {bucket: feeds, prefix: team-p2}}");
+    let other_bucket = older("x", "z", "{s3: {bucket: other, prefix: team-p}}");
+    let deref = Dereferenced {
+        locations: super::location::holders(&wide, &[sibling, other_bucket]),
+        ..deref_for(&wide)
+    };
+    assert!(validate::validate(&wide, &deref, &Settings::default(), &mut counter()).is_ok());
 }
 
 #[test]

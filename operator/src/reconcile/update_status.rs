@@ -9,9 +9,8 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
 use crate::consts::{
-    CONDITION_DEGRADED, CONDITION_PROGRESSING, CONDITION_READY, FIELD_MANAGER, REASON_APPLY_FAILED,
-    REASON_AS_EXPECTED, REASON_AVAILABLE, REASON_DEPLOYMENT_NOT_READY, REASON_RECONCILED,
-    REASON_ROLLING_OUT,
+    CONDITION_DEGRADED, CONDITION_PROGRESSING, CONDITION_READY, FIELD_MANAGER, REASON_AS_EXPECTED,
+    REASON_AVAILABLE, REASON_DEPLOYMENT_NOT_READY, REASON_RECONCILED, REASON_ROLLING_OUT,
 };
 use crate::crd::{NuGetFeed, NuGetFeedStatus};
 use crate::reconcile::apply::Applied;
@@ -132,16 +131,10 @@ pub fn invalid(feed: &NuGetFeed, error: &validate::Error, now: &Time) -> NuGetFe
     )
 }
 
-/// The status of a feed whose children could not be applied (RBAC too small, an admission
-/// webhook refusing, ...): Degraded with the apiserver's answer, so `kubectl get nf` shows it.
-pub fn apply_failed(feed: &NuGetFeed, message: &str, now: &Time) -> NuGetFeedStatus {
-    degraded(
-        feed,
-        REASON_APPLY_FAILED,
-        message,
-        "retrying with backoff",
-        now,
-    )
+/// The status of a feed the operator could not bring in line (an apply the apiserver refused
+/// or failed, a purge it refused, ...): Degraded with the cause, so `kubectl get nf` shows it.
+pub fn failed(feed: &NuGetFeed, reason: &str, message: &str, now: &Time) -> NuGetFeedStatus {
+    degraded(feed, reason, message, "retrying", now)
 }
 
 fn degraded(
@@ -228,4 +221,177 @@ pub async fn write(
     )
     .await?;
     Ok(true)
+}
+
+/// The time conditions are stamped with.
+pub fn now() -> Time {
+    Time(k8s_openapi::jiff::Timestamp::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    use super::*;
+    use crate::reconcile::build;
+    use crate::reconcile::fixtures::{EXAMPLE, validated};
+
+    fn at(t: &str) -> Time {
+        Time(t.parse().unwrap())
+    }
+
+    /// The status `applied` computes for EXAMPLE when the live Deployment reports `status`.
+    fn applied_with(
+        feed: &NuGetFeed,
+        status: Option<DeploymentStatus>,
+        now: &Time,
+    ) -> NuGetFeedStatus {
+        let v = validated(EXAMPLE);
+        let b = build::build(&v).unwrap();
+        let deployment = Deployment {
+            metadata: ObjectMeta {
+                generation: Some(2),
+                ..ObjectMeta::default()
+            },
+            status,
+            ..Deployment::default()
+        };
+        let resources = Resources {
+            service_account: b.service_account,
+            api_keys: b.api_keys,
+            read_tokens: b.read_tokens,
+            auth: b.auth,
+            config_map: b.config_map,
+            deployment: b.deployment,
+            service: b.service,
+            ingress: b.ingress,
+            pdb: b.pdb,
+            network_policy: b.network_policy,
+            state: Applied {
+                deployment: Some(deployment),
+                ..Applied::default()
+            },
+        };
+        applied(feed, &v, &resources, now)
+    }
+
+    fn conditions(s: &NuGetFeedStatus) -> Vec<(String, String, String)> {
+        s.conditions
+            .iter()
+            .map(|c| (c.type_.clone(), c.status.clone(), c.reason.clone()))
+            .collect()
+    }
+
+    fn triples(v: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
+        v.iter()
+            .map(|(a, b, c)| ((*a).to_owned(), (*b).to_owned(), (*c).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn a_rolled_out_deployment_makes_the_feed_ready() {
+        let feed = validated(EXAMPLE).feed;
+        let rolling = applied_with(&feed, None, &at("2025-01-01T00:00:00Z"));
+        assert_eq!(
+            conditions(&rolling),
+            triples(&[
+                ("Ready", "False", "DeploymentNotReady"),
+                ("Progressing", "True", "RollingOut"),
+                ("Degraded", "False", "AsExpected"),
+            ])
+        );
+        assert_eq!(
+            rolling.url.as_deref(),
+            Some("http://nuget.example.com/team-a/main/index.json")
+        );
+        assert_eq!(rolling.observed_generation, Some(1));
+        let done = DeploymentStatus {
+            observed_generation: Some(2),
+            replicas: Some(1),
+            updated_replicas: Some(1),
+            ready_replicas: Some(1),
+            available_replicas: Some(1),
+            ..DeploymentStatus::default()
+        };
+        let ready = applied_with(&feed, Some(done.clone()), &at("2025-01-01T00:00:00Z"));
+        assert_eq!(
+            conditions(&ready),
+            triples(&[
+                ("Ready", "True", "Available"),
+                ("Progressing", "False", "Reconciled"),
+                ("Degraded", "False", "AsExpected"),
+            ])
+        );
+        assert_eq!(ready.ready_replicas, Some(1));
+        // A Deployment that has not seen its latest generation is still rolling out.
+        let stale = DeploymentStatus {
+            observed_generation: Some(1),
+            ..done
+        };
+        assert_eq!(
+            applied_with(&feed, Some(stale), &at("2025-01-01T00:00:00Z")).conditions[0].status,
+            "False"
+        );
+    }
+
+    /// `lastTransitionTime` moves only when a condition's status does, so an unchanged feed
+    /// computes the same status (and `write` skips it).
+    #[test]
+    fn transition_times_move_only_with_the_status() {
+        let mut feed = validated(EXAMPLE).feed;
+        let first = applied_with(&feed, None, &at("2025-01-01T00:00:00Z"));
+        feed.status = Some(first.clone());
+        let again = applied_with(&feed, None, &at("2025-06-01T00:00:00Z"));
+        assert_eq!(again, first);
+        let failed = failed(
+            &feed,
+            "ApplyFailed",
+            "webhook down",
+            &at("2025-06-01T00:00:00Z"),
+        );
+        let times: Vec<(String, String)> = failed
+            .conditions
+            .iter()
+            .map(|c| (c.type_.clone(), c.last_transition_time.0.to_string()))
+            .collect();
+        assert_eq!(
+            times,
+            [
+                ("Ready", "2025-01-01T00:00:00Z"),
+                ("Progressing", "2025-06-01T00:00:00Z"),
+                ("Degraded", "2025-06-01T00:00:00Z"),
+            ]
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        );
+    }
+
+    /// A failure keeps what was published (URL, Secret names): the children of the last good
+    /// spec still exist.
+    #[test]
+    fn failures_and_invalid_specs_keep_the_published_url() {
+        let mut feed = validated(EXAMPLE).feed;
+        feed.status = Some(applied_with(&feed, None, &at("2025-01-01T00:00:00Z")));
+        let s = failed(
+            &feed,
+            "ApplyFailed",
+            "Internal error: webhook down",
+            &at("2025-01-02T00:00:00Z"),
+        );
+        assert_eq!(
+            conditions(&s),
+            triples(&[
+                ("Ready", "False", "ApplyFailed"),
+                ("Progressing", "False", "ApplyFailed"),
+                ("Degraded", "True", "ApplyFailed"),
+            ])
+        );
+        assert_eq!(s.conditions[2].message, "Internal error: webhook down");
+        assert_eq!(s.url, feed.status.as_ref().unwrap().url);
+        let e = validate::Error::BadImage(" ".into());
+        let s = invalid(&feed, &e, &at("2025-01-02T00:00:00Z"));
+        assert_eq!(s.conditions[2].reason, "InvalidSpec");
+        assert_eq!(s.conditions[2].message, e.to_string());
+        assert_eq!(s.api_key_secret.as_deref(), Some("main-api-keys"));
+    }
 }

@@ -4,7 +4,7 @@
 //!
 //! The CRD's schema and CEL rules repeat some of these checks at admission time; this module is
 //! the authority, because old apiservers (such as 1.20) drop CEL rules and because some checks
-//! (references, path clashes) need other objects.
+//! (references, path and storage location clashes) need other objects.
 
 use std::collections::BTreeMap;
 
@@ -17,7 +17,7 @@ use crate::consts::{
     AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AZURE_STORAGE_ACCOUNT_KEY,
     CERT_MANAGER_CLUSTER_ISSUER, CERT_MANAGER_ISSUER, DATA_DIR, GCS_CREDENTIALS_DIR,
     GCS_CREDENTIALS_KEY, GOOGLE_SERVICE_ACCOUNT_PATH, REASON_INVALID_SPEC,
-    REASON_MISSING_REFERENCE, REASON_PATH_CLASH,
+    REASON_MISSING_REFERENCE, REASON_PATH_CLASH, REASON_STORAGE_CLASH,
 };
 use crate::crd::{
     ApiKeySpec, DeleteMode, DeletionPolicy, FeedStorage, NetworkPolicySpec, NuGetFeed, ReadMode,
@@ -25,6 +25,7 @@ use crate::crd::{
 };
 use crate::keys::SecretGenerator;
 use crate::reconcile::dereference::{Dereferenced, GeneratedSecret, Lookup, Route};
+use crate::reconcile::location::{self, Location, Seniority};
 use crate::reconcile::names;
 use crate::settings::Settings;
 
@@ -94,6 +95,16 @@ pub enum Error {
         other: String,
         other_prefix: String,
     },
+    /// Another feed already stores its data at this location, or one nested in it: each
+    /// would overwrite the other's packages, and a purge of either would delete both.
+    #[error(
+        "storage location {location} overlaps NuGetFeed {other}, which stores its data at {other_location}; choose another spec.storage prefix, bucket or claim (nothing of this feed was applied)"
+    )]
+    StorageClash {
+        location: String,
+        other: String,
+        other_location: String,
+    },
 }
 
 impl Error {
@@ -104,6 +115,7 @@ impl Error {
                 REASON_MISSING_REFERENCE
             }
             Error::PathClash { .. } => REASON_PATH_CLASH,
+            Error::StorageClash { .. } => REASON_STORAGE_CLASH,
             _ => REASON_INVALID_SPEC,
         }
     }
@@ -118,6 +130,7 @@ impl Error {
                 | Error::MissingCredentialsKey { .. }
                 | Error::ForeignSecret(_)
                 | Error::PathClash { .. }
+                | Error::StorageClash { .. }
         )
     }
 }
@@ -232,6 +245,7 @@ pub fn validate(
     if storage.claim.is_some() && spec.deletion_policy == DeletionPolicy::Purge {
         return Err(Error::PurgeVolume);
     }
+    check_location(feed, &deref.locations)?;
     if let Some(image) = &spec.image
         && (image.trim().is_empty() || image.chars().any(char::is_whitespace))
     {
@@ -560,39 +574,42 @@ fn ingress_plan(feed: &NuGetFeed, host: &str, settings: &Settings) -> IngressPla
 /// the Ingress controller would send one feed's URLs to the other. The older feed keeps the
 /// prefix (ties broken by namespace/name).
 fn check_clash(feed: &NuGetFeed, host: &str, prefix: &str, routes: &[Route]) -> Result<(), Error> {
-    let mine = (
-        feed.meta()
-            .creation_timestamp
-            .as_ref()
-            .map(|t| t.0.to_string()),
-        feed.namespace().unwrap_or_default(),
-        feed.name_any(),
-    );
+    let me = Seniority::of(feed);
     for route in routes {
         if route.host.as_deref() != Some(host) || !nested(prefix, &route.path_prefix) {
             continue;
         }
-        let theirs = (
+        let theirs = Seniority::new(
             route.created.clone(),
             route.namespace.clone(),
             route.name.clone(),
         );
-        // A feed without a creation time (render) always yields.
-        let they_win = match (&mine.0, &theirs.0) {
-            (None, _) => true,
-            (Some(_), None) => false,
-            _ => theirs < mine,
-        };
-        if they_win {
+        if theirs < me {
             return Err(Error::PathClash {
                 host: host.to_owned(),
                 prefix: prefix.to_owned(),
-                other: format!("{}/{}", route.namespace, route.name),
+                other: theirs.feed(),
                 other_prefix: route.path_prefix.clone(),
             });
         }
     }
     Ok(())
+}
+
+/// Equal or nested storage locations clash, across all watched namespaces; the senior feed
+/// keeps the location (see [`Seniority`]).
+fn check_location(feed: &NuGetFeed, holders: &[location::Holder]) -> Result<(), Error> {
+    let Some(mine) = Location::of(feed) else {
+        return Ok(());
+    };
+    match location::senior_clash(&Seniority::of(feed), &mine, holders) {
+        Some(holder) => Err(Error::StorageClash {
+            location: mine.to_string(),
+            other: holder.seniority.feed(),
+            other_location: holder.location.to_string(),
+        }),
+        None => Ok(()),
+    }
 }
 
 fn nested(a: &str, b: &str) -> bool {

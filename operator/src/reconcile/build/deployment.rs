@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::meta;
+use super::metadata::meta;
 use crate::consts::{
     ANNOTATION_CONFIG_HASH, AUTH_DIR, COMPONENT_SERVER, CONFIG_DIR, CONFIG_FILE_KEY, DATA_DIR,
     ENV_CONFIG, GCS_CREDENTIALS_DIR, LIVENESS_PATH, READINESS_PATH, RUN_AS_USER, SERVER_PORT,
@@ -185,5 +185,69 @@ fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
         mount_path: path.to_owned(),
         read_only: read_only.then_some(true),
         ..VolumeMount::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::reconcile::fixtures::{EXAMPLE, VOLUME_TOKENS, to_json, validated};
+
+    fn pod(yaml: &str) -> serde_json::Value {
+        to_json(&build(&validated(yaml), "h"))["spec"]["template"]["spec"].clone()
+    }
+
+    /// Restricted Pod Security: without these the pods are refused in namespaces enforcing
+    /// `restricted`.
+    #[test]
+    fn deployment_meets_restricted_pod_security() {
+        let pod = pod(EXAMPLE);
+        assert_eq!(pod["automountServiceAccountToken"], json!(false));
+        assert_eq!(pod["securityContext"]["runAsNonRoot"], json!(true));
+        assert_eq!(
+            pod["securityContext"]["seccompProfile"]["type"],
+            json!("RuntimeDefault")
+        );
+        let c = &pod["containers"][0];
+        assert_eq!(
+            c["securityContext"]["allowPrivilegeEscalation"],
+            json!(false)
+        );
+        assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], json!(true));
+        assert_eq!(c["securityContext"]["capabilities"]["drop"], json!(["ALL"]));
+        // A read-only root needs a writable temp folder (the config points at it: see the
+        // cross-child tests in `reconcile/tests.rs`).
+        assert!(
+            c["volumeMounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["mountPath"] == "/tmp")
+        );
+    }
+
+    /// The feed server's health endpoints are at the root, not under the path base.
+    #[test]
+    fn probes_hit_the_root_health_endpoints() {
+        let c = pod(EXAMPLE)["containers"][0].clone();
+        assert_eq!(c["livenessProbe"]["httpGet"]["path"], json!("/healthz"));
+        assert_eq!(c["readinessProbe"]["httpGet"]["path"], json!("/readyz"));
+        assert_eq!(c["ports"][0]["containerPort"], json!(5000));
+    }
+
+    /// The pod mounts only hashes: a plaintext key in the pod would leak through any file
+    /// read.
+    #[test]
+    fn pod_mounts_the_hashed_keys_never_the_plaintext_secret() {
+        let pod = pod(VOLUME_TOKENS);
+        let secrets: Vec<&str> = pod["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v["secret"]["secretName"].as_str())
+            .collect();
+        assert_eq!(secrets, vec!["internal-auth"]);
     }
 }

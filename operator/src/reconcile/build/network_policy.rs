@@ -8,7 +8,7 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::meta;
+use super::metadata::meta;
 use crate::consts::{COMPONENT_SERVER, SERVER_PORT};
 use crate::reconcile::names;
 use crate::reconcile::validate::ValidatedFeed;
@@ -42,4 +42,24 @@ pub(super) fn build(feed: &ValidatedFeed) -> Option<NetworkPolicy> {
             egress: None,
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::reconcile::fixtures::{AZURE_HA, EXAMPLE, to_json, validated};
+
+    #[test]
+    fn network_policy_is_optional_and_admits_only_the_given_peers() {
+        assert!(build(&validated(EXAMPLE)).is_none());
+        let np = to_json(&build(&validated(AZURE_HA)).unwrap());
+        assert_eq!(np["spec"]["policyTypes"], json!(["Ingress"]));
+        assert_eq!(np["spec"]["ingress"][0]["ports"][0]["port"], json!(5000));
+        assert_eq!(
+            np["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+            json!("ingress-nginx")
+        );
+    }
 }

@@ -6,7 +6,7 @@ use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec}
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::meta;
+use super::metadata::meta;
 use crate::consts::COMPONENT_SERVER;
 use crate::reconcile::names;
 use crate::reconcile::validate::ValidatedFeed;
@@ -27,4 +27,31 @@ pub(super) fn build(feed: &ValidatedFeed) -> Option<PodDisruptionBudget> {
         }),
         ..PodDisruptionBudget::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::reconcile::fixtures::{
+        AZURE_HA, EXAMPLE, counter, deref_for, feed, to_json, validated,
+    };
+    use crate::reconcile::validate;
+    use crate::settings::Settings;
+
+    /// A PDB with one replica would block node drains forever.
+    #[test]
+    fn pdb_only_with_more_than_one_replica() {
+        assert!(build(&validated(EXAMPLE)).is_none());
+        let pdb = to_json(&build(&validated(AZURE_HA)).unwrap());
+        assert_eq!(pdb["spec"]["maxUnavailable"], json!(1));
+        let f = feed(AZURE_HA);
+        let settings = Settings {
+            pdb_supported: false,
+            ..Settings::default()
+        };
+        let v = validate::validate(&f, &deref_for(&f), &settings, &mut counter()).unwrap();
+        assert!(build(&v).is_none());
+    }
 }

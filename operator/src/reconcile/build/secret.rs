@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 
-use super::{Error, meta};
+use super::error::Error;
+use super::metadata::meta;
 use crate::consts::{API_KEYS_FILE_KEY, COMPONENT_SERVER, READ_TOKENS_FILE_KEY};
 use crate::keys;
 use crate::reconcile::names;
@@ -57,4 +58,33 @@ pub(super) fn build_auth(feed: &ValidatedFeed) -> Result<Secret, Error> {
         data: Some(data),
         ..Secret::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consts::{COMPONENT_API_KEYS, COMPONENT_READ_TOKENS};
+    use crate::reconcile::fixtures::{VOLUME_TOKENS, secret_text, validated};
+
+    /// The mounted files hold hashes of the plaintext keys and tokens, never the plaintext.
+    #[test]
+    fn auth_files_hold_hashes_never_the_plaintext() {
+        let feed = validated(VOLUME_TOKENS);
+        let auth = build_auth(&feed).unwrap();
+        let api_keys = build_plaintext(&feed, &feed.api_key_secret, COMPONENT_API_KEYS);
+        let tokens = build_plaintext(
+            &feed,
+            feed.read_tokens.as_ref().unwrap(),
+            COMPONENT_READ_TOKENS,
+        );
+        let keys_file = secret_text(&auth, "api-keys.yaml");
+        let plain = secret_text(&api_keys, "ci");
+        assert!(!keys_file.contains(&plain));
+        assert!(keys_file.contains(&keys::sha256_hex(&plain)));
+        let tokens_file = secret_text(&auth, "read-tokens.txt");
+        assert!(tokens_file.contains(&format!(
+            "sha256:{}",
+            keys::sha256_hex(&secret_text(&tokens, "devs"))
+        )));
+    }
 }

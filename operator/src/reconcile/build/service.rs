@@ -3,7 +3,7 @@
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::meta;
+use super::metadata::meta;
 use crate::consts::{COMPONENT_SERVER, SERVER_PORT_NAME, SERVICE_PORT};
 use crate::reconcile::names;
 use crate::reconcile::validate::ValidatedFeed;
@@ -26,5 +26,22 @@ pub(super) fn build(feed: &ValidatedFeed) -> Service {
             ..ServiceSpec::default()
         }),
         ..Service::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::reconcile::fixtures::{EXAMPLE, to_json, validated};
+
+    /// SSA merges Service ports by port and protocol; an apply without protocol is refused by
+    /// some apiservers.
+    #[test]
+    fn service_ports_name_their_protocol() {
+        let s = to_json(&build(&validated(EXAMPLE)));
+        assert_eq!(s["spec"]["ports"][0]["protocol"], json!("TCP"));
+        assert_eq!(s["spec"]["ports"][0]["targetPort"], json!("http"));
     }
 }

@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::core::v1::ServiceAccount;
 
-use super::meta;
+use super::metadata::meta;
 use crate::consts::COMPONENT_SERVER;
 use crate::reconcile::names;
 use crate::reconcile::validate::ValidatedFeed;
@@ -17,5 +17,23 @@ pub(super) fn build(feed: &ValidatedFeed) -> ServiceAccount {
         metadata,
         automount_service_account_token: Some(false),
         ..ServiceAccount::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::reconcile::fixtures::{AZURE_HA, to_json, validated};
+
+    #[test]
+    fn service_account_mounts_no_token_and_carries_identity_annotations() {
+        let sa = to_json(&build(&validated(AZURE_HA)));
+        assert_eq!(sa["automountServiceAccountToken"], json!(false));
+        assert_eq!(
+            sa["metadata"]["annotations"]["azure.workload.identity/client-id"],
+            json!("abc")
+        );
     }
 }

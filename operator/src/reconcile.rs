@@ -15,6 +15,7 @@
 
 pub mod apply;
 pub mod build;
+pub mod cache;
 pub mod dereference;
 pub mod names;
 pub mod update_status;
@@ -104,6 +105,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// The controllers' caches of NuGetFeeds, for the path clash check.
     pub feeds: Mutex<Vec<Store<NuGetFeed>>>,
+    /// The controllers' caches of children, which `dereference` and `apply` read.
+    pub children: cache::Cache,
     /// Consecutive failures per object, for the backoff; reset by a success.
     failures: Mutex<HashMap<String, u32>>,
     /// Makes new API keys and read tokens.
@@ -123,6 +126,7 @@ impl Context {
             recorder,
             metrics,
             feeds: Mutex::new(Vec::new()),
+            children: cache::Cache::default(),
             failures: Mutex::new(HashMap::new()),
             generate: Box::new(keys::random_secret),
         }
@@ -242,14 +246,15 @@ async fn reconcile_feed(feed: &NuGetFeed, ctx: &Context) -> Result<Action, Error
     }
 
     let others = ctx.other_feeds();
-    let deref = dereference::dereference(&ctx.client, feed, &others, &ctx.settings).await?;
+    let deref =
+        dereference::dereference(&ctx.client, &ctx.children, feed, &others, &ctx.settings).await?;
     let mut generate = || (ctx.generate)();
     let validated = match validate::validate(feed, &deref, &ctx.settings, &mut generate) {
         Ok(v) => v,
         Err(invalid) => return reject(feed, ctx, &invalid).await,
     };
     let resources = build::build(&validated)?;
-    let applied = match apply::apply(&ctx.client, &validated, resources).await {
+    let applied = match apply::apply(&ctx.client, &ctx.children, &validated, resources).await {
         Ok(applied) => applied,
         // A refusal (RBAC too small, a webhook or the schema saying no) will not pass by
         // itself: show it on the feed. Conflicts and server errors are retried silently, so the
@@ -368,7 +373,8 @@ async fn reject(
 
 /// Deletion with `deletionPolicy: Purge`: delete the stored data, then let the feed go.
 async fn finalize(feed: &NuGetFeed, ctx: &Context) -> Result<Action, Error> {
-    let deref = dereference::dereference(&ctx.client, feed, &[], &ctx.settings).await?;
+    let deref =
+        dereference::dereference(&ctx.client, &ctx.children, feed, &[], &ctx.settings).await?;
     let mut generate = || String::new();
     match validate::validate(feed, &deref, &ctx.settings, &mut generate) {
         Ok(validated) => {

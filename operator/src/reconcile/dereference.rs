@@ -1,6 +1,10 @@
 //! Step 1: read what the spec refers to (the storage credentials Secret), what the operator
 //! generated earlier (the plaintext API-key and read-token Secrets) and the routes of the other
 //! feeds (for the path clash check). Nothing is judged here; `validate` does that.
+//!
+//! The generated Secrets come from the controller's cache ([`Cache`]); only the tenant's
+//! credentials Secret, which the operator does not own and cannot watch by label, is read
+//! from the apiserver. A public feed has no read-token Secret, so none is looked up.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -9,13 +13,17 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client, Resource, ResourceExt};
 use sha2::{Digest, Sha256};
 
-use crate::crd::NuGetFeed;
+use crate::crd::{NuGetFeed, ReadMode};
+use crate::reconcile::cache::{self, Cache};
 use crate::reconcile::names;
 use crate::settings::Settings;
 
 /// Why the referenced objects could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The cache of the feed's namespace is missing, or a lagging entry could not be re-read.
+    #[error(transparent)]
+    Cache(#[from] cache::Error),
     /// The apiserver refused or failed a read of a Secret.
     #[error("cannot read Secret {name}: {source}")]
     ReadSecret {
@@ -84,25 +92,35 @@ pub struct Dereferenced {
 /// Reads the referenced Secrets of `feed`; `others` are the feeds in the controller's cache.
 pub async fn dereference(
     client: &Client,
+    cache: &Cache,
     feed: &NuGetFeed,
     others: &[Arc<NuGetFeed>],
     settings: &Settings,
 ) -> Result<Dereferenced, Error> {
     let namespace = feed.namespace().unwrap_or_default();
+    let stores = cache.stores(&namespace).await?;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace);
     let credentials = match credentials_secret_name(feed) {
         None => Lookup::NotReferenced,
-        Some(name) => match get_secret(&secrets, &name).await? {
-            Some(secret) => Lookup::Found(summarize(&secret)),
-            None => Lookup::Missing(name),
+        Some(name) => match secrets.get_opt(&name).await {
+            Ok(Some(secret)) => Lookup::Found(summarize(&secret)),
+            Ok(None) => Lookup::Missing(name),
+            Err(source) => return Err(Error::ReadSecret { name, source }),
         },
     };
-    let api_keys = get_secret(&secrets, &names::api_keys_secret(feed))
-        .await?
-        .map(|s| generated(feed, &s));
-    let read_tokens = get_secret(&secrets, &names::read_tokens_secret(feed))
-        .await?
-        .map(|s| generated(feed, &s));
+    let generated_secret = |name: String| {
+        let cached = cache::get::<Secret>(&stores, &namespace, &name);
+        let (secrets, namespace) = (&secrets, &namespace);
+        async move {
+            let secret = cache.fresh(secrets, namespace, &name, cached).await?;
+            Ok::<_, Error>(secret.map(|s| generated(feed, &s)))
+        }
+    };
+    let api_keys = generated_secret(names::api_keys_secret(feed)).await?;
+    let read_tokens = match feed.spec.read_access.mode {
+        ReadMode::Public => None,
+        ReadMode::Token => generated_secret(names::read_tokens_secret(feed)).await?,
+    };
     Ok(Dereferenced {
         credentials,
         api_keys,
@@ -150,13 +168,6 @@ fn credentials_secret_name(feed: &NuGetFeed) -> Option<String> {
         .and_then(|b| b.credentials_secret.clone())
         .or_else(|| s.azure.as_ref().and_then(|b| b.credentials_secret.clone()))
         .or_else(|| s.gcs.as_ref().and_then(|b| b.credentials_secret.clone()))
-}
-
-async fn get_secret(api: &Api<Secret>, name: &str) -> Result<Option<Secret>, Error> {
-    api.get_opt(name).await.map_err(|source| Error::ReadSecret {
-        name: name.to_owned(),
-        source,
-    })
 }
 
 fn summarize(secret: &Secret) -> SecretSummary {

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use futures::future::join_all;
+use futures::{StreamExt, TryStreamExt};
 use kube::api::ListParams;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::events::{Recorder, Reporter};
@@ -216,7 +216,7 @@ async fn controllers(
     };
     let mut runs = Vec::new();
     for ns in namespaces {
-        let (controller, children) = controller(&client, ns.as_deref(), options);
+        let (controller, children) = controller(&client, ns.as_deref(), options, &ctx);
         if let Ok(mut stores) = ctx.feeds.lock() {
             stores.push(controller.store());
         }
@@ -256,6 +256,7 @@ fn controller(
     client: &Client,
     ns: Option<&str>,
     options: &Options,
+    ctx: &Arc<Context>,
 ) -> (Controller<NuGetFeed>, Stores) {
     // Children are watched through the managed-by label only, so the caches hold our objects,
     // not every Secret and Deployment of the namespace.
@@ -266,13 +267,16 @@ fn controller(
         ns: Option<&str>,
         wc: &watcher::Config,
         writer: Writer<K>,
+        ctx: &Arc<Context>,
     ) -> Controller<NuGetFeed> {
+        let ctx = ctx.clone();
         // Deletions trigger too, so a deleted child comes back.
         c.owns_stream(
             watcher(api::<K>(client, ns), wc.clone())
                 .default_backoff()
                 .reflect(writer)
-                .touched_objects(),
+                .touched_objects()
+                .inspect_ok(move |obj| ctx.children.observed(obj)),
         )
     }
     let (feeds, feeds_writer) = reflector::store();
@@ -293,15 +297,15 @@ fn controller(
     let (stores, writers) = cache::stores(ns.map(str::to_owned), options.settings.pdb_supported);
     let mut c = Controller::for_stream(trigger, feeds)
         .with_config(controller::Config::default().concurrency(options.concurrency));
-    c = owns(c, client, ns, &children, writers.deployments);
-    c = owns(c, client, ns, &children, writers.services);
-    c = owns(c, client, ns, &children, writers.config_maps);
-    c = owns(c, client, ns, &children, writers.secrets);
-    c = owns(c, client, ns, &children, writers.service_accounts);
-    c = owns(c, client, ns, &children, writers.ingresses);
-    c = owns(c, client, ns, &children, writers.network_policies);
+    c = owns(c, client, ns, &children, writers.deployments, ctx);
+    c = owns(c, client, ns, &children, writers.services, ctx);
+    c = owns(c, client, ns, &children, writers.config_maps, ctx);
+    c = owns(c, client, ns, &children, writers.secrets, ctx);
+    c = owns(c, client, ns, &children, writers.service_accounts, ctx);
+    c = owns(c, client, ns, &children, writers.ingresses, ctx);
+    c = owns(c, client, ns, &children, writers.network_policies, ctx);
     if let Some(pdbs) = writers.pdbs {
-        c = owns(c, client, ns, &children, pdbs);
+        c = owns(c, client, ns, &children, pdbs, ctx);
     }
     (c, stores)
 }

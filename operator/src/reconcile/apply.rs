@@ -3,9 +3,8 @@
 //! children this feed controls that were not built this time (pruning).
 //!
 //! Live children are read from the controller's cache ([`Cache`]), which also yields the prune
-//! candidates; a child the cache shows out of date is read again from the apiserver first when
-//! the operator itself wrote it since the cache last heard of it (the cache lags by a watch
-//! event). A child counts as up to date when it is controlled by this feed and every field of
+//! candidates, and which answers with the operator's own last write of a child while its store
+//! has not shown that write yet (a store lags by a watch event). A child counts as up to date when it is controlled by this feed and every field of
 //! the built manifest (including its [`ANNOTATION_APPLIED_HASH`]) has the same value live;
 //! fields the apiserver defaulted, and empty values it drops, are ignored. Quantities are built
 //! in the apiserver's canonical form (`validate`), so they compare as written.
@@ -16,7 +15,6 @@
 //! [`ANNOTATION_APPLIED_HASH`]: crate::consts::ANNOTATION_APPLIED_HASH
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
@@ -36,7 +34,7 @@ use crate::reconcile::validate::{CredentialSet, ValidatedFeed};
 /// Why applying failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The cache of the feed's namespace is missing, or a lagging entry could not be re-read.
+    /// No cache covers the feed's namespace.
     #[error(transparent)]
     Cache(#[from] cache::Error),
     /// The server-side apply of one child failed.
@@ -68,8 +66,7 @@ pub enum Error {
 impl Error {
     fn source_error(&self) -> Option<&kube::Error> {
         match self {
-            Error::Cache(cache::Error::Read { source, .. })
-            | Error::Apply { source, .. }
+            Error::Apply { source, .. }
             | Error::Prune { source, .. }
             | Error::WriteCredentials { source, .. } => Some(source),
             Error::Cache(cache::Error::NotWatched(_)) => None,
@@ -129,6 +126,7 @@ pub async fn apply(
     write_credentials(
         client,
         cache,
+        &stores,
         ns,
         &feed.api_key_secret,
         &resources.api_keys,
@@ -136,7 +134,7 @@ pub async fn apply(
     )
     .await?;
     if let (Some(set), Some(secret)) = (&feed.read_tokens, &resources.read_tokens) {
-        write_credentials(client, cache, ns, set, secret, &mut out).await?;
+        write_credentials(client, cache, &stores, ns, set, secret, &mut out).await?;
     }
     out.created_api_keys = feed.api_key_secret.created.clone();
     out.created_read_tokens = feed
@@ -218,6 +216,7 @@ pub async fn apply(
 async fn write_credentials(
     client: &Client,
     cache: &Cache,
+    stores: &Stores,
     ns: &str,
     set: &CredentialSet,
     secret: &Secret,
@@ -257,7 +256,7 @@ async fn write_credentials(
         .await
         .map_err(err)?
     };
-    cache.wrote(&written);
+    cache.wrote(stores, ns, &set.secret_name, Some(written));
     out.changed.push(format!("Secret/{}", set.secret_name));
     Ok(())
 }
@@ -289,28 +288,19 @@ impl Sync<'_> {
     ) -> Result<Vec<K>, Error> {
         let kind = K::KIND;
         let api: Api<K> = Api::namespaced(self.client.clone(), self.ns);
-        let cached: BTreeMap<String, Arc<K>> = cache::list::<K>(self.stores, self.ns, self.labels)
-            .into_iter()
-            .map(|o| (o.name_any(), o))
+        let cached: BTreeSet<String> = cache::list::<K>(self.stores, self.ns, self.labels)
+            .iter()
+            .map(|o| o.name_any())
             .collect();
-        let current = |l: &K, d: &K| controlled_by(l, self.uid) && up_to_date(d, l);
         let mut result = Vec::new();
         let wanted: BTreeSet<String> = desired.iter().map(|d| d.name_any()).collect();
         for d in desired {
             let name = d.name_any();
-            let seen = cached.get(&name).cloned();
-            if let Some(l) = &seen
-                && current(l, &d)
+            if let Some(l) = self.cache.live::<K>(self.stores, self.ns, &name)
+                && controlled_by(l.as_ref(), self.uid)
+                && up_to_date(&d, l.as_ref())
             {
-                result.push(K::clone(l));
-                continue;
-            }
-            // Out of date in the cache: unless the cache lags a write of ours, it must be
-            // applied.
-            if let Some(l) = self.cache.fresh(&api, self.ns, &name, seen).await?
-                && current(&l, &d)
-            {
-                result.push(l);
+                result.push(K::clone(&l));
                 continue;
             }
             let applied = api
@@ -325,17 +315,19 @@ impl Sync<'_> {
                     name: name.clone(),
                     source,
                 })?;
-            self.cache.wrote(&applied);
+            self.cache
+                .wrote(self.stores, self.ns, &name, Some(applied.clone()));
             out.changed.push(format!("{kind}/{name}"));
             result.push(applied);
         }
-        for (name, l) in &cached {
-            if wanted.contains(name)
-                || keep.contains(name)
-                || !controlled_by(l.as_ref(), self.uid)
-                || self.cache.was_deleted::<K>(self.ns, name)
-            {
+        for name in &cached {
+            if wanted.contains(name) || keep.contains(name) {
                 continue;
+            }
+            // Not live any more when the operator deleted it and the cache lags.
+            match self.cache.live::<K>(self.stores, self.ns, name) {
+                Some(l) if controlled_by(l.as_ref(), self.uid) => {}
+                _ => continue,
             }
             match api.delete(name, &DeleteParams::background()).await {
                 Ok(_) => out.pruned.push(format!("{kind}/{name}")),
@@ -348,7 +340,7 @@ impl Sync<'_> {
                     });
                 }
             }
-            self.cache.deleted::<K>(self.ns, name);
+            self.cache.wrote::<K>(self.stores, self.ns, name, None);
         }
         Ok(result)
     }

@@ -6,13 +6,18 @@
 //!
 //! A store lags the apiserver by a watch event. The operator must not act on a view older than
 //! its own last write (regenerate a key whose Secret the store has not seen yet, or apply a
-//! child again that it has just applied), so [`Cache::fresh`] reads a child from the apiserver
-//! when the cached copy is not the one its last write returned. The tenant's storage
-//! credentials Secret is not ours (no label to watch it by), so `dereference` still GETs it.
+//! child again that it has just applied), so it remembers what each write returned, with the
+//! resourceVersions that write replaced ("expectations", as kube-controller-manager calls
+//! them): while the store still shows one of those, [`Cache::live`] answers with the write's
+//! result instead. Without extra reads, so the operator needs no `get` on its children. The
+//! tenant's storage credentials Secret is not ours (no label to watch it by), so `dereference`
+//! still GETs it.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -21,7 +26,7 @@ use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::runtime::reflector::store::Writer;
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::{Api, Resource, ResourceExt};
+use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -156,13 +161,26 @@ impl Child for PodDisruptionBudget {
     }
 }
 
-/// The outcome of the operator's last write of one child.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Written {
-    /// Created, applied or patched: the resourceVersion the apiserver returned.
-    Version(Option<String>),
-    /// Deleted (pruned).
-    Deleted,
+/// How long the operator prefers its own write to a store that has not shown it. A watch event
+/// is never that late; the bound keeps an expectation whose event was lost (a watch restart)
+/// from hiding a later change.
+const EXPECTATION_TTL: Duration = Duration::from_secs(30);
+
+/// What the operator's last write of one child returned.
+struct Expectation {
+    /// The resourceVersions the write replaced (`None`: absent); while the store shows one of
+    /// these, it has not seen the write.
+    superseded: Vec<Option<String>>,
+    /// The object the write returned (`None`: deleted).
+    result: Option<Arc<dyn Any + Send + Sync>>,
+    at: Instant,
+}
+
+impl Expectation {
+    /// Whether a store showing `seen` has not caught up with this write.
+    fn lagging(&self, seen: &Option<String>) -> bool {
+        self.at.elapsed() < EXPECTATION_TTL && self.superseded.contains(seen)
+    }
 }
 
 type Key = (&'static str, String, String);
@@ -173,21 +191,13 @@ pub enum Error {
     /// No watch covers the namespace (it is outside `watchNamespaces`), or its watches stopped.
     #[error("no cache of namespace {0}: it is not watched, or the operator is stopping")]
     NotWatched(String),
-    /// Reading a child from the apiserver (because the cache lagged) failed.
-    #[error("cannot read {kind} {name}: {source}")]
-    Read {
-        kind: &'static str,
-        name: String,
-        #[source]
-        source: kube::Error,
-    },
 }
 
-/// Every controller's stores and the operator's own writes.
+/// Every controller's stores and the operator's own recent writes.
 #[derive(Default)]
 pub struct Cache {
     stores: Mutex<Vec<Stores>>,
-    written: Mutex<HashMap<Key, Written>>,
+    expected: Mutex<HashMap<Key, Expectation>>,
 }
 
 impl Cache {
@@ -216,75 +226,76 @@ impl Cache {
         Ok(stores)
     }
 
-    /// The live copy of child `name`: the cached one, unless the operator wrote the child
-    /// since the store last heard of it; then the apiserver's.
-    pub async fn fresh<K: Child>(
-        &self,
-        api: &Api<K>,
-        namespace: &str,
-        name: &str,
-        cached: Option<Arc<K>>,
-    ) -> Result<Option<K>, Error> {
+    /// Child `name` as live as the operator knows it: the cached copy, or what the operator's
+    /// own write returned while the store has not shown that write yet.
+    pub fn live<K: Child>(&self, stores: &Stores, namespace: &str, name: &str) -> Option<Arc<K>> {
+        let cached = K::store(stores)?.get(&ObjectRef::new(name).within(namespace));
+        let seen = cached.as_ref().map(|c| c.resource_version());
+        let seen = seen.flatten();
         let key = (K::KIND, namespace.to_owned(), name.to_owned());
-        let seen = match &cached {
-            Some(c) => Written::Version(c.resource_version()),
-            None => Written::Deleted,
+        let Ok(mut expected) = self.expected.lock() else {
+            return cached;
         };
-        let last = self.written.lock().ok().and_then(|w| w.get(&key).cloned());
-        if last.is_none_or(|last| last == seen) {
-            return Ok(cached.map(|c| K::clone(&c)));
+        match expected.get(&key) {
+            Some(e) if e.lagging(&seen) => e.result.clone().and_then(|r| r.downcast::<K>().ok()),
+            Some(_) => {
+                // The store caught up (or the expectation expired).
+                expected.remove(&key);
+                cached
+            }
+            None => cached,
         }
-        let live = api.get_opt(name).await.map_err(|source| Error::Read {
-            kind: K::KIND,
-            name: name.to_owned(),
-            source,
-        })?;
-        // What the apiserver said is the newest the operator knows: the store matches it once
-        // it catches up.
-        self.remember::<K>(
-            namespace,
-            name,
-            match &live {
-                Some(l) => Written::Version(l.resource_version()),
-                None => Written::Deleted,
+    }
+
+    /// Called for every watch event of a child, after its store took it in: a store that shows
+    /// something other than what a write replaced has seen that write (or a later change),
+    /// so the expectation ends; a child deleted by someone right after the operator created
+    /// it is then missing again, not hidden by the expectation.
+    pub fn observed<K: Child>(&self, obj: &K) {
+        let key = (K::KIND, obj.namespace().unwrap_or_default(), obj.name_any());
+        let seen = obj.resource_version();
+        if let Ok(mut expected) = self.expected.lock()
+            && expected
+                .get(&key)
+                .is_some_and(|e| !e.superseded.contains(&seen))
+        {
+            expected.remove(&key);
+        }
+    }
+
+    /// Records what a write of child `name` returned (`None`: it was deleted).
+    pub fn wrote<K: Child>(&self, stores: &Stores, namespace: &str, name: &str, result: Option<K>) {
+        let cached = K::store(stores).and_then(|s| s.get(&ObjectRef::new(name).within(namespace)));
+        let seen = cached.and_then(|c| c.resource_version());
+        let key = (K::KIND, namespace.to_owned(), name.to_owned());
+        let Ok(mut expected) = self.expected.lock() else {
+            return;
+        };
+        expected.retain(|_, e| e.at.elapsed() < EXPECTATION_TTL);
+        let superseded = match expected.get(&key) {
+            // Two writes before the store saw the first: it has seen neither while it shows
+            // what preceded the first, or the first's result.
+            Some(e) if e.lagging(&seen) => {
+                let first = e
+                    .result
+                    .clone()
+                    .and_then(|r| r.downcast::<K>().ok())
+                    .and_then(|r| r.resource_version());
+                let mut superseded = e.superseded.clone();
+                superseded.push(first);
+                superseded
+            }
+            _ => vec![seen],
+        };
+        expected.insert(
+            key,
+            Expectation {
+                superseded,
+                result: result.map(|r| Arc::new(r) as Arc<dyn Any + Send + Sync>),
+                at: Instant::now(),
             },
         );
-        Ok(live)
     }
-
-    /// Records the object a write returned.
-    pub fn wrote<K: Child>(&self, obj: &K) {
-        self.remember::<K>(
-            &obj.namespace().unwrap_or_default(),
-            &obj.name_any(),
-            Written::Version(obj.resource_version()),
-        );
-    }
-
-    /// Records that the operator deleted child `name`.
-    pub fn deleted<K: Child>(&self, namespace: &str, name: &str) {
-        self.remember::<K>(namespace, name, Written::Deleted);
-    }
-
-    /// Whether the operator deleted child `name` since it last wrote it (a store still holding
-    /// it lags).
-    pub fn was_deleted<K: Child>(&self, namespace: &str, name: &str) -> bool {
-        let key = (K::KIND, namespace.to_owned(), name.to_owned());
-        self.written
-            .lock()
-            .is_ok_and(|w| w.get(&key) == Some(&Written::Deleted))
-    }
-
-    fn remember<K: Child>(&self, namespace: &str, name: &str, written: Written) {
-        if let Ok(mut w) = self.written.lock() {
-            w.insert((K::KIND, namespace.to_owned(), name.to_owned()), written);
-        }
-    }
-}
-
-/// The cached child `name` in `namespace`.
-pub fn get<K: Child>(stores: &Stores, namespace: &str, name: &str) -> Option<Arc<K>> {
-    K::store(stores)?.get(&ObjectRef::new(name).within(namespace))
 }
 
 /// Every cached child in `namespace` whose labels include `labels`.
@@ -301,4 +312,95 @@ pub fn list<K: Child>(
             })
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use kube::runtime::watcher::Event;
+
+    use super::*;
+
+    fn config_map(rv: &str) -> ConfigMap {
+        let mut cm = ConfigMap::default();
+        cm.metadata.name = Some("main-config".into());
+        cm.metadata.namespace = Some("team-a".into());
+        cm.metadata.resource_version = Some(rv.into());
+        cm
+    }
+
+    fn setup(initial: &[ConfigMap]) -> (Cache, Stores, Writers) {
+        let (stores, mut writers) = stores(Some("team-a".into()), false);
+        writers.config_maps.apply_watcher_event(&Event::Init);
+        for cm in initial {
+            writers
+                .config_maps
+                .apply_watcher_event(&Event::InitApply(cm.clone()));
+        }
+        writers.config_maps.apply_watcher_event(&Event::InitDone);
+        (Cache::default(), stores, writers)
+    }
+
+    /// What a watch event does: the store takes it in, then the cache hears of it.
+    fn event(cache: &Cache, writers: &mut Writers, e: Event<ConfigMap>) {
+        writers.config_maps.apply_watcher_event(&e);
+        if let Event::Apply(o) | Event::Delete(o) = &e {
+            cache.observed(o);
+        }
+    }
+
+    fn live_rv(cache: &Cache, stores: &Stores) -> Option<String> {
+        cache
+            .live::<ConfigMap>(stores, "team-a", "main-config")
+            .and_then(|c| c.resource_version())
+    }
+
+    /// Without this, the reconcile that runs before the watch event would apply the child
+    /// again (or, for a key Secret, generate the key again).
+    #[test]
+    fn own_write_answers_until_the_store_shows_it() {
+        let (cache, stores, mut writers) = setup(&[]);
+        cache.wrote(&stores, "team-a", "main-config", Some(config_map("1")));
+        assert_eq!(live_rv(&cache, &stores).as_deref(), Some("1"));
+        event(&cache, &mut writers, Event::Apply(config_map("1")));
+        assert_eq!(live_rv(&cache, &stores).as_deref(), Some("1"));
+        // A later change by someone else is seen as it is.
+        event(&cache, &mut writers, Event::Apply(config_map("2")));
+        assert_eq!(live_rv(&cache, &stores).as_deref(), Some("2"));
+    }
+
+    /// A child deleted right after the operator created it must be created again, not hidden
+    /// by the expectation of the create.
+    #[test]
+    fn a_deletion_after_our_create_is_seen() {
+        let (cache, stores, mut writers) = setup(&[]);
+        cache.wrote(&stores, "team-a", "main-config", Some(config_map("1")));
+        event(&cache, &mut writers, Event::Apply(config_map("1")));
+        event(&cache, &mut writers, Event::Delete(config_map("1")));
+        assert_eq!(live_rv(&cache, &stores), None);
+    }
+
+    /// A pruned child that the store still holds is not pruned again.
+    #[test]
+    fn our_deletion_answers_until_the_store_shows_it() {
+        let (cache, stores, mut writers) = setup(&[config_map("1")]);
+        cache.wrote::<ConfigMap>(&stores, "team-a", "main-config", None);
+        assert_eq!(live_rv(&cache, &stores), None);
+        event(&cache, &mut writers, Event::Delete(config_map("1")));
+        assert_eq!(live_rv(&cache, &stores), None);
+    }
+
+    /// Two writes before the store shows the first: the second wins until the store shows it.
+    #[test]
+    fn chained_writes_wait_for_the_last() {
+        let (cache, stores, mut writers) = setup(&[config_map("1")]);
+        cache.wrote(&stores, "team-a", "main-config", Some(config_map("2")));
+        cache.wrote(&stores, "team-a", "main-config", Some(config_map("3")));
+        assert_eq!(live_rv(&cache, &stores).as_deref(), Some("3"));
+        event(&cache, &mut writers, Event::Apply(config_map("2")));
+        assert_eq!(live_rv(&cache, &stores).as_deref(), Some("3"));
+        event(&cache, &mut writers, Event::Apply(config_map("3")));
+        assert_eq!(live_rv(&cache, &stores).as_deref(), Some("3"));
+        event(&cache, &mut writers, Event::Apply(config_map("4")));
+        assert_eq!(live_rv(&cache, &stores).as_deref(), Some("4"));
+    }
 }

@@ -21,7 +21,7 @@ use crate::settings::Settings;
 /// Why the referenced objects could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The cache of the feed's namespace is missing, or a lagging entry could not be re-read.
+    /// No cache covers the feed's namespace.
     #[error(transparent)]
     Cache(#[from] cache::Error),
     /// The apiserver refused or failed a read of a Secret.
@@ -108,18 +108,17 @@ pub async fn dereference(
             Err(source) => return Err(Error::ReadSecret { name, source }),
         },
     };
+    // Cached; what the operator wrote last while the cache has not shown it yet, so a key
+    // just generated is never generated again.
     let generated_secret = |name: String| {
-        let cached = cache::get::<Secret>(&stores, &namespace, &name);
-        let (secrets, namespace) = (&secrets, &namespace);
-        async move {
-            let secret = cache.fresh(secrets, namespace, &name, cached).await?;
-            Ok::<_, Error>(secret.map(|s| generated(feed, &s)))
-        }
+        cache
+            .live::<Secret>(&stores, &namespace, &name)
+            .map(|s| generated(feed, &s))
     };
-    let api_keys = generated_secret(names::api_keys_secret(feed)).await?;
+    let api_keys = generated_secret(names::api_keys_secret(feed));
     let read_tokens = match feed.spec.read_access.mode {
         ReadMode::Public => None,
-        ReadMode::Token => generated_secret(names::read_tokens_secret(feed)).await?,
+        ReadMode::Token => generated_secret(names::read_tokens_secret(feed)),
     };
     Ok(Dereferenced {
         credentials,

@@ -198,6 +198,10 @@ pub enum Error {
 pub struct Cache {
     stores: Mutex<Vec<Stores>>,
     expected: Mutex<HashMap<Key, Expectation>>,
+    /// One reconcile at a time waits for the stores to fill: a store's readiness wakes only
+    /// the last task that polled it (kube-runtime's `DelayedInit` keeps one waker), so
+    /// reconciles waiting side by side at start-up would hang for good.
+    ready_gate: tokio::sync::Mutex<()>,
 }
 
 impl Cache {
@@ -220,6 +224,7 @@ impl Cache {
                     .cloned()
             })
             .ok_or_else(|| Error::NotWatched(namespace.to_owned()))?;
+        let _gate = self.ready_gate.lock().await;
         if !stores.ready().await {
             return Err(Error::NotWatched(namespace.to_owned()));
         }
@@ -352,6 +357,43 @@ mod tests {
         cache
             .live::<ConfigMap>(stores, "team-a", "main-config")
             .and_then(|c| c.resource_version())
+    }
+
+    /// At start-up every feed's reconcile waits for the stores; each must go on once they are
+    /// filled (without the gate only the last waiter woke, and the others hung for good).
+    #[tokio::test]
+    async fn reconciles_waiting_side_by_side_all_go_on() {
+        let (stores, mut writers) = stores(Some("team-a".into()), false);
+        let cache = Arc::new(Cache::default());
+        cache.register(stores);
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let cache = cache.clone();
+                tokio::spawn(async move { cache.stores("team-a").await.is_ok() })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        macro_rules! fill {
+            ($($w:ident),*) => {$(
+                writers.$w.apply_watcher_event(&Event::Init);
+                writers.$w.apply_watcher_event(&Event::InitDone);
+            )*};
+        }
+        fill!(
+            service_accounts,
+            secrets,
+            config_maps,
+            services,
+            deployments,
+            ingresses,
+            network_policies
+        );
+        for waiter in waiters {
+            let ready = tokio::time::timeout(Duration::from_secs(10), waiter)
+                .await
+                .expect("a reconcile hung waiting for the stores");
+            assert!(ready.unwrap());
+        }
     }
 
     /// Without this, the reconcile that runs before the watch event would apply the child

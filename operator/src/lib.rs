@@ -7,6 +7,7 @@ pub mod http;
 pub mod keys;
 pub mod metrics;
 pub mod purge;
+pub mod quantity;
 pub mod reconcile;
 pub mod render;
 pub mod run;

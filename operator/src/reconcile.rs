@@ -21,6 +21,7 @@ pub mod announce;
 pub mod api_failure;
 pub mod apply;
 pub mod build;
+pub mod cache;
 pub mod context;
 pub mod dereference;
 pub mod failure;
@@ -85,7 +86,8 @@ async fn reconcile_feed(feed: &NuGetFeed, ctx: &Context) -> Result<Action, Error
     }
 
     let others = ctx.cached_feeds();
-    let deref = dereference::dereference(&ctx.client, feed, &others, &ctx.settings).await?;
+    let deref =
+        dereference::dereference(&ctx.client, &ctx.children, feed, &others, &ctx.settings).await?;
     let mut generate = || ctx.generate();
     let validated = match validate::validate(feed, &deref, &ctx.settings, &mut generate) {
         Ok(v) => v,
@@ -97,7 +99,7 @@ async fn reconcile_feed(feed: &NuGetFeed, ctx: &Context) -> Result<Action, Error
     // Before anything is applied: data is stored only while the finalizer is in place.
     finalizer::follow_validation(feed, ctx, true).await?;
     let resources = build::build(&validated)?;
-    let applied = apply::apply(&ctx.client, &validated, resources).await?;
+    let applied = apply::apply(&ctx.client, &ctx.children, &validated, resources).await?;
     let state = &applied.state;
     ctx.metrics
         .writes

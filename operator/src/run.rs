@@ -6,20 +6,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use futures::future::join_all;
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
-use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use futures::{StreamExt, TryStreamExt};
 use kube::api::ListParams;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::events::Reporter;
-use kube::runtime::watcher;
+use kube::runtime::reflector::{self, store::Writer};
+use kube::runtime::{Predicate, PredicateConfig, WatchStreamExt, predicates, watcher};
 use kube::{Api, Client, Resource};
 use kube_lease_manager::LeaseManagerBuilder;
 use prometheus_client::registry::Registry;
-use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
@@ -27,6 +23,7 @@ use crate::consts::FIELD_MANAGER;
 use crate::crd::NuGetFeed;
 use crate::http::{self, Health};
 use crate::metrics::Metrics;
+use crate::reconcile::cache::{self, Child, Stores};
 use crate::reconcile::{self, Context, names};
 use crate::settings::Settings;
 
@@ -216,10 +213,11 @@ async fn controllers(
     };
     let mut runs = Vec::new();
     for ns in namespaces {
-        let controller = controller(&client, ns.as_deref(), options);
+        let (controller, children) = controller(&client, ns.as_deref(), options, &ctx);
         if let Ok(mut stores) = ctx.feeds.lock() {
             stores.push(controller.store());
         }
+        ctx.children.register(children);
         let ctx = ctx.clone();
         let stop = stop.clone();
         runs.push(async move {
@@ -249,38 +247,68 @@ where
     }
 }
 
-fn controller(client: &Client, ns: Option<&str>, options: &Options) -> Controller<NuGetFeed> {
+/// One controller: the NuGetFeeds of `ns` (or all) and, label-selected, their children, whose
+/// watches fill the stores that `dereference` and `apply` read.
+fn controller(
+    client: &Client,
+    ns: Option<&str>,
+    options: &Options,
+    ctx: &Arc<Context>,
+) -> (Controller<NuGetFeed>, Stores) {
     // Children are watched through the managed-by label only, so the caches hold our objects,
     // not every Secret and Deployment of the namespace.
     let children = watcher::Config::default().labels(&names::managed_selector());
-    fn owns<K>(
+    fn owns<K: Child>(
         c: Controller<NuGetFeed>,
         client: &Client,
         ns: Option<&str>,
         wc: &watcher::Config,
-    ) -> Controller<NuGetFeed>
-    where
-        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + DeserializeOwned
-            + std::fmt::Debug
-            + Send
-            + Sync
-            + 'static,
-    {
-        c.owns(api::<K>(client, ns), wc.clone())
+        writer: Writer<K>,
+        ctx: &Arc<Context>,
+    ) -> Controller<NuGetFeed> {
+        let ctx = ctx.clone();
+        // Deletions trigger too, so a deleted child comes back.
+        c.owns_stream(
+            watcher(api::<K>(client, ns), wc.clone())
+                .default_backoff()
+                .reflect(writer)
+                .touched_objects()
+                .inspect_ok(move |obj| ctx.children.observed(obj)),
+        )
     }
-    let mut c = Controller::new(api::<NuGetFeed>(client, ns), watcher::Config::default())
+    let (feeds, feeds_writer) = reflector::store();
+    let trigger = watcher(api::<NuGetFeed>(client, ns), watcher::Config::default())
+        .default_backoff()
+        .reflect(feeds_writer)
+        .applied_objects()
+        // The status is not part of the trigger: the operator's own status writes would start
+        // a second reconcile of every change.
+        .predicate_filter(
+            predicates::generation
+                .combine(predicates::labels)
+                .combine(predicates::annotations)
+                .combine(predicates::finalizers)
+                .combine(being_deleted),
+            PredicateConfig::default(),
+        );
+    let (stores, writers) = cache::stores(ns.map(str::to_owned), options.settings.pdb_supported);
+    let mut c = Controller::for_stream(trigger, feeds)
         .with_config(controller::Config::default().concurrency(options.concurrency));
-    c = owns::<Deployment>(c, client, ns, &children);
-    c = owns::<Service>(c, client, ns, &children);
-    c = owns::<ConfigMap>(c, client, ns, &children);
-    c = owns::<Secret>(c, client, ns, &children);
-    c = owns::<ServiceAccount>(c, client, ns, &children);
-    c = owns::<Ingress>(c, client, ns, &children);
-    c = owns::<NetworkPolicy>(c, client, ns, &children);
-    if options.settings.pdb_supported {
-        c = owns::<PodDisruptionBudget>(c, client, ns, &children);
+    c = owns(c, client, ns, &children, writers.deployments, ctx);
+    c = owns(c, client, ns, &children, writers.services, ctx);
+    c = owns(c, client, ns, &children, writers.config_maps, ctx);
+    c = owns(c, client, ns, &children, writers.secrets, ctx);
+    c = owns(c, client, ns, &children, writers.service_accounts, ctx);
+    c = owns(c, client, ns, &children, writers.ingresses, ctx);
+    c = owns(c, client, ns, &children, writers.network_policies, ctx);
+    if let Some(pdbs) = writers.pdbs {
+        c = owns(c, client, ns, &children, pdbs, ctx);
     }
-    c
+    (c, stores)
+}
+
+/// Changes when deletion starts. A deletion bumps the generation of objects with finalizers,
+/// but a trigger should not rest on that detail.
+fn being_deleted(feed: &NuGetFeed) -> Option<u64> {
+    Some(u64::from(feed.meta().deletion_timestamp.is_some()))
 }

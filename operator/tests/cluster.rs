@@ -31,7 +31,7 @@ use nuget_operator::run::{self, Options};
 use nuget_operator::settings::Settings;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
-use serde_json::json;
+use serde_json::{Value, json};
 use support::eventually;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -918,6 +918,289 @@ async fn feeds_never_touch_each_others_data_and_failures_show() {
         .delete(&webhook_name, &DeleteParams::default())
         .await
         .unwrap();
+
+    stop_tx.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(20), operator)
+        .await
+        .expect("the operator stops")
+        .unwrap()
+        .unwrap();
+}
+
+/// The operator's requests in the audit log after the first `from` of them.
+fn requests_since(cluster: &support::TestCluster, from: usize) -> Vec<Value> {
+    let all = cluster.operator_requests().unwrap();
+    all.into_iter().skip(from).collect()
+}
+
+/// `verb resource[/subresource] name` of an audit event.
+fn describe(e: &Value) -> String {
+    let o = &e["objectRef"];
+    let resource = match o["subresource"].as_str() {
+        Some(sub) => format!("{}/{sub}", o["resource"].as_str().unwrap_or("")),
+        None => o["resource"].as_str().unwrap_or("").to_owned(),
+    };
+    format!(
+        "{} {resource} {}",
+        e["verb"].as_str().unwrap_or(""),
+        o["name"].as_str().unwrap_or("")
+    )
+}
+
+fn is_write(e: &Value) -> bool {
+    matches!(
+        e["verb"].as_str(),
+        Some("create" | "update" | "patch" | "delete" | "deletecollection")
+    )
+}
+
+fn is_read(e: &Value) -> bool {
+    matches!(e["verb"].as_str(), Some("get" | "list"))
+}
+
+/// Issue 17 on a real apiserver, counted in its audit log (envtest only):
+/// - a resource quantity Kubernetes would refuse is shown in the status (Degraded/InvalidSpec
+///   naming the field and the value) and nothing is applied;
+/// - quantities the apiserver rewrites (`0.5`, `1024Mi`, `2000m`) compare canonically, so a
+///   forced reconcile makes no write at all (no apply, no status patch, no event);
+/// - a readiness change costs one reconcile, which reads only the tenant's credentials Secret
+///   (children come from the watches' caches; the status write does not trigger another);
+/// - deleting a feed with a finalizer still reconciles (the purge path).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steady_state_makes_no_writes_and_few_reads() {
+    let Some(cluster) = support::start().await else {
+        return;
+    };
+    if cluster.audit_log.is_none() {
+        eprintln!("no audit log on a $KUBECONFIG cluster: skipping the request counts");
+        return;
+    }
+    let client = cluster.client.clone();
+    install_crd(&client).await;
+    let ns = format!("nf-steady-{}", &nuget_operator::keys::random_secret()[..8]);
+    Api::<Namespace>::all(client.clone())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    secrets
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "metadata": {"name": "feed-s3"},
+                "stringData": {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI"}
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let options = Options {
+        settings: Settings::default(),
+        watch_namespaces: vec![ns.clone()],
+        http_addr: "127.0.0.1:0".parse().unwrap(),
+        // No Lease: its renewals would be the only requests in the counts below.
+        leader_election: false,
+        lease_name: "unused".into(),
+        lease_namespace: ns.clone(),
+        lease_duration_secs: 15,
+        identity: "test-operator".into(),
+        concurrency: 2,
+    };
+    let operator = tokio::spawn(run::run(cluster.operator_client.clone(), options, async {
+        let _ = stop_rx.await;
+    }));
+    let feeds: Api<NuGetFeed> = Api::namespaced(client.clone(), &ns);
+    let create = |name: &str, spec: &str| {
+        let feed: NuGetFeed = serde_yaml_ng::from_str(&format!(
+            "apiVersion: nuget-operator.io/v1alpha1\nkind: NuGetFeed\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  storage: {{s3: {{bucket: feeds, credentialsSecret: feed-s3}}}}\n{spec}"
+        ))
+        .unwrap();
+        let feeds = feeds.clone();
+        async move { feeds.create(&PostParams::default(), &feed).await.unwrap() }
+    };
+
+    // A quantity the apiserver would refuse: Degraded, naming field and value; nothing applied.
+    create("bad", "  resources: {requests: {cpu: lots}}\n").await;
+    let bad = eventually("`bad` to be Degraded", WAIT, || {
+        let feeds = feeds.clone();
+        async move {
+            let f = feeds.get("bad").await.ok()?;
+            (condition(&f, "Degraded")?.0 == "True").then_some(f)
+        }
+    })
+    .await;
+    let degraded = bad.condition("Degraded").unwrap();
+    assert_eq!(degraded.reason, "InvalidSpec");
+    assert!(
+        degraded
+            .message
+            .contains("spec.resources.requests.cpu `lots` is not a quantity"),
+        "{}",
+        degraded.message
+    );
+    let applied_to_bad: Vec<String> = requests_since(&cluster, 0)
+        .iter()
+        .filter(|e| is_write(e) && e["objectRef"]["resource"] != "events")
+        .filter(|e| e["objectRef"]["resource"] != "nugetfeeds")
+        .map(describe)
+        .collect();
+    assert_eq!(
+        applied_to_bad,
+        Vec::<String>::new(),
+        "a child of `bad` was written"
+    );
+
+    // Quantities the apiserver rewrites.
+    create(
+        "canon",
+        "  resources: {requests: {cpu: \"0.5\", memory: 1024Mi}, limits: {cpu: 2000m}}\n",
+    )
+    .await;
+    eventually("`canon` to be provisioned", WAIT, || {
+        let feeds = feeds.clone();
+        async move {
+            let f = feeds.get("canon").await.ok()?;
+            (f.status.as_ref()?.observed_generation == Some(1)).then_some(())
+        }
+    })
+    .await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    let dep = deployments.get("canon").await.unwrap();
+    let resources = serde_json::to_value(
+        &dep.spec
+            .as_ref()
+            .unwrap()
+            .template
+            .spec
+            .as_ref()
+            .unwrap()
+            .containers[0]
+            .resources,
+    )
+    .unwrap();
+    assert_eq!(
+        resources,
+        json!({"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "2"}})
+    );
+    // Let the first reconciles settle.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // A forced reconcile (an annotation, which triggers one): it reads the credentials Secret
+    // (proof that it ran) and writes nothing.
+    let mark = requests_since(&cluster, 0).len();
+    feeds
+        .patch(
+            "canon",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"poke": "1"}}})),
+        )
+        .await
+        .unwrap();
+    eventually("the forced reconcile", WAIT, || {
+        let seen = requests_since(&cluster, mark)
+            .iter()
+            .any(|e| describe(e) == "get secrets feed-s3");
+        async move { seen.then_some(()) }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let writes: Vec<String> = requests_since(&cluster, mark)
+        .iter()
+        .filter(|e| is_write(e))
+        .map(describe)
+        .collect();
+    assert_eq!(writes, Vec::<String>::new(), "the steady state wrote");
+
+    // A readiness change (what a Deployment's status does all day): one reconcile, one status
+    // write, and no reads but the credentials Secret. Before the caches this was 7 LISTs and
+    // 2 GETs, twice (the status write triggered a second reconcile).
+    let mark = requests_since(&cluster, 0).len();
+    let generation = dep.metadata.generation;
+    deployments
+        .patch_status(
+            "canon",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {
+                "observedGeneration": generation, "replicas": 1, "updatedReplicas": 1,
+                "readyReplicas": 1, "availableReplicas": 1
+            }})),
+        )
+        .await
+        .unwrap();
+    eventually("`canon` to be Ready", WAIT, || {
+        let feeds = feeds.clone();
+        async move {
+            let f = feeds.get("canon").await.ok()?;
+            (condition(&f, "Ready")?.0 == "True").then_some(())
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let since = requests_since(&cluster, mark);
+    let reads: Vec<String> = since.iter().filter(|e| is_read(e)).map(describe).collect();
+    let writes: Vec<String> = since.iter().filter(|e| is_write(e)).map(describe).collect();
+    assert!(
+        reads.len() <= 1,
+        "reads for one readiness change: {reads:?}"
+    );
+    assert!(
+        !reads.iter().any(|r| r.starts_with("list")),
+        "a reconcile listed children instead of reading its caches: {reads:?}"
+    );
+    assert_eq!(writes, vec!["patch nugetfeeds/status canon".to_owned()]);
+
+    // Children carry blockOwnerDeletion, so foreground deletion waits for them.
+    let owner = &dep.owner_references()[0];
+    assert_eq!(
+        (owner.controller, owner.block_owner_deletion),
+        (Some(true), Some(true))
+    );
+
+    // Deleting a feed with the purge finalizer still reconciles: with storage it cannot reach
+    // (the credentials Secret is gone) the purge refuses with a Warning event, and the
+    // finalizer stays so no data is dropped silently.
+    create("purged", "  deletionPolicy: Purge\n").await;
+    eventually("the purge finalizer", WAIT, || {
+        let feeds = feeds.clone();
+        async move {
+            let f = feeds.get("purged").await.ok()?;
+            (!f.finalizers().is_empty()).then_some(())
+        }
+    })
+    .await;
+    secrets
+        .delete("feed-s3", &DeleteParams::default())
+        .await
+        .unwrap();
+    feeds
+        .delete("purged", &DeleteParams::default())
+        .await
+        .unwrap();
+    let events: Api<Event> = Api::namespaced(client.clone(), &ns);
+    eventually("a Warning event from the purge", WAIT, || {
+        let events = events.clone();
+        async move {
+            let evs = events.list(&ListParams::default()).await.ok()?.items;
+            evs.iter()
+                .any(|e| {
+                    e.type_.as_deref() == Some("Warning")
+                        && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("purged")
+                        && e.note
+                            .as_deref()
+                            .is_some_and(|n| n.contains("Cannot purge"))
+                })
+                .then_some(())
+        }
+    })
+    .await;
+    assert!(
+        !feeds.get("purged").await.unwrap().finalizers().is_empty(),
+        "the finalizer was dropped without a purge"
+    );
 
     stop_tx.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(20), operator)

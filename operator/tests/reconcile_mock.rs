@@ -2,22 +2,28 @@
 //! `tower_test` mock service, and a small in-memory apiserver answers (GET, LIST by label,
 //! server-side apply, merge patch, create, delete, status) and records every request, so each
 //! test can assert the exact calls made: first reconcile, steady state (no writes), invalid
-//! spec, deletion, conflict and server errors.
+//! spec, deletion, conflict and server errors. It also stands in for the controller's watches:
+//! after each request it refills the child caches the reconcile reads (unless a test freezes
+//! them, to play a cache that lags).
 //!
 //! It checks call sequences and bodies, not apiserver semantics; `cluster.rs` covers those.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use http::{Request, Response};
 use kube::client::Body;
 use kube::runtime::controller::Action;
 use kube::runtime::events::Reporter;
+use kube::runtime::reflector::store::Writer;
+use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use nuget_operator::crd::NuGetFeed;
 use nuget_operator::metrics::Metrics;
+use nuget_operator::reconcile::cache::{self, Child, Writers};
 use nuget_operator::reconcile::{self, Context};
 use nuget_operator::settings::Settings;
 use serde_json::{Value, json};
@@ -37,6 +43,9 @@ struct State {
 struct FakeApiServer {
     state: Arc<Mutex<State>>,
     fault: Arc<Mutex<Option<Fault>>>,
+    /// The writing halves of the reconcile's child caches; `frozen` stops refilling them.
+    caches: Arc<Mutex<Option<Writers>>>,
+    frozen: Arc<AtomicBool>,
 }
 
 impl FakeApiServer {
@@ -45,11 +54,14 @@ impl FakeApiServer {
         let fake = FakeApiServer {
             state: Arc::default(),
             fault: Arc::default(),
+            caches: Arc::default(),
+            frozen: Arc::default(),
         };
         let server = fake.clone();
         tokio::spawn(async move {
             while let Some((request, send)) = handle.next_request().await {
                 let (status, body) = server.handle(request).await;
+                server.refill_caches();
                 send.send_response(
                     Response::builder()
                         .status(status)
@@ -67,6 +79,45 @@ impl FakeApiServer {
         let mut obj = obj;
         obj["metadata"]["resourceVersion"] = json!(s.rv.to_string());
         s.objects.insert(path.to_owned(), obj);
+    }
+
+    /// What the watches would have delivered by now: every stored child, in its cache.
+    fn refill_caches(&self) {
+        if self.frozen.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut caches = self.caches.lock().unwrap();
+        let Some(w) = caches.as_mut() else {
+            return;
+        };
+        let s = self.state.lock().unwrap();
+        fill(
+            &mut w.service_accounts,
+            &s,
+            "/api/v1/namespaces/team-a/serviceaccounts/",
+        );
+        fill(&mut w.secrets, &s, "/api/v1/namespaces/team-a/secrets/");
+        fill(
+            &mut w.config_maps,
+            &s,
+            "/api/v1/namespaces/team-a/configmaps/",
+        );
+        fill(&mut w.services, &s, "/api/v1/namespaces/team-a/services/");
+        fill(
+            &mut w.deployments,
+            &s,
+            "/apis/apps/v1/namespaces/team-a/deployments/",
+        );
+        fill(
+            &mut w.ingresses,
+            &s,
+            "/apis/networking.k8s.io/v1/namespaces/team-a/ingresses/",
+        );
+        fill(
+            &mut w.network_policies,
+            &s,
+            "/apis/networking.k8s.io/v1/namespaces/team-a/networkpolicies/",
+        );
     }
 
     fn get(&self, path: &str) -> Option<Value> {
@@ -199,6 +250,19 @@ impl FakeApiServer {
     }
 }
 
+/// Replaces the content of one cache with the stored objects under `dir`, as a watch's
+/// (re-)list does.
+fn fill<K: Child>(writer: &mut Writer<K>, state: &State, dir: &str) {
+    writer.apply_watcher_event(&watcher::Event::Init);
+    for (path, obj) in &state.objects {
+        if path.starts_with(dir) {
+            let obj: K = serde_json::from_value(obj.clone()).unwrap();
+            writer.apply_watcher_event(&watcher::Event::InitApply(obj));
+        }
+    }
+    writer.apply_watcher_event(&watcher::Event::InitDone);
+}
+
 fn merge(target: &mut Value, patch: &Value) {
     match (target, patch) {
         (Value::Object(t), Value::Object(p)) => {
@@ -255,6 +319,9 @@ fn setup(feed: &NuGetFeed, with_credentials: bool) -> (Arc<Context>, FakeApiServ
         instance: None,
     };
     let metrics = Arc::new(Metrics::default());
+    let (stores, writers) = cache::stores(Some("team-a".into()), false);
+    *fake.caches.lock().unwrap() = Some(writers);
+    fake.refill_caches();
     let n = Arc::new(Mutex::new(0));
     let ctx = Context::new(client, Settings::default(), reporter, metrics.clone()).with_generator(
         move || {
@@ -263,6 +330,7 @@ fn setup(feed: &NuGetFeed, with_credentials: bool) -> (Arc<Context>, FakeApiServ
             format!("{:064x}", *n)
         },
     );
+    ctx.children.register(stores);
     (Arc::new(ctx), fake, metrics)
 }
 
@@ -464,22 +532,71 @@ async fn refused_apply_marks_the_feed_degraded() {
     assert_eq!(ready.status, "False");
 }
 
-/// A server error while reading children stops the reconcile before any write.
+/// A server error while reading what the spec refers to (the tenant's credentials Secret, the
+/// one object not cached) stops the reconcile before any write.
 #[tokio::test]
 async fn server_error_fails_before_writing() {
     let feed = example();
     let (ctx, fake, _) = setup(&feed, true);
-    fake.fail_on(|m, p| (m == "GET" && p.ends_with("/serviceaccounts")).then_some(500));
+    fake.fail_on(|m, p| (m == "GET" && p.ends_with("/secrets/feed-s3")).then_some(500));
     let err = reconcile::reconcile(Arc::new(feed), ctx).await.unwrap_err();
-    assert_eq!(err.category(), "Apply");
+    assert_eq!(err.category(), "Dereference");
     assert!(
-        err.to_string().contains("cannot list ServiceAccounts"),
+        err.to_string().contains("cannot read Secret feed-s3"),
         "{err}"
     );
-    // Only the key Secret (created before listing) was written.
+    assert_eq!(fake.writes(), Vec::<String>::new());
+}
+
+/// A steady-state reconcile reads nothing but the tenant's credentials Secret: children come
+/// from the controller's caches, and a public feed looks up no read-token Secret.
+#[tokio::test]
+async fn steady_state_reads_only_the_credentials_secret() {
+    let feed = example();
+    let (ctx, fake, _) = setup(&feed, true);
+    reconcile::reconcile(Arc::new(feed), ctx.clone())
+        .await
+        .unwrap();
+    fake.clear_log();
+    reconcile::reconcile(Arc::new(stored_feed(&fake)), ctx)
+        .await
+        .unwrap();
     assert_eq!(
-        fake.writes(),
-        vec!["POST /api/v1/namespaces/team-a/secrets?".to_owned()]
+        fake.state.lock().unwrap().log,
+        vec!["GET /api/v1/namespaces/team-a/secrets/feed-s3?".to_owned()]
+    );
+}
+
+/// The caches lag the operator's own writes by a watch event. A reconcile that runs before
+/// they catch up must neither generate the API key again (generated keys are never
+/// rewritten) nor apply again what it has just applied, and needs no extra read to know: it
+/// takes its own writes' results for the children the caches have not shown yet.
+#[tokio::test]
+async fn a_cache_lagging_our_writes_causes_no_writes() {
+    let feed = example();
+    let (ctx, fake, metrics) = setup(&feed, true);
+    fake.frozen.store(true, Ordering::SeqCst);
+    reconcile::reconcile(Arc::new(feed), ctx.clone())
+        .await
+        .unwrap();
+    let key = fake
+        .get("/api/v1/namespaces/team-a/secrets/main-api-keys")
+        .unwrap()["data"]["default"]
+        .clone();
+    let writes_after_first = metrics.writes.get();
+    fake.clear_log();
+    reconcile::reconcile(Arc::new(stored_feed(&fake)), ctx)
+        .await
+        .unwrap();
+    assert_eq!(
+        fake.state.lock().unwrap().log,
+        vec!["GET /api/v1/namespaces/team-a/secrets/feed-s3?".to_owned()]
+    );
+    assert_eq!(metrics.writes.get(), writes_after_first);
+    assert_eq!(
+        fake.get("/api/v1/namespaces/team-a/secrets/main-api-keys")
+            .unwrap()["data"]["default"],
+        key
     );
 }
 

@@ -79,12 +79,12 @@ granted here is one it uses, per the API server's audit log).
 - apiGroups: [nuget-operator.io]
   resources: [nugetfeeds/finalizers]
   verbs: [update]
-# Secrets: get reads the storage credentials a feed names and the generated key Secrets;
-# create makes the generated API-key / read-token Secrets once; patch adds or removes their
-# entries and server-side applies the hashed `<feed>-auth` Secret; list and watch feed the
-# label-selected cache of the operator's own Secrets (RBAC cannot narrow by label: use
-# watchNamespaces to keep the operator away from other namespaces' Secrets); delete prunes a
-# Secret the feed no longer needs.
+# Secrets: get reads the storage credentials Secret a feed names (not the operator's, so not
+# in its cache); create makes the generated API-key / read-token Secrets once; patch adds or
+# removes their entries and server-side applies the hashed `<feed>-auth` Secret; list and watch
+# feed the label-selected cache of the operator's own Secrets, from which it reads them (RBAC
+# cannot narrow by label: use watchNamespaces to keep the operator away from other namespaces'
+# Secrets); delete prunes a Secret the feed no longer needs.
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get, list, watch, create, patch, delete]

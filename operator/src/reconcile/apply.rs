@@ -2,10 +2,12 @@
 //! those that differ from what is live, so the steady state makes no writes; then delete the
 //! children this feed controls that were not built this time (pruning).
 //!
-//! Live children are read with one label-selected LIST per kind, which also yields the prune
-//! candidates. A child counts as up to date when it is controlled by this feed and every field
-//! of the built manifest (including its [`ANNOTATION_APPLIED_HASH`]) has the same value live;
-//! fields the apiserver defaulted are ignored.
+//! Live children are read from the controller's cache ([`Cache`]), which also yields the prune
+//! candidates, and which answers with the operator's own last write of a child while its store
+//! has not shown that write yet (a store lags by a watch event). A child counts as up to date when it is controlled by this feed and every field of
+//! the built manifest (including its [`ANNOTATION_APPLIED_HASH`]) has the same value live;
+//! fields the apiserver defaulted, and empty values it drops, are ignored. Quantities are built
+//! in the apiserver's canonical form (`validate`), so they compare as written.
 //!
 //! The plaintext credential Secrets are never applied: they are created once and afterwards
 //! only gain entries for new names or lose entries for removed ones, with an optimistic lock.
@@ -13,35 +15,29 @@
 //! [`ANNOTATION_APPLIED_HASH`]: crate::consts::ANNOTATION_APPLIED_HASH
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Debug;
 
-use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::consts::FIELD_MANAGER;
 use crate::reconcile::api_failure::ApiFailure;
 use crate::reconcile::build::{Prepared, Resources};
+use crate::reconcile::cache::{self, Cache, Child, Stores};
 use crate::reconcile::names;
 use crate::reconcile::validate::{CredentialSet, ValidatedFeed};
 
 /// Why applying failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Listing the live children of one kind failed.
-    #[error("cannot list {kind}s: {source}")]
-    List {
-        kind: &'static str,
-        #[source]
-        source: kube::Error,
-    },
+    /// No cache covers the feed's namespace.
+    #[error(transparent)]
+    Cache(#[from] cache::Error),
     /// The server-side apply of one child failed.
     #[error("cannot apply {kind} {name}: {source}")]
     Apply {
@@ -69,18 +65,20 @@ pub enum Error {
 }
 
 impl Error {
-    fn source_error(&self) -> &kube::Error {
+    fn source_error(&self) -> Option<&kube::Error> {
         match self {
-            Error::List { source, .. }
-            | Error::Apply { source, .. }
+            Error::Apply { source, .. }
             | Error::Prune { source, .. }
-            | Error::WriteCredentials { source, .. } => source,
+            | Error::WriteCredentials { source, .. } => Some(source),
+            Error::Cache(cache::Error::NotWatched(_)) => None,
         }
     }
 
-    /// How the apiserver refused or failed.
+    /// How the apiserver refused or failed. A namespace without a cache (its watch not started
+    /// yet) is retried like a request that got no answer.
     pub fn kind(&self) -> ApiFailure {
-        ApiFailure::of(self.source_error())
+        self.source_error()
+            .map_or(ApiFailure::Transport, ApiFailure::of)
     }
 }
 
@@ -102,11 +100,13 @@ pub struct Applied {
 /// Applies `resources` for `feed`.
 pub async fn apply(
     client: &Client,
+    cache: &Cache,
     feed: &ValidatedFeed,
     resources: Resources<Prepared>,
 ) -> Result<Resources<Applied>, Error> {
     let ns = &feed.namespace;
-    let selector = names::children_selector(&feed.feed);
+    let stores = cache.stores(ns).await?;
+    let labels = names::children_labels(&feed.feed);
     // A feed read from the apiserver always has a uid; without one nothing counts as ours.
     let uid = feed.owner.as_ref().map(|o| o.uid.as_str()).unwrap_or("-");
     let mut out = Applied::default();
@@ -114,6 +114,8 @@ pub async fn apply(
     // Credentials first, so the hashed files applied below match what the tenant can read.
     write_credentials(
         client,
+        cache,
+        &stores,
         ns,
         &feed.api_key_secret,
         &resources.api_keys,
@@ -121,7 +123,7 @@ pub async fn apply(
     )
     .await?;
     if let (Some(set), Some(secret)) = (&feed.read_tokens, &resources.read_tokens) {
-        write_credentials(client, ns, set, secret, &mut out).await?;
+        write_credentials(client, cache, &stores, ns, set, secret, &mut out).await?;
     }
     out.created_api_keys = feed.api_key_secret.created.clone();
     out.created_read_tokens = feed
@@ -132,8 +134,10 @@ pub async fn apply(
 
     let sync = Sync {
         client,
+        cache,
+        stores: &stores,
         ns,
-        selector: &selector,
+        labels: &labels,
         uid,
     };
     sync.kind(vec![resources.service_account.clone()], &[], &mut out)
@@ -200,6 +204,8 @@ pub async fn apply(
 /// patch guarded by `resourceVersion`. Existing entries are never rewritten.
 async fn write_credentials(
     client: &Client,
+    cache: &Cache,
+    stores: &Stores,
     ns: &str,
     set: &CredentialSet,
     secret: &Secret,
@@ -213,10 +219,10 @@ async fn write_credentials(
         name: set.secret_name.clone(),
         source,
     };
-    if !set.exists {
+    let written = if !set.exists {
         api.create(&PostParams::default(), secret)
             .await
-            .map_err(err)?;
+            .map_err(err)?
     } else {
         let mut data = serde_json::Map::new();
         for name in &set.created {
@@ -237,8 +243,9 @@ async fn write_credentials(
             &Patch::Merge(&patch),
         )
         .await
-        .map_err(err)?;
-    }
+        .map_err(err)?
+    };
+    cache.wrote(stores, ns, &set.secret_name, Some(written));
     out.changed.push(format!("Secret/{}", set.secret_name));
     Ok(())
 }
@@ -250,8 +257,11 @@ fn base64_encode(bytes: &[u8]) -> String {
 
 struct Sync<'a> {
     client: &'a Client,
+    cache: &'a Cache,
+    stores: &'a Stores,
     ns: &'a str,
-    selector: &'a str,
+    /// The labels every child of this feed carries.
+    labels: &'a BTreeMap<String, String>,
     uid: &'a str,
 }
 
@@ -259,35 +269,27 @@ impl Sync<'_> {
     /// Applies `desired` (all of one kind) where it differs from what is live, deletes live
     /// children of that kind controlled by this feed that are neither desired nor in `keep`,
     /// and returns the resulting objects.
-    async fn kind<K>(
+    async fn kind<K: Child>(
         &self,
         desired: Vec<K>,
         keep: &[String],
         out: &mut Applied,
-    ) -> Result<Vec<K>, Error>
-    where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + Debug
-            + Serialize
-            + DeserializeOwned,
-    {
-        let kind = kind_name::<K>();
+    ) -> Result<Vec<K>, Error> {
+        let kind = K::KIND;
         let api: Api<K> = Api::namespaced(self.client.clone(), self.ns);
-        let live = api
-            .list(&ListParams::default().labels(self.selector))
-            .await
-            .map_err(|source| Error::List { kind, source })?;
-        let live: BTreeMap<String, K> = live.items.into_iter().map(|o| (o.name_any(), o)).collect();
+        let cached: BTreeSet<String> = cache::list::<K>(self.stores, self.ns, self.labels)
+            .iter()
+            .map(|o| o.name_any())
+            .collect();
         let mut result = Vec::new();
         let wanted: BTreeSet<String> = desired.iter().map(|d| d.name_any()).collect();
         for d in desired {
             let name = d.name_any();
-            if let Some(l) = live.get(&name)
-                && controlled_by(l, self.uid)
-                && up_to_date(&d, l)
+            if let Some(l) = self.cache.live::<K>(self.stores, self.ns, &name)
+                && controlled_by(l.as_ref(), self.uid)
+                && up_to_date(&d, l.as_ref())
             {
-                result.push(l.clone());
+                result.push(K::clone(&l));
                 continue;
             }
             let applied = api
@@ -302,12 +304,19 @@ impl Sync<'_> {
                     name: name.clone(),
                     source,
                 })?;
+            self.cache
+                .wrote(self.stores, self.ns, &name, Some(applied.clone()));
             out.changed.push(format!("{kind}/{name}"));
             result.push(applied);
         }
-        for (name, l) in &live {
-            if wanted.contains(name) || keep.contains(name) || !controlled_by(l, self.uid) {
+        for name in &cached {
+            if wanted.contains(name) || keep.contains(name) {
                 continue;
+            }
+            // Not live any more when the operator deleted it and the cache lags.
+            match self.cache.live::<K>(self.stores, self.ns, name) {
+                Some(l) if controlled_by(l.as_ref(), self.uid) => {}
+                _ => continue,
             }
             match api.delete(name, &DeleteParams::background()).await {
                 Ok(_) => out.pruned.push(format!("{kind}/{name}")),
@@ -320,24 +329,9 @@ impl Sync<'_> {
                     });
                 }
             }
+            self.cache.wrote::<K>(self.stores, self.ns, name, None);
         }
         Ok(result)
-    }
-}
-
-fn kind_name<K: Resource<DynamicType = ()>>() -> &'static str {
-    // Resource::kind returns a Cow borrowed from a 'static str for k8s-openapi types; map the
-    // kinds we use to 'static names for error values.
-    match K::kind(&()).as_ref() {
-        "ServiceAccount" => "ServiceAccount",
-        "Secret" => "Secret",
-        "ConfigMap" => "ConfigMap",
-        "Service" => "Service",
-        "Deployment" => "Deployment",
-        "Ingress" => "Ingress",
-        "PodDisruptionBudget" => "PodDisruptionBudget",
-        "NetworkPolicy" => "NetworkPolicy",
-        _ => "object",
     }
 }
 
@@ -356,16 +350,30 @@ fn up_to_date<K: Serialize>(desired: &K, live: &K) -> bool {
 }
 
 /// `desired ⊆ live`: objects by key (extra live keys allowed), arrays element-wise with equal
-/// length, scalars by equality.
+/// length, scalars by equality. A desired key may be missing live when its value is empty
+/// (`null`, `""`, `false`, `[]`, `{}`): the apiserver drops such values (Go's `omitempty`), so
+/// they would otherwise count as drift forever.
 pub(crate) fn is_subset(desired: &Value, live: &Value) -> bool {
     match (desired, live) {
-        (Value::Object(d), Value::Object(l)) => d
-            .iter()
-            .all(|(k, dv)| dv.is_null() || l.get(k).is_some_and(|lv| is_subset(dv, lv))),
+        (Value::Object(d), Value::Object(l)) => d.iter().all(|(k, dv)| match l.get(k) {
+            Some(lv) => is_subset(dv, lv),
+            None => is_empty(dv),
+        }),
         (Value::Array(d), Value::Array(l)) => {
             d.len() == l.len() && d.iter().zip(l).all(|(dv, lv)| is_subset(dv, lv))
         }
         (d, l) => d == l,
+    }
+}
+
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        Value::Number(_) => false,
     }
 }
 
@@ -379,6 +387,32 @@ mod tests {
     fn defaulted_fields_are_not_drift() {
         let desired = json!({"spec": {"ports": [{"port": 80}], "type": "ClusterIP"}});
         let live = json!({"spec": {"ports": [{"port": 80, "protocol": "TCP"}], "type": "ClusterIP", "clusterIP": "10.0.0.1"}});
+        assert!(is_subset(&desired, &live));
+    }
+
+    /// Empty values the apiserver drops (`omitempty`) must not count as drift either: a
+    /// toleration with `value: ""` would be applied on every reconcile.
+    #[test]
+    fn empty_values_the_apiserver_drops_are_not_drift() {
+        let live = json!({"spec": {"replicas": 1}});
+        for empty in [json!(null), json!(""), json!(false), json!([]), json!({})] {
+            let desired = json!({"spec": {"replicas": 1, "x": empty}});
+            assert!(is_subset(&desired, &live), "{desired}");
+        }
+        // Present live, an empty value must still match.
+        assert!(!is_subset(&json!({"a": ""}), &json!({"a": "x"})));
+        assert!(!is_subset(&json!({"a": false}), &json!({"a": true})));
+        // Zero is a value (replicas: 0), never dropped.
+        assert!(!is_subset(&json!({"replicas": 0}), &json!({})));
+    }
+
+    /// Quantities reach the diff in the apiserver's canonical form (`validate` writes them so),
+    /// so a feed with `cpu: "0.5"` matches the live `500m`.
+    #[test]
+    fn canonical_quantities_match_what_the_apiserver_stores() {
+        let canonical = |s: &str| crate::quantity::Quantity::parse(s).unwrap().canonical();
+        let desired = json!({"resources": {"requests": {"cpu": canonical("0.5"), "memory": canonical("1024Mi")}, "limits": {"cpu": canonical("2000m")}}});
+        let live = json!({"resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "2"}}});
         assert!(is_subset(&desired, &live));
     }
 

@@ -13,7 +13,7 @@ use kube::{Client, ResourceExt};
 use crate::crd::NuGetFeed;
 use crate::keys;
 use crate::metrics::Metrics;
-use crate::reconcile::requeue;
+use crate::reconcile::{cache, requeue};
 use crate::settings::Settings;
 
 /// What every reconcile shares.
@@ -25,6 +25,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// The controllers' caches of NuGetFeeds, for the path and storage clash checks.
     pub feeds: Mutex<Vec<Store<NuGetFeed>>>,
+    /// The controllers' caches of children, which `dereference` and `apply` read.
+    pub children: cache::Cache,
     /// The namespaces the operator watches (empty: all), for the fresh LIST of feeds a purge
     /// makes before it deletes anything.
     pub watch_namespaces: Vec<String>,
@@ -49,6 +51,7 @@ impl Context {
             reporter,
             metrics,
             feeds: Mutex::new(Vec::new()),
+            children: cache::Cache::default(),
             watch_namespaces: Vec::new(),
             failures: Mutex::new(HashMap::new()),
             announced: Mutex::new(HashMap::new()),

@@ -2,6 +2,10 @@
 //! generated earlier (the plaintext API-key and read-token Secrets), and the routes and storage
 //! locations of the other feeds (for the clash checks). Nothing is judged here; `validate` does
 //! that.
+//!
+//! The generated Secrets come from the controller's cache ([`Cache`]); only the tenant's
+//! credentials Secret, which the operator does not own and cannot watch by label, is read
+//! from the apiserver. A public feed has no read-token Secret, so none is looked up.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -10,7 +14,8 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client, Resource, ResourceExt};
 use sha2::{Digest, Sha256};
 
-use crate::crd::NuGetFeed;
+use crate::crd::{NuGetFeed, ReadMode};
+use crate::reconcile::cache::{self, Cache};
 use crate::reconcile::location::{self, Holder};
 use crate::reconcile::names;
 use crate::settings::Settings;
@@ -18,6 +23,9 @@ use crate::settings::Settings;
 /// Why the referenced objects could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// No cache covers the feed's namespace.
+    #[error(transparent)]
+    Cache(#[from] cache::Error),
     /// The apiserver refused or failed a read of a Secret.
     #[error("cannot read Secret {name}: {source}")]
     ReadSecret {
@@ -88,25 +96,34 @@ pub struct Dereferenced {
 /// Reads the referenced Secrets of `feed`; `others` are the feeds in the controller's cache.
 pub async fn dereference(
     client: &Client,
+    cache: &Cache,
     feed: &NuGetFeed,
     others: &[Arc<NuGetFeed>],
     settings: &Settings,
 ) -> Result<Dereferenced, Error> {
     let namespace = feed.namespace().unwrap_or_default();
+    let stores = cache.stores(&namespace).await?;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace);
     let credentials = match credentials_secret_name(feed) {
         None => Lookup::NotReferenced,
-        Some(name) => match get_secret(&secrets, &name).await? {
-            Some(secret) => Lookup::Found(summarize(&secret)),
-            None => Lookup::Missing(name),
+        Some(name) => match secrets.get_opt(&name).await {
+            Ok(Some(secret)) => Lookup::Found(summarize(&secret)),
+            Ok(None) => Lookup::Missing(name),
+            Err(source) => return Err(Error::ReadSecret { name, source }),
         },
     };
-    let api_keys = get_secret(&secrets, &names::api_keys_secret(feed))
-        .await?
-        .map(|s| generated(feed, &s));
-    let read_tokens = get_secret(&secrets, &names::read_tokens_secret(feed))
-        .await?
-        .map(|s| generated(feed, &s));
+    // Cached; what the operator wrote last while the cache has not shown it yet, so a key
+    // just generated is never generated again.
+    let generated_secret = |name: String| {
+        cache
+            .live::<Secret>(&stores, &namespace, &name)
+            .map(|s| generated(feed, &s))
+    };
+    let api_keys = generated_secret(names::api_keys_secret(feed));
+    let read_tokens = match feed.spec.read_access.mode {
+        ReadMode::Public => None,
+        ReadMode::Token => generated_secret(names::read_tokens_secret(feed)),
+    };
     Ok(Dereferenced {
         credentials,
         api_keys,
@@ -155,13 +172,6 @@ fn credentials_secret_name(feed: &NuGetFeed) -> Option<String> {
         .and_then(|b| b.credentials_secret.clone())
         .or_else(|| s.azure.as_ref().and_then(|b| b.credentials_secret.clone()))
         .or_else(|| s.gcs.as_ref().and_then(|b| b.credentials_secret.clone()))
-}
-
-async fn get_secret(api: &Api<Secret>, name: &str) -> Result<Option<Secret>, Error> {
-    api.get_opt(name).await.map_err(|source| Error::ReadSecret {
-        name: name.to_owned(),
-        source,
-    })
 }
 
 fn summarize(secret: &Secret) -> SecretSummary {

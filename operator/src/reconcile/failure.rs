@@ -66,6 +66,8 @@ impl Error {
                 Some(ApiFailure::of(source))
             }
             Error::Apply(e) => Some(e.kind()),
+            // The namespace's watch has not started yet: retried like a request with no answer.
+            Error::Dereference(dereference::Error::Cache(_)) => Some(ApiFailure::Transport),
             Error::Build(_) | Error::Purge(_) => None,
         }
     }

@@ -38,8 +38,7 @@ pub fn auth_secret(feed: &NuGetFeed) -> String {
 
 /// The labels every child carries; the first three also select children for pruning.
 pub fn labels(feed: &NuGetFeed, component: &str) -> BTreeMap<String, String> {
-    let mut labels = selector_labels(feed);
-    labels.insert(LABEL_MANAGED_BY.to_owned(), MANAGED_BY.to_owned());
+    let mut labels = children_labels(feed);
     labels.insert(LABEL_PART_OF.to_owned(), "nuget".to_owned());
     labels.insert(LABEL_COMPONENT.to_owned(), component.to_owned());
     labels
@@ -58,12 +57,11 @@ pub fn pod_labels(feed: &NuGetFeed) -> BTreeMap<String, String> {
     labels(feed, COMPONENT_SERVER)
 }
 
-/// Label selector (as a query string) for every child of `feed`.
-pub fn children_selector(feed: &NuGetFeed) -> String {
-    format!(
-        "{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_NAME}={APP_NAME},{LABEL_INSTANCE}={}",
-        feed.name_any()
-    )
+/// The labels that pick out the children of `feed` (among every feed's, in the cache).
+pub fn children_labels(feed: &NuGetFeed) -> BTreeMap<String, String> {
+    let mut labels = selector_labels(feed);
+    labels.insert(LABEL_MANAGED_BY.to_owned(), MANAGED_BY.to_owned());
+    labels
 }
 
 /// Label selector for the label-filtered watches on children of every feed.

@@ -340,7 +340,7 @@ fn existing_keys_are_kept_missing_ones_generated_stale_ones_removed() {
 #[test]
 fn quantities_parse_to_bytes() {
     use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-    let q = |s: &str| validate::parse_quantity(&Quantity(s.into()));
+    let q = |s: &str| validate::size_in_bytes(&Quantity(s.into()));
     assert_eq!(q("250Mi"), Some(250 * 1024 * 1024));
     assert_eq!(q("1G"), Some(1_000_000_000));
     assert_eq!(q("1024"), Some(1024));

@@ -24,6 +24,7 @@ use crate::crd::{
     Scheduling,
 };
 use crate::keys::SecretGenerator;
+use crate::quantity;
 use crate::reconcile::dereference::{Dereferenced, GeneratedSecret, Lookup, Route};
 use crate::reconcile::location::{self, Location, Seniority};
 use crate::reconcile::names;
@@ -71,6 +72,15 @@ pub enum Error {
     /// A malformed or duplicate API key or read token entry.
     #[error("{0}")]
     BadCredentials(String),
+    /// A resource quantity the apiserver would refuse (the apply would fail with 422), or a
+    /// request above its limit.
+    #[error("{field} `{value}` {reason}")]
+    BadQuantity {
+        /// The field path, e.g. `spec.resources.requests.cpu`.
+        field: String,
+        value: String,
+        reason: String,
+    },
     /// `spec.maxPackageSize` is not a positive quantity.
     #[error("spec.maxPackageSize `{0}` must be a positive size such as 250Mi or 1Gi")]
     BadMaxPackageSize(String),
@@ -305,11 +315,16 @@ pub fn validate(
     };
     let max_package_bytes = match &spec.max_package_size {
         None => DEFAULT_MAX_PACKAGE_BYTES,
-        Some(q) => parse_quantity(q)
+        Some(q) => size_in_bytes(q)
             .filter(|b| *b > 0)
             .ok_or_else(|| Error::BadMaxPackageSize(q.0.clone()))?,
     };
-    let owner = feed.controller_owner_ref(&());
+    let resources = canonical_resources(spec.resources.as_ref().unwrap_or(&default_resources()))?;
+    let owner = feed.controller_owner_ref(&()).map(|o| OwnerReference {
+        // Foreground deletion of the feed waits for its children.
+        block_owner_deletion: Some(true),
+        ..o
+    });
 
     Ok(ValidatedFeed {
         feed: feed.clone(),
@@ -331,7 +346,7 @@ pub fn validate(
         read_tokens,
         max_package_bytes,
         delete_mode: spec.delete_mode,
-        resources: spec.resources.clone().unwrap_or_else(default_resources),
+        resources,
         scheduling: spec.scheduling.clone().unwrap_or_default(),
         service_account_annotations: spec
             .service_account
@@ -706,29 +721,75 @@ fn credential_set(
     Ok(set)
 }
 
-/// Parses a Kubernetes quantity into bytes (`250Mi`, `1G`, `1048576`, `1e6`).
-pub fn parse_quantity(q: &Quantity) -> Option<u64> {
-    let s = q.0.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (number, suffix) = s.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let factor: f64 = match suffix {
-        "" => 1.0,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "Ki" => 1024.0,
-        "Mi" => 1024.0 * 1024.0,
-        "Gi" => 1024.0 * 1024.0 * 1024.0,
-        "Ti" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        s if s.starts_with('e') || s.starts_with('E') => 10f64.powi(s[1..].parse().ok()?),
-        _ => return None,
+/// A size quantity in whole bytes (`250Mi`, `1G`, `1048576`, `1e6`); `None` when malformed
+/// or negative.
+pub fn size_in_bytes(q: &Quantity) -> Option<u64> {
+    quantity::Quantity::parse(&q.0)
+        .ok()
+        .and_then(|q| u64::try_from(q.whole_units()).ok())
+}
+
+/// Checks every quantity of `spec.resources` and writes it in the apiserver's canonical form,
+/// so the built Deployment equals the live one (`0.5` is stored as `500m`: compared as
+/// written, every reconcile would apply again).
+fn canonical_resources(resources: &ResourceRequirements) -> Result<ResourceRequirements, Error> {
+    let requests = parse_quantities("requests", &resources.requests)?;
+    let limits = parse_quantities("limits", &resources.limits)?;
+    for (name, (value, request)) in &requests {
+        if let Some((limit, limit_q)) = limits.get(name)
+            && request.cmp_value(limit_q).is_gt()
+        {
+            return Err(bad_quantity(
+                format!("spec.resources.requests.{name}"),
+                value,
+                format!("must not exceed spec.resources.limits.{name} `{}`", limit.0),
+            ));
+        }
+    }
+    let canonical = |parsed: &ParsedQuantities<'_>| {
+        parsed
+            .iter()
+            .map(|(name, (_, q))| ((*name).to_owned(), Quantity(q.canonical())))
+            .collect()
     };
-    let bytes = number * factor;
-    (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+    Ok(ResourceRequirements {
+        requests: resources.requests.as_ref().map(|_| canonical(&requests)),
+        limits: resources.limits.as_ref().map(|_| canonical(&limits)),
+        ..resources.clone()
+    })
+}
+
+/// Resource name to the quantity as written and parsed.
+type ParsedQuantities<'a> = BTreeMap<&'a str, (&'a Quantity, quantity::Quantity)>;
+
+/// Parses `spec.resources.{kind}`: every quantity well formed and not negative.
+fn parse_quantities<'a>(
+    kind: &str,
+    map: &'a Option<BTreeMap<String, Quantity>>,
+) -> Result<ParsedQuantities<'a>, Error> {
+    let mut parsed = BTreeMap::new();
+    for (name, value) in map.iter().flatten() {
+        let field = format!("spec.resources.{kind}.{name}");
+        let q = quantity::Quantity::parse(&value.0)
+            .map_err(|e| bad_quantity(field.clone(), value, e.to_string()))?;
+        if q.is_negative() {
+            return Err(bad_quantity(
+                field,
+                value,
+                "must not be negative".to_owned(),
+            ));
+        }
+        parsed.insert(name.as_str(), (value, q));
+    }
+    Ok(parsed)
+}
+
+fn bad_quantity(field: String, value: &Quantity, reason: String) -> Error {
+    Error::BadQuantity {
+        field,
+        value: value.0.clone(),
+        reason,
+    }
 }
 
 fn is_feed_name(s: &str) -> bool {

@@ -4,6 +4,9 @@
 //! certificates made by `openssl` in a temporary folder, stopped when dropped.
 //!
 //! Without either the tests fail, unless `NUGET_SKIP_CLUSTER_TESTS=1` says to skip them.
+//!
+//! The envtest apiserver keeps an audit log of the user `nuget-operator` (its client is
+//! `operator_client`), so tests can count the operator's requests.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
@@ -17,6 +20,11 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 
 pub struct TestCluster {
     pub client: Client,
+    /// For the operator under test: user `nuget-operator` (in `system:masters`) on envtest,
+    /// whose requests the audit log records; the same as `client` on a `$KUBECONFIG` cluster.
+    pub operator_client: Client,
+    /// JSON lines, one per request of `operator_client` (envtest only).
+    pub audit_log: Option<PathBuf>,
     /// True when we started the apiserver ourselves (1.20: no controllers, no GC).
     pub envtest: bool,
     pub kubeconfig: PathBuf,
@@ -46,6 +54,8 @@ pub async fn start() -> Option<TestCluster> {
             .await
             .expect("KUBECONFIG is set but unusable");
         return Some(TestCluster {
+            operator_client: client.clone(),
+            audit_log: None,
             client,
             envtest: false,
             kubeconfig: PathBuf::from(path),
@@ -66,6 +76,30 @@ pub async fn start() -> Option<TestCluster> {
         assets.display()
     );
     Some(envtest(&apiserver, &etcd).await)
+}
+
+const OPERATOR_TOKEN: &str = "envtest-operator-token";
+
+/// Metadata of every request of the operator's user, nothing else.
+const AUDIT_POLICY: &str = r#"apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    users: ["nuget-operator"]
+  - level: None
+"#;
+
+impl TestCluster {
+    /// The audit events of `operator_client` so far (`None` without an audit log).
+    pub fn operator_requests(&self) -> Option<Vec<serde_json::Value>> {
+        let log = std::fs::read_to_string(self.audit_log.as_ref()?).unwrap_or_default();
+        Some(
+            log.lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect(),
+        )
+    }
 }
 
 fn free_port() -> u16 {
@@ -155,9 +189,11 @@ async fn envtest(apiserver: &Path, etcd: &Path) -> TestCluster {
     let token = "envtest-admin-token";
     std::fs::write(
         d.join("tokens.csv"),
-        format!("{token},admin,admin-uid,system:masters\n"),
+        format!("{token},admin,admin-uid,system:masters\n{OPERATOR_TOKEN},nuget-operator,operator-uid,system:masters\n"),
     )
     .unwrap();
+    std::fs::write(d.join("audit-policy.yaml"), AUDIT_POLICY).unwrap();
+    let audit_log = d.join("audit.log");
 
     let (client_port, peer_port, api_port) = (free_port(), free_port(), free_port());
     let log = |name: &str| std::fs::File::create(d.join(name)).unwrap();
@@ -196,6 +232,12 @@ async fn envtest(apiserver: &Path, etcd: &Path) -> TestCluster {
             ),
             &format!("--service-account-key-file={}", d.join("sa.pub").display()),
             "--enable-priority-and-fairness=false",
+            &format!(
+                "--audit-policy-file={}",
+                d.join("audit-policy.yaml").display()
+            ),
+            &format!("--audit-log-path={}", audit_log.display()),
+            "--audit-log-mode=blocking",
         ])
         .stdout(Stdio::null())
         .stderr(log("kube-apiserver.log"))
@@ -210,8 +252,18 @@ async fn envtest(apiserver: &Path, etcd: &Path) -> TestCluster {
         ),
     )
     .unwrap();
+    let operator_kubeconfig = d.join("kubeconfig-operator");
+    std::fs::write(
+        &operator_kubeconfig,
+        std::fs::read_to_string(&kubeconfig)
+            .unwrap()
+            .replace(token, OPERATOR_TOKEN),
+    )
+    .unwrap();
     let mut cluster = TestCluster {
         client: client_for(&kubeconfig).await,
+        operator_client: client_for(&operator_kubeconfig).await,
+        audit_log: Some(audit_log),
         envtest: true,
         kubeconfig,
         processes: vec![etcd_proc, api_proc],

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README's quick start runs it and as CI runs it (.ci/run):
-# installs the real tools the tests drive (NuGet.exe on mono, moto, Azurite, nginx, a
-# kube-apiserver + etcd control plane, Helm and manifest validators), checks formatting and
-# lints, then runs every test.
+# checks the machine and installs what the scripts and the build need (.ci/preflight.sh, in
+# seconds when all is there), installs the real tools the tests drive (NuGet.exe on mono, moto,
+# Azurite, nginx, a kube-apiserver + etcd control plane, Helm and manifest validators), checks
+# formatting and lints, then runs every test.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+.ci/preflight.sh
 .ci/install-deps.sh
 # shellcheck disable=SC1091
 source .ci/cache/env.sh

@@ -9,15 +9,13 @@
 #      libc6-dev (the linker, and aws-lc-sys, the TLS library of kube and reqwest, compiles C),
 #      procps (tests stop servers with kill);
 #   3. Rust: cargo and rustc no older than the workspace's rust-version, and the rustfmt and clippy
-#      components (`rustup component add` when rustup manages the toolchain);
-#   4. cargo-nextest: kept when `cargo nextest` runs, else built with `cargo install --locked`.
+#      components (`rustup component add` when rustup manages the toolchain).
+# cargo-nextest is optional: tests/run-all.sh falls back to `cargo test` without it.
 # Idempotent and quiet: one line when everything is there, one more per install.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${NUGET_CI_CACHE:-$REPO/.ci/cache}"
-# The newest cargo-nextest whose own rust-version (1.88) the workspace's allows.
-NEXTEST_VERSION=0.9.114
 
 fail() {
   printf 'preflight: %s\n' "$1" >&2
@@ -81,16 +79,4 @@ if ! components_work; then
   components_work || fail "rustup added rustfmt and clippy, yet \`cargo fmt --version\` or \`cargo clippy --version\` fails."
 fi
 
-# ---------------------------------------------------------------- 4. cargo-nextest
-if ! cargo nextest --version >/dev/null 2>&1; then
-  installing "cargo-nextest $NEXTEST_VERSION (cargo install --locked; a few minutes)"
-  # Without CARGO_TARGET_DIR cargo builds in a temporary folder it removes afterwards, rather
-  # than in the workspace's target folder.
-  env -u CARGO_TARGET_DIR cargo install --locked --no-default-features \
-    "cargo-nextest@$NEXTEST_VERSION" >"$CACHE/cargo-install-nextest.log" 2>&1 \
-    || { tail -n 40 "$CACHE/cargo-install-nextest.log" >&2; fail "cargo install cargo-nextest failed (log: $CACHE/cargo-install-nextest.log)."; }
-  cargo nextest --version >/dev/null 2>&1 \
-    || fail "cargo-nextest was installed into ${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}/bin, which is not on PATH: add it, then run again."
-fi
-
-echo "==> preflight: Debian packages, Rust $have_version (rustfmt, clippy), $(cargo nextest --version | head -n1): ready"
+echo "==> preflight: Debian packages, Rust $have_version (rustfmt, clippy): ready"

@@ -7,14 +7,16 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# The installers' cache folder (NUGET_CI_CACHE overrides it for all of them).
+cache="${NUGET_CI_CACHE:-.ci/cache}"
 .ci/preflight.sh
 .ci/install-deps.sh
 # shellcheck disable=SC1091
-source .ci/cache/env.sh
+source "$cache/env.sh"
 # Helm 3 CLI, Helm v4 SDK, kubernetes-validate, kubectl, shellcheck (tests/tests/chart*.rs).
 .ci/install-chart-tools.sh
 # shellcheck disable=SC1091
-source .ci/cache/chart-env.sh
+source "$cache/chart-env.sh"
 bash .ci/envtest.sh >/dev/null
 export KUBEBUILDER_ASSETS="${KUBEBUILDER_ASSETS:-$PWD/.ci/cache/kubebuilder}"
 

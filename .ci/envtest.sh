@@ -5,7 +5,8 @@
 # No registry we can reach ships a kube-apiserver binary, so it is built from Debian's own
 # `kubernetes` source package (1.20.2) with Debian's Go, after swapping the vendored
 # modern-go/reflect2 1.0.1 (crashes on Go >= 1.18 at the first custom-resource create) for
-# Debian's 1.0.2. etcd is Debian's `etcd-server`. See shared/reference/test-infrastructure.md.
+# Debian's 1.0.2. etcd is Debian's `etcd-server`. The cluster tests start both on loopback with
+# the flags 1.20 needs (operator/tests/support/mod.rs, tests/tests/support/cluster.rs).
 #
 # Idempotent: when both binaries are already in the folder it does nothing. A cold build takes
 # about 4-6 minutes of CPU on 2 cores and 1.5 GB of scratch space (removed afterwards).
@@ -27,19 +28,19 @@ if have && "$assets/kube-apiserver" --version >/dev/null 2>&1; then
 fi
 
 log() { echo "envtest: $*" >&2; }
-sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+# shellcheck disable=SC1091 # (shellcheck checks debian.sh on its own)
+source "$repo/.ci/debian.sh"
 
 # --- Debian packages: etcd, Go, the fixed reflect2, and dpkg-source for `apt-get source`.
 need_pkgs=()
 for p in etcd-server golang-go golang-github-modern-go-reflect2-dev dpkg-dev make rsync; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
+    deb_installed "$p" || need_pkgs+=("$p")
 done
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
     log "installing ${need_pkgs[*]}"
-    # Wait for a dpkg lock another installer (.ci/install-deps.sh) may hold.
-    sudo_if_needed apt-get -o DPkg::Lock::Timeout=900 update -qq
-    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 \
-        install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2
+    cache="${NUGET_CI_CACHE:-$repo/.ci/cache}"
+    mkdir -p "$cache"
+    apt_install "$cache/apt-envtest.log" "${need_pkgs[@]}"
 fi
 
 etcd_bin="$(command -v etcd || true)"
@@ -77,7 +78,7 @@ src="$(find "$work/src" -mindepth 1 -maxdepth 1 -type d -name 'kubernetes-*' | h
 # --- The reflect2 fix (see the header).
 fixed=/usr/share/gocode/src/github.com/modern-go/reflect2
 vendored="$src/vendor/github.com/modern-go/reflect2"
-[ -d "$fixed" ] && [ -d "$vendored" ] || { log "reflect2 folders missing ($fixed, $vendored)"; exit 1; }
+if [ ! -d "$fixed" ] || [ ! -d "$vendored" ]; then log "reflect2 folders missing ($fixed, $vendored)"; exit 1; fi
 rm -f "$vendored"/*.go
 cp "$fixed"/*.go "$vendored"/
 log "building kube-apiserver (several minutes)"

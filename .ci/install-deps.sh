@@ -5,7 +5,8 @@
 #   PyPI:   moto[server]==5.2.5 (S3 emulator)
 # npm and PyPI tools go into a project-local, git-ignored cache (.ci/cache/ by default,
 # override with NUGET_CI_CACHE). Idempotent: a second run only checks and prints.
-# Non-interactive; needs root (or sudo) for apt-get only when a Debian package is missing.
+# Non-interactive; needs root (or sudo) for apt-get only when a Debian package is missing, and
+# npm (Debian's nodejs and npm, which .ci/preflight.sh installs).
 #
 # Afterwards `source .ci/cache/env.sh` exports NUGET_EXE, MONO, AZURITE_BLOB, MOTO_SERVER.
 set -euo pipefail
@@ -28,32 +29,21 @@ T_ALL=$(now)
 step_start() { T_STEP=$(now); echo "==> $1"; }
 step_end() { awk -v a="$T_STEP" -v b="$(now)" -v n="$1" 'BEGIN { printf "    %s: %.1f s\n", n, b - a }'; }
 
-SUDO=""
-if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
-# apt-get, non-interactive even through sudo, waiting for a dpkg lock another apt run holds.
-apt_get() { $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 "$@"; }
+# shellcheck disable=SC1091 # (shellcheck checks debian.sh on its own)
+source "$REPO/.ci/debian.sh"
+
+command -v npm >/dev/null 2>&1 \
+  || { echo "npm not found: run .ci/preflight.sh first (it installs Debian's nodejs and npm)" >&2; exit 1; }
 
 # ---------------------------------------------------------------- Debian packages
 step_start "Debian packages: ${APT_PACKAGES[*]}"
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
-    missing+=("$p")
-  fi
+  deb_installed "$p" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "    installing: ${missing[*]}"
-  # Never let a package's maintainer script start a daemon (nginx would bind :80).
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
-    $SUDO chmod +x /usr/sbin/policy-rc.d
-    trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
-  fi
-  apt_get update -qq
-  apt_get install -y -qq --no-install-recommends \
-    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-    "${missing[@]}" >"$CACHE/apt-install.log" 2>&1 \
-    || { tail -n 40 "$CACHE/apt-install.log"; exit 1; }
+  apt_install "$CACHE/apt-install.log" "${missing[@]}"
 else
   echo "    already installed"
 fi
@@ -113,17 +103,10 @@ if [ -x "$MOTO_SERVER" ] && [ "$(moto_installed_version)" = "$MOTO_VERSION" ] \
    && "$VENV/bin/python" -c 'import flask, flask_cors' 2>/dev/null; then
   echo "    already installed"
 else
-  PY=""
-  for c in python3 /usr/bin/python3; do
-    if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import venv, ensurepip' 2>/dev/null; then PY="$c"; break; fi
-  done
-  if [ -z "$PY" ]; then
-    # Debian's python3 needs python3-venv for ensurepip.
-    apt_get update -qq
-    apt_get install -y -qq --no-install-recommends python3-venv >/dev/null
-    PY=/usr/bin/python3
+  if [ ! -x "$VENV/bin/python" ]; then
+    PY="$(venv_python "$CACHE/apt-python3-venv.log")"
+    "$PY" -m venv "$VENV"
   fi
-  [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
     "moto[server]==$MOTO_VERSION" >"$CACHE/pip-moto.log" 2>&1 \
     || { tail -n 40 "$CACHE/pip-moto.log"; exit 1; }

@@ -37,7 +37,10 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the controller against the cluster of the current kubeconfig or service account.
+    /// Run the controller on the cluster of KUBECONFIG (or of its pod: in-cluster config).
+    ///
+    /// The kubeconfig is the one KUBECONFIG names, else ~/.kube/config; without either, in a
+    /// pod, the operator talks to its own cluster with the pod's service account.
     Run(RunArgs),
     /// Print the NuGetFeed CustomResourceDefinition (YAML).
     Crd,

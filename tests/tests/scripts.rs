@@ -20,14 +20,18 @@ fn shell_scripts_pass_shellcheck() {
         Ok(s) => s,
         Err(why) => return missing_or_skip("shellcheck", &why, CHART_TOOLS_HINT).unwrap_or(()),
     };
-    let mut scripts: Vec<PathBuf> = ["tests", "bench"]
+    let mut scripts: Vec<PathBuf> = ["tests", "bench", ".ci"]
         .into_iter()
         .flat_map(|dir| std::fs::read_dir(repo_root().join(dir)).unwrap())
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "sh"))
         .collect();
-    scripts.push(repo_root().join(".ci/install-chart-tools.sh"));
-    assert!(scripts.len() >= 5, "{scripts:?}");
+    scripts.push(repo_root().join(".ci/run"));
+    assert!(
+        scripts.iter().any(|p| p.ends_with(".ci/preflight.sh")),
+        "{scripts:?}"
+    );
+    assert!(scripts.len() >= 10, "{scripts:?}");
     let out = std::process::Command::new(shellcheck)
         .args(&scripts)
         .output()

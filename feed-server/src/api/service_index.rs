@@ -1,10 +1,10 @@
-//! The service index (`GET {base}/index.json`, SI-1..SI-5): the list of resources a client
-//! discovers everything else from.
+//! The service index (`GET {base}/index.json`): the list of resources a client discovers
+//! everything else from, each an absolute URL under the feed base.
 //!
-//! The official client looks `@type`s up ordinally in hard-coded lists (SI-3), and several of
-//! the documented names are not in those lists (finding 1 in `nuget-protocol.md`: a feed that
-//! only advertises `SearchQueryService/3.0.0-rc` has no search in Visual Studio). So every name
-//! either the docs or the client use is advertised, each pointing at the same URL.
+//! The official client looks `@type`s up ordinally (case-sensitive) in hard-coded lists, and
+//! several of the documented names are not in those lists: a feed that only advertises
+//! `SearchQueryService/3.0.0-rc` has no search in Visual Studio. So every name either the docs
+//! or the client use is advertised, each pointing at the same URL.
 
 use serde_json::{Value, json};
 
@@ -12,8 +12,8 @@ use super::urls::{FeedUrls, Hive};
 
 /// The service index document.
 ///
-/// `vulnerabilities`: advertise `VulnerabilityInfo/6.7.0`. VUL-1: only when the feed serves at
-/// least one vulnerability page; with zero pages the resource must be absent.
+/// `vulnerabilities`: advertise `VulnerabilityInfo/6.7.0`. Only when the feed serves at least
+/// one vulnerability page: the protocol says that with zero pages the resource must be absent.
 pub fn render(urls: &FeedUrls, vulnerabilities: bool) -> Value {
     let mut resources = Vec::new();
     let mut add = |types: &[&str], id: String, comment: &str| {
@@ -24,8 +24,8 @@ pub fn render(urls: &FeedUrls, vulnerabilities: bool) -> Value {
         );
     };
 
-    // SI-3 / finding 1: the client finds search only under /Versioned, /3.4.0 or /3.0.0-beta;
-    // the bare name, /3.0.0-rc and /3.5.0 (packageType, SQ-5) are for other tools.
+    // The official client finds search only under /Versioned, /3.4.0 or /3.0.0-beta; the bare
+    // name, /3.0.0-rc and /3.5.0 (the packageType filter) are for other tools.
     add(
         &[
             "SearchQueryService",
@@ -36,9 +36,9 @@ pub fn render(urls: &FeedUrls, vulnerabilities: bool) -> Value {
             "SearchQueryService/Versioned",
         ],
         urls.search(),
-        "Query endpoint of the search service (SQ-1)",
+        "Query endpoint of the search service",
     );
-    // The client finds autocomplete only under /Versioned or /3.0.0-beta (AC-4).
+    // The official client finds autocomplete only under /Versioned or /3.0.0-beta.
     add(
         &[
             "SearchAutocompleteService",
@@ -48,9 +48,10 @@ pub fn render(urls: &FeedUrls, vulnerabilities: bool) -> Value {
             "SearchAutocompleteService/Versioned",
         ],
         urls.autocomplete(),
-        "Autocomplete endpoint of the search service (AC-1, AC-2)",
+        "Autocomplete endpoint of the search service: package ids, or the versions of one",
     );
-    // REG-1 and nuget.org's layout (finding 8): three hives.
+    // Three hives, laid out as nuget.org's: plain and gzip without SemVer 2.0.0 packages, and
+    // gzip with them.
     add(
         &[
             "RegistrationsBaseUrl",
@@ -73,7 +74,7 @@ pub fn render(urls: &FeedUrls, vulnerabilities: bool) -> Value {
     add(
         &["PackageBaseAddress/3.0.0"],
         urls.flat_container(),
-        "Package content: version lists, .nupkg and .nuspec files (PBA-1..PBA-4)",
+        "Package content: version lists, .nupkg and .nuspec files",
     );
     add(
         &["PackagePublish/2.0.0"],
@@ -88,23 +89,24 @@ pub fn render(urls: &FeedUrls, vulnerabilities: bool) -> Value {
     add(
         &["ReadmeUriTemplate/6.13.0", "ReadmeUriTemplate/Versioned"],
         urls.readme_template(),
-        "URI template of a package's embedded readme (TPL-3)",
+        "URI template of a package's embedded readme",
     );
     add(
         &["Catalog/3.0.0"],
         urls.catalog_index(),
-        "Append-only log of package changes (CAT-1)",
+        "Append-only log of package changes",
     );
     if vulnerabilities {
         add(
             &["VulnerabilityInfo/6.7.0"],
             urls.vulnerability_index(),
-            "Known vulnerabilities of packages in this feed (VUL-1)",
+            "Known vulnerabilities of packages in this feed",
         );
     }
 
     // nuget.org marks the Versioned entry with clientVersion 4.3.0-alpha, so only clients
-    // that understand SemVer2 pick it (SI-3).
+    // that understand SemVer2 pick it (a client takes the entries with the highest
+    // clientVersion not above its own).
     resources.push(json!({
         "@id": urls.registration_base(Hive::SemVer2Gz),
         "@type": "RegistrationsBaseUrl/Versioned",
@@ -130,7 +132,7 @@ mod tests {
             .collect()
     }
 
-    /// Finding 1 / SI-3: without these exact strings the official client has no search,
+    /// The official client looks these exact strings up: without them it has no search,
     /// autocomplete, metadata, restore, push or readme.
     #[test]
     fn advertises_every_type_the_official_client_looks_up() {
@@ -160,7 +162,8 @@ mod tests {
 
     #[test]
     fn every_id_is_absolute_and_under_the_feed_directory() {
-        // SI-2: relative @ids are skipped by the client; SI-5: PreAuthenticate.
+        // The client skips relative @ids, and since NuGet 6.7 it sends credentials ahead
+        // (PreAuthenticate) only to URLs under the directory of index.json.
         let index = render(&FeedUrls::new(BASE), true);
         assert_eq!(index["version"], "3.0.0");
         for r in index["resources"].as_array().unwrap() {
@@ -172,7 +175,7 @@ mod tests {
 
     #[test]
     fn vulnerability_info_only_when_pages_exist() {
-        // VUL-1: zero pages means the resource must not be advertised.
+        // Zero vulnerability pages: the protocol says the resource must not be advertised.
         let index = render(&FeedUrls::new(BASE), false);
         assert!(!types(&index).contains(&"VulnerabilityInfo/6.7.0"));
     }

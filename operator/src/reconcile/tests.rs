@@ -199,12 +199,15 @@ fn pod_mounts_hashed_keys_never_the_plaintext_secret() {
     let keys_file = secret_text(&r.auth, "api-keys.yaml");
     let plain = secret_text(&r.api_keys, "ci");
     assert!(!keys_file.contains(&plain));
-    assert!(keys_file.contains(&crate::keys::sha256_hex(&plain)));
+    assert!(keys_file.contains(&nuget_feed_config::KeyHash::of(&plain).to_hex()));
     let tokens_file = secret_text(&r.auth, "read-tokens.txt");
-    assert!(tokens_file.contains(&format!(
-        "sha256:{}",
-        crate::keys::sha256_hex(&secret_text(r.read_tokens.as_ref().unwrap(), "devs"))
-    )));
+    assert!(
+        tokens_file.contains(&format!(
+            "sha256:{}",
+            nuget_feed_config::KeyHash::of(&secret_text(r.read_tokens.as_ref().unwrap(), "devs"))
+                .to_hex()
+        ))
+    );
 }
 
 /// Changing a key (rotation) or the config must change the pod template, or the pods keep
@@ -519,6 +522,33 @@ fn bad_values_are_refused_with_clear_messages() {
     let mut f = base.clone();
     f.metadata.name = Some("x".repeat(60));
     assert!(matches!(invalid(&f, &d), Error::BadName(_)));
+}
+
+/// Package patterns are the feed server's globs: the operator accepts what the server accepts
+/// (`*` anywhere) and refuses, with an InvalidSpec condition naming the pattern, what the server
+/// would refuse at start-up. Before they shared a parser, `*.Json` passed here and crash-looped
+/// the pods.
+#[test]
+fn api_key_patterns_are_the_feed_servers_globs() {
+    let base = feed(EXAMPLE);
+    let d = deref_for(&base);
+    let mut f = base.clone();
+    f.spec.api_keys[0].packages = vec!["*.Json".into(), "Contoso.*.Core".into()];
+    let v = validate::validate(&f, &d, &Settings::default(), &mut counter()).unwrap();
+    assert!(v.api_keys[0].packages[0].matches("Newtonsoft.Json"));
+    assert!(v.api_keys[0].packages[1].matches("contoso.lib.core"));
+    for bad in ["Contoso.?", "a b", ""] {
+        let mut f = base.clone();
+        f.spec.api_keys[0].packages = vec!["Contoso.*".into(), bad.into()];
+        let err = invalid(&f, &d);
+        assert_eq!(err.category(), crate::consts::REASON_INVALID_SPEC);
+        let message = err.to_string();
+        assert!(
+            message.starts_with("spec.apiKeys[default].packages: package pattern")
+                && message.contains(&format!("`{bad}`")),
+            "{message}"
+        );
+    }
 }
 
 /// Generated keys are never rewritten: rewriting would lock out every client using them.

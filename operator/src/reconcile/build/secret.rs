@@ -34,12 +34,11 @@ pub(super) fn build_plaintext(
 
 /// The feed server's `api-keys.yaml` (and `read-tokens.txt`): hashes only.
 pub(super) fn build_auth(feed: &ValidatedFeed) -> Result<Secret, Error> {
-    let api_keys =
-        keys::api_keys_file(&feed.api_keys, &feed.api_key_secret.entries).map_err(|e| {
-            Error::Serialize {
-                what: "api-keys.yaml",
-                message: e.to_string(),
-            }
+    let api_keys = keys::api_keys_file(&feed.api_keys, &feed.api_key_secret.entries)
+        .to_yaml()
+        .map_err(|e| Error::Serialize {
+            what: "api-keys.yaml",
+            message: e.to_string(),
         })?;
     let mut data = BTreeMap::from([(
         API_KEYS_FILE_KEY.to_owned(),

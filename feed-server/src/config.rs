@@ -10,10 +10,13 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-pub use nuget_feed_config::{
+use nuget_feed_config::{
     DEFAULT_HEADER_TIMEOUT_MS, DEFAULT_MAX_PACKAGE_BYTES, DEFAULT_SYNC_INTERVAL_MS,
-    DEFAULT_UPLOAD_IDLE_TIMEOUT_MS, DeleteMode, FileConfig, LogFormat, StorageConfig,
+    DEFAULT_UPLOAD_IDLE_TIMEOUT_MS,
 };
+// The file's types are part of this module's API (`Config::resolve` takes a `FileConfig`, and
+// `Config` holds the enums), so callers find them next to it.
+pub use nuget_feed_config::{DeleteMode, FileConfig, LogFormat, StorageConfig};
 
 /// Command-line flags and their environment variables; each overrides the file.
 #[derive(Debug, Clone, Default, clap::Args)]

@@ -201,13 +201,9 @@ fn pod_mounts_hashed_keys_never_the_plaintext_secret() {
     assert!(!keys_file.contains(&plain));
     assert!(keys_file.contains(&nuget_feed_config::KeyHash::of(&plain).to_hex()));
     let tokens_file = secret_text(&r.auth, "read-tokens.txt");
-    assert!(
-        tokens_file.contains(&format!(
-            "sha256:{}",
-            nuget_feed_config::KeyHash::of(&secret_text(r.read_tokens.as_ref().unwrap(), "devs"))
-                .to_hex()
-        ))
-    );
+    let devs = secret_text(r.read_tokens.as_ref().unwrap(), "devs");
+    let devs_hash = nuget_feed_config::KeyHash::of(&devs).to_hex();
+    assert!(tokens_file.contains(&format!("sha256:{devs_hash}")));
 }
 
 /// Changing a key (rotation) or the config must change the pod template, or the pods keep

@@ -1,119 +1,22 @@
 //! The feed server's configuration: one YAML file, every field overridable by a `NUGET_FEED_*`
 //! environment variable or a command-line flag, resolved into one validated [`Config`].
 //!
-//! `FileConfig` is what the file says (the operator renders exactly this into a ConfigMap), `Args`
-//! is what was typed, and [`Config::resolve`] merges them (flag > env > file > default) and
-//! validates once, so nothing after it checks again.
+//! [`FileConfig`] is what the file says (its type lives in `nuget_feed_config`, because the
+//! operator renders exactly this into a ConfigMap), `Args` is what was typed, and
+//! [`Config::resolve`] merges them (flag > env > file > default) and validates once, so nothing
+//! after it checks again.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
-/// 250 MiB, nuget.org's limit (PUB-8).
-pub const DEFAULT_MAX_PACKAGE_BYTES: u64 = 250 * 1024 * 1024;
-/// Replicas look for each other's changes this often (DESIGN invariant 4: converge within 2 s).
-pub const DEFAULT_SYNC_INTERVAL_MS: u64 = 1000;
-/// Time a client has to send its request headers (slow-loris protection).
-pub const DEFAULT_HEADER_TIMEOUT_MS: u64 = 20_000;
-/// Longest pause in a package upload before it is cut with 408.
-pub const DEFAULT_UPLOAD_IDLE_TIMEOUT_MS: u64 = 30_000;
-
-/// The configuration file, field by field. Unknown fields are an error so a typo is not ignored.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub struct FileConfig {
-    /// Address and port to listen on. Default `0.0.0.0:5000`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub listen: Option<SocketAddr>,
-    /// Public URL of the feed, without `index.json` (e.g. `https://nuget.example.com/team-a/main`).
-    /// Every URL the feed serves is built from it. When absent, URLs come from the request's
-    /// Host / X-Forwarded-Proto / X-Forwarded-Host / X-Forwarded-Prefix headers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub public_base_url: Option<String>,
-    /// Path under which the feed is served (e.g. `/team-a/main`); the service index is at
-    /// `{path_base}/index.json`. Defaults to the path of `public_base_url`, else the root.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path_base: Option<String>,
-    /// Where the feed's state lives.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub storage: Option<StorageConfig>,
-    /// Largest accepted package upload in bytes; larger pushes get 413. Default 250 MiB.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_package_bytes: Option<u64>,
-    /// File with the API keys allowed to push and unlist (see [`crate::auth`] for the format).
-    /// Without it the feed accepts no pushes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_keys_file: Option<PathBuf>,
-    /// File with read tokens, one per line (plain or `sha256:<hex>`). When set, every read
-    /// needs HTTP Basic authentication with one of them as the password.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub read_tokens_file: Option<PathBuf>,
-    /// What `DELETE {publish}/{id}/{version}` does: `unlist` (default, as nuget.org) or `delete`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delete_mode: Option<DeleteMode>,
-    /// How often, in milliseconds, the server picks up changes made by other replicas.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sync_interval_ms: Option<u64>,
-    /// Milliseconds a client has to send a request's headers; an idle keep-alive connection is
-    /// closed after as long. Default 20000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub header_timeout_ms: Option<u64>,
-    /// Longest pause, in milliseconds, while a package upload streams in; the upload is cut
-    /// with 408 after it, and also when it averages under 1 KiB/s once twice this has passed.
-    /// Default 30000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub upload_idle_timeout_ms: Option<u64>,
-    /// Optional file (YAML or JSON) of vulnerability advisories served by VulnerabilityInfo
-    /// and shown in registration and search.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vulnerabilities_file: Option<PathBuf>,
-    /// Folder for uploads in progress. Defaults to the system temp folder.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub temp_dir: Option<PathBuf>,
-    /// Log format: `json` (default) or `text`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub log_format: Option<LogFormat>,
-    /// On S3, Azure Blob or GCS storage: answer package file downloads with a redirect (302)
-    /// to a pre-signed URL of the stored object, so the bytes flow from the store and not
-    /// through the server. Default false; refused at start-up for other storage.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redirect_downloads: Option<bool>,
-}
-
-/// Object storage for the feed.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub struct StorageConfig {
-    /// A local folder (`./data`, `/var/lib/nuget`, `file:///abs`), `memory://` (tests),
-    /// `s3://bucket/prefix`, `az://container/prefix` or `gs://bucket/prefix`. Default `./data`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// Backend options as `object_store` names them (`aws_region`, `aws_endpoint`,
-    /// `aws_allow_http`, `aws_virtual_hosted_style_request`, `azure_storage_account_name`, ...).
-    /// Credentials are better left to the backend's usual environment variables.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub options: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum DeleteMode {
-    /// Hide the version from search and restore-by-range; it stays downloadable (nuget.org).
-    #[default]
-    Unlist,
-    /// Remove the version and its files for good.
-    Delete,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum LogFormat {
-    #[default]
-    Json,
-    Text,
-}
+use nuget_feed_config::{
+    DEFAULT_HEADER_TIMEOUT_MS, DEFAULT_MAX_PACKAGE_BYTES, DEFAULT_SYNC_INTERVAL_MS,
+    DEFAULT_UPLOAD_IDLE_TIMEOUT_MS,
+};
+// The file's types are part of this module's API (`Config::resolve` takes a `FileConfig`, and
+// `Config` holds the enums), so callers find them next to it.
+pub use nuget_feed_config::{DeleteMode, FileConfig, LogFormat, StorageConfig};
 
 /// Command-line flags and their environment variables; each overrides the file.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -207,7 +110,7 @@ pub enum ConfigError {
     Parse {
         path: PathBuf,
         #[source]
-        source: serde_yaml_ng::Error,
+        source: nuget_feed_config::Error,
     },
     /// A value is out of range or malformed.
     #[error("invalid {field}: {message}")]
@@ -229,7 +132,7 @@ impl Config {
     /// Reads the file named by `args.config` (if any) and merges it with the flags.
     pub fn load(args: Args) -> Result<Config, ConfigError> {
         let file = match &args.config {
-            Some(path) => FileConfig::read(path)?,
+            Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
         Config::resolve(file, args)
@@ -324,24 +227,16 @@ impl Config {
     }
 }
 
-impl FileConfig {
-    pub fn read(path: &Path) -> Result<FileConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        FileConfig::parse(&text).map_err(|source| ConfigError::Parse {
-            path: path.to_owned(),
-            source,
-        })
-    }
-
-    pub fn parse(yaml: &str) -> Result<FileConfig, serde_yaml_ng::Error> {
-        if yaml.trim().is_empty() {
-            return Ok(FileConfig::default());
-        }
-        serde_yaml_ng::from_str(yaml)
-    }
+/// Reads and parses the config file at `path`.
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    FileConfig::parse(&text).map_err(|source| ConfigError::Parse {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> ConfigError {

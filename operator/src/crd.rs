@@ -13,6 +13,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, CustomResourceExt, KubeSchema};
+use nuget_feed_config::Scope;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -301,33 +302,23 @@ pub struct ApiKeySpec {
     /// and undeprecate). Default both.
     #[serde(default = "default_scopes")]
     #[schemars(length(min = 1))]
-    pub scopes: Vec<ApiKeyScope>,
-    /// Package id patterns the key may push or manage (`*` wildcards, e.g. `Contoso.*`).
-    /// Default `["*"]`.
+    pub scopes: Vec<Scope>,
+    /// Package id patterns the key may push or manage, compared ignoring case. `*` matches any
+    /// run of characters (none, or several, dots included) and may appear anywhere and any number
+    /// of times; every other character must be a package-id character (letters, digits, `.`,
+    /// `-`, `_`). E.g. `Contoso.*`, `*.Json`, `Contoso.*.Core`, `Newtonsoft.Json`, or `*` for
+    /// every id. Default `["*"]`.
     #[serde(default = "default_packages")]
     #[schemars(length(min = 1))]
     pub packages: Vec<String>,
 }
 
-fn default_scopes() -> Vec<ApiKeyScope> {
-    vec![ApiKeyScope::Push, ApiKeyScope::Unlist]
+fn default_scopes() -> Vec<Scope> {
+    vec![Scope::Push, Scope::Unlist]
 }
 
 fn default_packages() -> Vec<String> {
     vec!["*".to_owned()]
-}
-
-/// A permission of an API key.
-#[derive(
-    JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum ApiKeyScope {
-    /// Push new packages and versions.
-    Push,
-    /// Manage existing versions: unlist (or delete, with `deleteMode: Delete`), relist,
-    /// deprecate and undeprecate them.
-    Unlist,
 }
 
 /// Read access to the feed.
@@ -365,6 +356,17 @@ pub enum DeleteMode {
     #[default]
     Unlist,
     Delete,
+}
+
+/// The feed server's config file spells the same choice in snake_case (`unlist`, `delete`),
+/// while Kubernetes APIs use PascalCase values, so the CRD keeps its own enum.
+impl From<DeleteMode> for nuget_feed_config::DeleteMode {
+    fn from(mode: DeleteMode) -> Self {
+        match mode {
+            DeleteMode::Unlist => nuget_feed_config::DeleteMode::Unlist,
+            DeleteMode::Delete => nuget_feed_config::DeleteMode::Delete,
+        }
+    }
 }
 
 /// What happens to stored data when the feed is deleted.

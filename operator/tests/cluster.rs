@@ -213,7 +213,8 @@ async fn operator_provisions_and_maintains_a_feed() {
     let auth_file =
         String::from_utf8(auth.data.as_ref().unwrap()["api-keys.yaml"].0.clone()).unwrap();
     assert!(
-        auth_file.contains(&nuget_operator::keys::sha256_hex(&key)) && !auth_file.contains(&key)
+        auth_file.contains(&nuget_feed_config::KeyHash::of(&key).to_hex())
+            && !auth_file.contains(&key)
     );
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
     let config = cms.get("main-config").await.unwrap().data.unwrap()["config.yaml"].clone();
@@ -368,7 +369,7 @@ async fn operator_provisions_and_maintains_a_feed() {
             let d = secrets.get("main-auth").await.ok()?.data?;
             String::from_utf8(d["api-keys.yaml"].0.clone())
                 .ok()?
-                .contains(&nuget_operator::keys::sha256_hex(&rotated))
+                .contains(&nuget_feed_config::KeyHash::of(&rotated).to_hex())
                 .then_some(())
         }
     })

@@ -38,7 +38,6 @@ fn feed_server_has_no_import_circles() {
 }
 
 #[test]
-#[ignore = "operator cycles: fixed by the operator restructure branch"]
 fn operator_has_no_import_circles() {
     assert_no_circles("operator");
 }

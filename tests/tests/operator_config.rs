@@ -1,12 +1,16 @@
 //! The operator's rendered config is accepted by the feed server: the ConfigMap's `config.yaml`
 //! parses with the feed server's own `FileConfig::parse` (unknown fields refused) and resolves
 //! with `Config::resolve`, and the hashed API-key file authenticates the plaintext key the
-//! tenant reads from the Secret.
+//! tenant reads from the Secret, for exactly the package ids its patterns name. A pattern the
+//! feed server would refuse at start-up is refused by the operator's validation instead.
 
 #![allow(clippy::unwrap_used)]
 
-use nuget_feed_server::auth::ApiKeys;
+use nuget_feed_config::ApiKeysFile;
+use nuget_feed_server::auth::{ApiKeys, Scope};
 use nuget_feed_server::config::{Args, Config, FileConfig};
+use nuget_feed_server::package::PackageId;
+use nuget_operator::consts::REASON_INVALID_SPEC;
 use nuget_operator::render;
 use nuget_operator::settings::Settings;
 use serde_yaml_ng::Value;
@@ -87,7 +91,7 @@ fn rendered_config_loads_in_the_feed_server() {
         .iter()
         .find(|d| d["metadata"]["name"] == "main-auth")
         .unwrap();
-    let keys = ApiKeys::parse(&secret_entry(auth, "api-keys.yaml")).unwrap();
+    let keys = ApiKeys::from(ApiKeysFile::parse(&secret_entry(auth, "api-keys.yaml")).unwrap());
     let plaintext = secret_entry(plain_secret, "ci");
     assert!(keys.authenticate(&plaintext).is_some());
     assert!(keys.authenticate("not-the-key").is_none());
@@ -106,6 +110,105 @@ fn rendered_config_loads_in_the_feed_server() {
     assert!(tokens.verify(&devs));
     assert!(!tokens.verify("guess"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Keys whose patterns have `*` at the start and in the middle: before the operator and the
+/// feed server shared one parser, the operator accepted these and the server refused the file,
+/// so the pods crash-looped.
+const GLOBS: &str = r#"
+apiVersion: nuget-operator.io/v1alpha1
+kind: NuGetFeed
+metadata: {name: globs, namespace: team-c}
+spec:
+  storage: {volume: {claimName: data}}
+  apiKeys:
+    - {name: json, scopes: [push], packages: ["*.Json"]}
+    - {name: core, packages: ["Contoso.*.Core"]}
+"#;
+
+fn find<'a>(docs: &'a [Value], name: &str) -> &'a Value {
+    docs.iter()
+        .find(|d| d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} rendered"))
+}
+
+#[test]
+fn glob_patterns_rendered_by_the_operator_authorize_in_the_feed_server() {
+    let mut n = 0;
+    let mut generate = || {
+        n += 1;
+        format!("glob-key-{n}")
+    };
+    let docs = docs(&render::render(GLOBS, &Settings::default(), &mut generate).unwrap());
+
+    // Loaded as the pod loads it at start-up: from the mounted file.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("api-keys.yaml");
+    std::fs::write(
+        &path,
+        secret_entry(find(&docs, "globs-auth"), "api-keys.yaml"),
+    )
+    .unwrap();
+    let keys = ApiKeys::load(&path).unwrap();
+    let plain = find(&docs, "globs-api-keys");
+
+    let json = keys.authenticate(&secret_entry(plain, "json")).unwrap();
+    assert_eq!(json.name, "json");
+    for id in ["Newtonsoft.Json", "System.Text.Json", "newtonsoft.json"] {
+        assert!(json.allows(Scope::Push, id), "json may push {id}");
+    }
+    for id in ["Newtonsoft.Json.Bson", "Json", "Contoso.Lib"] {
+        assert!(!json.allows(Scope::Push, id), "json may not push {id}");
+    }
+    assert!(
+        !json.allows(Scope::Unlist, "Newtonsoft.Json"),
+        "json has only push"
+    );
+
+    let core = keys.authenticate(&secret_entry(plain, "core")).unwrap();
+    assert_eq!(core.name, "core");
+    for id in ["Contoso.Lib.Core", "contoso.a.b.core"] {
+        assert!(core.allows(Scope::Push, id), "core may push {id}");
+        assert!(core.allows(Scope::Unlist, id), "core may manage {id}");
+    }
+    for id in ["Contoso.Core", "Contoso.Lib.Core.Tests", "Other.Lib.Core"] {
+        assert!(!core.allows(Scope::Push, id), "core may not push {id}");
+    }
+
+    // Owners (SQ-10) follow the same patterns.
+    let owners = |id: &str| keys.owners(&PackageId::parse(id).unwrap());
+    assert_eq!(owners("System.Text.Json"), vec!["json".to_owned()]);
+    assert_eq!(owners("Contoso.Lib.Core"), vec!["core".to_owned()]);
+    assert!(owners("Contoso.Lib").is_empty());
+}
+
+#[test]
+fn a_pattern_the_feed_server_would_refuse_is_an_invalid_spec_naming_it() {
+    for bad in ["Contoso.?", "a b"] {
+        let yaml = GLOBS.replace("Contoso.*.Core", bad);
+        let mut generate = || "never-used-key".to_owned();
+        let err = render::render(&yaml, &Settings::default(), &mut generate).unwrap_err();
+        let render::Error::Invalid { name, source } = err else {
+            panic!("not a validation error: {err}")
+        };
+        assert_eq!(name, "globs");
+        assert_eq!(source.category(), REASON_INVALID_SPEC);
+        let message = source.to_string();
+        assert!(
+            message.contains(&format!("package pattern `{bad}`"))
+                && message.contains("apiKeys[core]"),
+            "{message}"
+        );
+
+        // The feed server refuses the same pattern in a key file, with the same words.
+        let file =
+            format!("keys:\n  - name: core\n    key: some-long-key\n    packages: ['{bad}']\n");
+        let refused = ApiKeysFile::parse(&file).unwrap_err().to_string();
+        assert!(
+            refused.contains(&format!("package pattern `{bad}`")),
+            "{refused}"
+        );
+    }
 }
 
 fn tempfile_dir() -> std::path::PathBuf {

@@ -30,7 +30,6 @@ use crate::reconcile::validate::ValidatedFeed;
 
 pub use error::Error;
 // `config_map` names these as `super::{Error, meta}`.
-use metadata::meta;
 
 /// Typestate: built, not yet applied.
 #[derive(Debug, Clone, PartialEq)]

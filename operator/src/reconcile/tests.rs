@@ -294,6 +294,33 @@ fn bad_values_are_refused_with_clear_messages() {
     assert!(matches!(invalid(&f, &d), Error::BadName(_)));
 }
 
+/// Package patterns are the feed server's globs: the operator accepts what the server accepts
+/// (`*` anywhere) and refuses, with an InvalidSpec condition naming the pattern, what the server
+/// would refuse at start-up. Before they shared a parser, `*.Json` passed here and crash-looped
+/// the pods.
+#[test]
+fn api_key_patterns_are_the_feed_servers_globs() {
+    let base = feed(EXAMPLE);
+    let d = deref_for(&base);
+    let mut f = base.clone();
+    f.spec.api_keys[0].packages = vec!["*.Json".into(), "Contoso.*.Core".into()];
+    let v = validate::validate(&f, &d, &Settings::default(), &mut counter()).unwrap();
+    assert!(v.api_keys[0].packages[0].matches("Newtonsoft.Json"));
+    assert!(v.api_keys[0].packages[1].matches("contoso.lib.core"));
+    for bad in ["Contoso.?", "a b", ""] {
+        let mut f = base.clone();
+        f.spec.api_keys[0].packages = vec!["Contoso.*".into(), bad.into()];
+        let err = invalid(&f, &d);
+        assert_eq!(err.category(), crate::consts::REASON_INVALID_SPEC);
+        let message = err.to_string();
+        assert!(
+            message.starts_with("spec.apiKeys[default].packages: package pattern")
+                && message.contains(&format!("`{bad}`")),
+            "{message}"
+        );
+    }
+}
+
 /// Generated keys are never rewritten: rewriting would lock out every client using them.
 #[test]
 fn existing_keys_are_kept_missing_ones_generated_stale_ones_removed() {

@@ -23,15 +23,13 @@ use crate::crd::{
     ApiKeySpec, DeleteMode, DeletionPolicy, FeedStorage, NetworkPolicySpec, NuGetFeed, ReadMode,
     Scheduling,
 };
-use crate::keys::SecretGenerator;
+use crate::keys::{SecretGenerator, ValidatedApiKey};
 use crate::quantity;
 use crate::reconcile::dereference::{Dereferenced, GeneratedSecret, Lookup, Route};
 use crate::reconcile::location::{self, Location, Seniority};
 use crate::reconcile::names;
 use crate::settings::Settings;
 
-/// 250 MiB, nuget.org's limit and the feed server's default.
-pub const DEFAULT_MAX_PACKAGE_BYTES: u64 = 250 * 1024 * 1024;
 /// Longest feed name: children append up to `-read-tokens` (12 characters) and Services must
 /// be 63-character DNS labels.
 pub const MAX_FEED_NAME: usize = 51;
@@ -212,7 +210,7 @@ pub struct ValidatedFeed {
     pub public_base_url: String,
     pub ingress: Option<IngressPlan>,
     pub storage: StoragePlan,
-    pub api_keys: Vec<ApiKeySpec>,
+    pub api_keys: Vec<ValidatedApiKey>,
     pub api_key_secret: CredentialSet,
     pub read_tokens: Option<CredentialSet>,
     pub max_package_bytes: u64,
@@ -314,7 +312,7 @@ pub fn validate(
         }
     };
     let max_package_bytes = match &spec.max_package_size {
-        None => DEFAULT_MAX_PACKAGE_BYTES,
+        None => nuget_feed_config::DEFAULT_MAX_PACKAGE_BYTES,
         Some(q) => size_in_bytes(q)
             .filter(|b| *b > 0)
             .ok_or_else(|| Error::BadMaxPackageSize(q.0.clone()))?,
@@ -633,8 +631,9 @@ fn nested(a: &str, b: &str) -> bool {
     under(&a, &b) || under(&b, &a)
 }
 
-fn check_api_keys(keys: &[ApiKeySpec]) -> Result<Vec<ApiKeySpec>, Error> {
+fn check_api_keys(keys: &[ApiKeySpec]) -> Result<Vec<ValidatedApiKey>, Error> {
     let mut seen = std::collections::BTreeSet::new();
+    let mut validated = Vec::with_capacity(keys.len());
     for key in keys {
         if !is_entry_name(&key.name) {
             return Err(Error::BadCredentials(format!(
@@ -654,14 +653,29 @@ fn check_api_keys(keys: &[ApiKeySpec]) -> Result<Vec<ApiKeySpec>, Error> {
                 key.name
             )));
         }
-        if key.packages.is_empty() || key.packages.iter().any(|p| !is_id_pattern(p)) {
+        if key.packages.is_empty() {
             return Err(Error::BadCredentials(format!(
-                "spec.apiKeys[{}].packages must be package id patterns such as `Contoso.*`",
+                "spec.apiKeys[{}].packages must not be empty",
                 key.name
             )));
         }
+        // The feed server's own parser: a pattern it would refuse at start-up is refused here,
+        // so the feed gets a condition naming it instead of crash-looping pods.
+        let packages = key
+            .packages
+            .iter()
+            .map(|p| nuget_feed_config::IdPattern::parse(p))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                Error::BadCredentials(format!("spec.apiKeys[{}].packages: {e}", key.name))
+            })?;
+        validated.push(ValidatedApiKey {
+            name: key.name.clone(),
+            scopes: key.scopes.clone(),
+            packages,
+        });
     }
-    Ok(keys.to_vec())
+    Ok(validated)
 }
 
 fn check_token_names(tokens: &[String]) -> Result<Vec<String>, Error> {
@@ -849,11 +863,4 @@ fn is_dns_subdomain(s: &str) -> bool {
                 && l.chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         })
-}
-
-fn is_id_pattern(p: &str) -> bool {
-    !p.is_empty()
-        && p.len() <= 100
-        && p.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-*".contains(c))
 }

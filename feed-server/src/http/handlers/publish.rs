@@ -7,14 +7,14 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 
 use super::write_path;
-use crate::auth::{ApiKey, Scope};
+use crate::auth::{ApiKeyEntry, Scope};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::state::AppState;
 use crate::http::upload;
 use crate::package::{NuGetVersion, PackageId};
 
 /// The API key of a write request: 401 without one, 403 when it is wrong (PUB-6).
-pub fn authenticate(s: &AppState, headers: &HeaderMap) -> ApiResult<ApiKey> {
+pub fn authenticate(s: &AppState, headers: &HeaderMap) -> ApiResult<ApiKeyEntry> {
     let presented = headers
         .get("x-nuget-apikey")
         .and_then(|v| v.to_str().ok())
@@ -31,8 +31,8 @@ pub fn authenticate(s: &AppState, headers: &HeaderMap) -> ApiResult<ApiKey> {
 }
 
 /// 403 unless `key` may do `scope` to `id`.
-pub fn authorize(key: &ApiKey, scope: Scope, id: &PackageId) -> ApiResult<()> {
-    if key.allows(scope, id) {
+pub fn authorize(key: &ApiKeyEntry, scope: Scope, id: &PackageId) -> ApiResult<()> {
+    if key.allows(scope, id.as_str()) {
         return Ok(());
     }
     let action = match scope {
@@ -86,7 +86,7 @@ pub async fn push(
 
 async fn push_inner(
     s: &AppState,
-    key: &ApiKey,
+    key: &ApiKeyEntry,
     headers: &HeaderMap,
     body: Body,
 ) -> ApiResult<StatusCode> {

@@ -1,69 +1,47 @@
-//! The ConfigMap with the feed server's config file (`config.yaml`), in exactly the schema of
-//! `nuget_feed_server::config::FileConfig` (snake_case, unknown fields refused); the cross-crate
-//! test in `tests/` loads it with the feed server's own loader.
+//! The ConfigMap with the feed server's config file (`config.yaml`): `nuget_feed_config`'s
+//! [`FileConfig`], the type the feed server parses, with the fields the operator sets; the
+//! cross-crate test in `tests/` resolves it with the feed server's own `Config::resolve`.
 
 use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 
 use k8s_openapi::api::core::v1::ConfigMap;
-use serde::Serialize;
+use nuget_feed_config::{FileConfig, LogFormat, StorageConfig};
 
-use super::{Error, meta};
+use super::error::Error;
+use super::metadata::meta;
 use crate::consts::{
     API_KEYS_FILE_KEY, AUTH_DIR, COMPONENT_SERVER, CONFIG_FILE_KEY, READ_TOKENS_FILE_KEY,
     SERVER_PORT, TMP_DIR,
 };
-use crate::crd::DeleteMode;
 use crate::reconcile::names;
 use crate::reconcile::validate::ValidatedFeed;
 
-/// The subset of the feed server's `FileConfig` the operator sets.
-#[derive(Serialize)]
-struct FileConfig<'a> {
-    listen: String,
-    public_base_url: &'a str,
-    path_base: &'a str,
-    storage: StorageConfig<'a>,
-    max_package_bytes: u64,
-    api_keys_file: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    read_tokens_file: Option<String>,
-    delete_mode: &'static str,
-    temp_dir: &'static str,
-    log_format: &'static str,
-}
-
-#[derive(Serialize)]
-struct StorageConfig<'a> {
-    url: &'a str,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    options: &'a BTreeMap<String, String>,
-}
-
 /// The feed server's config file for `feed`.
-pub fn config_file(feed: &ValidatedFeed) -> Result<String, serde_yaml_ng::Error> {
+pub fn config_file(feed: &ValidatedFeed) -> Result<String, nuget_feed_config::Error> {
+    let port = u16::try_from(SERVER_PORT).expect("SERVER_PORT is a port number");
     let file = FileConfig {
-        listen: format!("0.0.0.0:{SERVER_PORT}"),
-        public_base_url: &feed.public_base_url,
-        path_base: &feed.path_base,
-        storage: StorageConfig {
-            url: &feed.storage.url,
-            options: &feed.storage.options,
-        },
-        max_package_bytes: feed.max_package_bytes,
-        api_keys_file: format!("{AUTH_DIR}/{API_KEYS_FILE_KEY}"),
+        listen: Some(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))),
+        public_base_url: Some(feed.public_base_url.clone()),
+        path_base: Some(feed.path_base.clone()),
+        storage: Some(StorageConfig {
+            url: Some(feed.storage.url.clone()),
+            options: feed.storage.options.clone(),
+        }),
+        max_package_bytes: Some(feed.max_package_bytes),
+        api_keys_file: Some(PathBuf::from(format!("{AUTH_DIR}/{API_KEYS_FILE_KEY}"))),
         read_tokens_file: feed
             .read_tokens
             .as_ref()
-            .map(|_| format!("{AUTH_DIR}/{READ_TOKENS_FILE_KEY}")),
-        delete_mode: match feed.delete_mode {
-            DeleteMode::Unlist => "unlist",
-            DeleteMode::Delete => "delete",
-        },
+            .map(|_| PathBuf::from(format!("{AUTH_DIR}/{READ_TOKENS_FILE_KEY}"))),
+        delete_mode: Some(feed.delete_mode.into()),
         // The root filesystem is read-only; /tmp is an emptyDir.
-        temp_dir: TMP_DIR,
-        log_format: "json",
+        temp_dir: Some(PathBuf::from(TMP_DIR)),
+        log_format: Some(LogFormat::Json),
+        ..FileConfig::default()
     };
-    serde_yaml_ng::to_string(&file)
+    file.to_yaml()
 }
 
 pub(super) fn build(feed: &ValidatedFeed) -> Result<ConfigMap, Error> {

@@ -35,12 +35,11 @@ pub(super) fn build_plaintext(
 
 /// The feed server's `api-keys.yaml` (and `read-tokens.txt`): hashes only.
 pub(super) fn build_auth(feed: &ValidatedFeed) -> Result<Secret, Error> {
-    let api_keys =
-        keys::api_keys_file(&feed.api_keys, &feed.api_key_secret.entries).map_err(|e| {
-            Error::Serialize {
-                what: "api-keys.yaml",
-                message: e.to_string(),
-            }
+    let api_keys = keys::api_keys_file(&feed.api_keys, &feed.api_key_secret.entries)
+        .to_yaml()
+        .map_err(|e| Error::Serialize {
+            what: "api-keys.yaml",
+            message: e.to_string(),
         })?;
     let mut data = BTreeMap::from([(
         API_KEYS_FILE_KEY.to_owned(),
@@ -62,6 +61,8 @@ pub(super) fn build_auth(feed: &ValidatedFeed) -> Result<Secret, Error> {
 
 #[cfg(test)]
 mod tests {
+    use nuget_feed_config::KeyHash;
+
     use super::*;
     use crate::consts::{COMPONENT_API_KEYS, COMPONENT_READ_TOKENS};
     use crate::reconcile::fixtures::{VOLUME_TOKENS, secret_text, validated};
@@ -80,11 +81,9 @@ mod tests {
         let keys_file = secret_text(&auth, "api-keys.yaml");
         let plain = secret_text(&api_keys, "ci");
         assert!(!keys_file.contains(&plain));
-        assert!(keys_file.contains(&keys::sha256_hex(&plain)));
+        assert!(keys_file.contains(&KeyHash::of(&plain).to_hex()));
         let tokens_file = secret_text(&auth, "read-tokens.txt");
-        assert!(tokens_file.contains(&format!(
-            "sha256:{}",
-            keys::sha256_hex(&secret_text(&tokens, "devs"))
-        )));
+        let devs_hash = KeyHash::of(&secret_text(&tokens, "devs")).to_hex();
+        assert!(tokens_file.contains(&format!("sha256:{devs_hash}")));
     }
 }

@@ -1,4 +1,4 @@
-//! The operator against a real API server (see `support`): it provisions a feed's children,
+//! The operator against a real API server (see `nuget_test_support::envtest`): it provisions a feed's children,
 //! reports status and events, restores a deleted child, follows spec edits, rotates one key,
 //! refuses invalid specs with a condition, and in the steady state writes nothing.
 //!
@@ -6,8 +6,6 @@
 //! get status, so the feed stays `Ready=False/DeploymentNotReady`; everything else is real.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -22,8 +20,9 @@ use kube::{Api, Client, CustomResourceExt, ResourceExt};
 use nuget_operator::crd::NuGetFeed;
 use nuget_operator::run::{self, Options};
 use nuget_operator::settings::Settings;
+use nuget_test_support::envtest as support;
+use nuget_test_support::wait::eventually;
 use serde_json::json;
-use support::eventually;
 
 const WAIT: Duration = Duration::from_secs(30);
 

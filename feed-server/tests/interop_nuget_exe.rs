@@ -9,6 +9,7 @@ mod common;
 use common::server::{ADMIN_KEY, Client, TestServer};
 use nuget_feed_server::testing::PackageBuilder;
 use nuget_test_support::nuget_exe::{self, NuGetExe};
+use nuget_test_support::process::output_text;
 
 /// Runs a blocking NuGet.exe call off the runtime that serves the feed.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -40,24 +41,20 @@ async fn nuget_exe_pushes_installs_and_deletes_through_the_service_index() {
     let (n, src, pkg) = (nuget.clone(), source.clone(), nupkg.clone());
     let out = blocking(move || n.push(&pkg, &src, ADMIN_KEY)).await;
     nuget_exe::assert_success(&out, "push");
-    assert!(nuget_exe::output_text(&out).contains("Your package was pushed"));
+    assert!(output_text(&out).contains("Your package was pushed"));
 
     // The same version again: 409, shown as a conflict (PUB-4, PUB-5).
     let (n, src, pkg) = (nuget.clone(), source.clone(), nupkg.clone());
     let out = blocking(move || n.push(&pkg, &src, ADMIN_KEY)).await;
     assert!(!out.status.success());
-    let text = nuget_exe::output_text(&out);
+    let text = output_text(&out);
     assert!(text.contains("409") || text.contains("Conflict"), "{text}");
 
     // A wrong key: 403, and NuGet.exe reports it without prompting (PUB-6).
     let (n, src, pkg) = (nuget.clone(), source.clone(), nupkg.clone());
     let out = blocking(move || n.push(&pkg, &src, "not-the-right-key")).await;
     assert!(!out.status.success());
-    assert!(
-        nuget_exe::output_text(&out).contains("403"),
-        "{}",
-        nuget_exe::output_text(&out)
-    );
+    assert!(output_text(&out).contains("403"), "{}", output_text(&out));
 
     // install: registration, then the flat-container .nupkg; the bytes are the pushed ones.
     let (n, src, out_dir) = (nuget.clone(), source.clone(), work_path.join("installed"));
@@ -107,7 +104,7 @@ async fn nuget_exe_installs_a_package_with_its_dependencies() {
             .join("Deps.Base.2.1.0/Deps.Base.2.1.0.nupkg")
             .exists(),
         "the dependency was resolved through registration:\n{}",
-        nuget_exe::output_text(&out)
+        output_text(&out)
     );
     s.stop().await;
 }

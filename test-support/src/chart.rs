@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
+use crate::process::output_text;
 use crate::tools::{
     CHART_TOOLS_HINT, ci_cache_dir, find_in_path, missing_or_skip, repo_root, tool_path,
 };
@@ -208,11 +209,7 @@ pub fn helm_lint(tools: &ChartTools, values: &Value) -> Result<String, String> {
         .arg(vf.path())
         .output()
         .expect("helm runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = output_text(&out);
     if out.status.success() {
         Ok(text)
     } else {

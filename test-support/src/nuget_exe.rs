@@ -247,31 +247,16 @@ impl NuGetExe {
     /// `push <nupkg> -Source <index> -ApiKey <key> -NonInteractive -ConfigFile <ours>`.
     /// 201 prints "Your package was pushed." (exit 0); 409 prints "Conflict" (exit 1).
     pub fn push(&self, nupkg: &Path, source: &str, api_key: &str) -> Output {
-        let nupkg_s = nupkg.to_string_lossy();
-        let config = self.config_path();
-        let config_s = config.to_string_lossy();
-        let args = [
-            "push",
-            &nupkg_s,
-            "-Source",
-            source,
-            "-ApiKey",
-            api_key,
-            "-NonInteractive",
-            "-ConfigFile",
-            &config_s,
-        ];
-        self.run(&args, self.root.path())
+        let nupkg = nupkg.to_string_lossy();
+        self.run_configured(&["push", &nupkg, "-Source", source, "-ApiKey", api_key])
     }
 
     /// `install <id> -Version <v> -Source <index> -OutputDirectory <out> -NoCache ...`: fetches
     /// `{RegistrationsBaseUrl}{lower id}/index.json`, then the leaf's `packageContent`.
     /// `-NoCache` makes it download even when the global packages folder already has the package.
     pub fn install(&self, id: &str, version: &str, source: &str, out_dir: &Path) -> Output {
-        let out_s = out_dir.to_string_lossy();
-        let config = self.config_path();
-        let config_s = config.to_string_lossy();
-        let args = [
+        let out_dir = out_dir.to_string_lossy();
+        self.run_configured(&[
             "install",
             id,
             "-Version",
@@ -279,33 +264,24 @@ impl NuGetExe {
             "-Source",
             source,
             "-OutputDirectory",
-            &out_s,
+            &out_dir,
             "-NoCache",
-            "-NonInteractive",
-            "-ConfigFile",
-            &config_s,
-        ];
-        self.run(&args, self.root.path())
+        ])
     }
 
     /// `delete <id> <version> -Source <index> -ApiKey <key> -NonInteractive ...` (sends
     /// `DELETE {PackagePublish}/{id as typed}/{version as typed}`).
     pub fn delete(&self, id: &str, version: &str, source: &str, api_key: &str) -> Output {
+        self.run_configured(&["delete", id, version, "-Source", source, "-ApiKey", api_key])
+    }
+
+    /// `args -NonInteractive -ConfigFile <ours>` in the temp root.
+    fn run_configured(&self, args: &[&str]) -> Output {
         let config = self.config_path();
-        let config_s = config.to_string_lossy();
-        let args = [
-            "delete",
-            id,
-            version,
-            "-Source",
-            source,
-            "-ApiKey",
-            api_key,
-            "-NonInteractive",
-            "-ConfigFile",
-            &config_s,
-        ];
-        self.run(&args, self.root.path())
+        let config = config.to_string_lossy();
+        let mut all = args.to_vec();
+        all.extend(["-NonInteractive", "-ConfigFile", &config]);
+        self.run(&all, self.root.path())
     }
 }
 
@@ -358,15 +334,6 @@ pub fn assert_success(out: &Output, what: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// stdout and stderr of `out` as one string (for assertions on messages).
-pub fn output_text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Writes `<dir>/<id>.nuspec` and one content file (`content/readme.txt`) for `nuget pack`;

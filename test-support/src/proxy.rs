@@ -81,21 +81,11 @@ impl FaultProxy {
     pub fn set(&self, mode: Mode) {
         self.mode.store(mode as u8, Ordering::SeqCst);
         if mode != Mode::Pass {
-            for c in self
-                .connections
-                .lock()
-                .expect("the connection list")
-                .drain(..)
-            {
-                c.abort();
-            }
+            self.cut_connections();
         }
     }
-}
 
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        self.accept.abort();
+    fn cut_connections(&self) {
         for c in self
             .connections
             .lock()
@@ -104,5 +94,12 @@ impl Drop for FaultProxy {
         {
             c.abort();
         }
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cut_connections();
     }
 }

@@ -33,7 +33,7 @@ use nuget_test_support::chart::{ChartTools, NAMESPACE, RELEASE, helm_template, s
 use nuget_test_support::envtest::{self as cluster, TestCluster, to_yaml_stream};
 use nuget_test_support::http::http_request;
 use nuget_test_support::ports::free_port;
-use nuget_test_support::process::Process;
+use nuget_test_support::process::{Process, output_text};
 use nuget_test_support::tools::{repo_root, workspace_bin};
 use nuget_test_support::wait::eventually;
 use serde_json::{Value, json};
@@ -198,11 +198,7 @@ fn helm(cluster: &TestCluster, tools: &ChartTools, args: &[&str]) -> Result<Stri
         .arg(&cluster.kubeconfig)
         .output()
         .expect("helm runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = output_text(&out);
     if out.status.success() {
         Ok(text)
     } else {

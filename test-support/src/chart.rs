@@ -201,14 +201,18 @@ pub fn helm_template(
 /// `helm lint --strict` (Helm 3.6.2 CLI).
 pub fn helm_lint(tools: &ChartTools, values: &Value) -> Result<String, String> {
     let vf = values_file(values);
-    let out = tools
-        .helm_command()
-        .args(["lint", "--strict", "--namespace", NAMESPACE])
+    let mut cmd = tools.helm_command();
+    cmd.args(["lint", "--strict", "--namespace", NAMESPACE])
         .arg(chart_dir())
         .arg("-f")
-        .arg(vf.path())
-        .output()
-        .expect("helm runs");
+        .arg(vf.path());
+    run_helm(&mut cmd)
+}
+
+/// Runs a command of [`ChartTools::helm_command`]: stdout and stderr as one text, `Ok` when it
+/// succeeded.
+pub fn run_helm(cmd: &mut Command) -> Result<String, String> {
+    let out = cmd.output().expect("helm runs");
     let text = output_text(&out);
     if out.status.success() {
         Ok(text)

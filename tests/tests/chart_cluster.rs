@@ -29,11 +29,13 @@ use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 use nuget_operator::crd::NuGetFeed;
-use nuget_test_support::chart::{ChartTools, NAMESPACE, RELEASE, helm_template, scenarios};
+use nuget_test_support::chart::{
+    ChartTools, NAMESPACE, RELEASE, helm_template, run_helm, scenarios,
+};
 use nuget_test_support::envtest::{self as cluster, TestCluster, to_yaml_stream};
 use nuget_test_support::http::http_request;
 use nuget_test_support::ports::free_port;
-use nuget_test_support::process::{Process, output_text};
+use nuget_test_support::process::Process;
 use nuget_test_support::tools::{repo_root, workspace_bin};
 use nuget_test_support::wait::eventually;
 use serde_json::{Value, json};
@@ -191,19 +193,14 @@ async fn every_values_combination_passes_server_side_dry_run() {
 
 /// `helm <args>` against the test API server as admin; `Err` with Helm's output.
 fn helm(cluster: &TestCluster, tools: &ChartTools, args: &[&str]) -> Result<String, String> {
-    let out = tools
-        .helm_command()
-        .args(args)
-        .arg("--kubeconfig")
-        .arg(&cluster.kubeconfig)
-        .output()
-        .expect("helm runs");
-    let text = output_text(&out);
-    if out.status.success() {
-        Ok(text)
-    } else {
-        Err(format!("helm {}: {text}", args.join(" ")))
-    }
+    run_helm(
+        tools
+            .helm_command()
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(&cluster.kubeconfig),
+    )
+    .map_err(|text| format!("helm {}: {text}", args.join(" ")))
 }
 
 /// The real `helm install`, `helm upgrade` and `helm uninstall` (Helm 3.6.2) against the API

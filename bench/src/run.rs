@@ -11,7 +11,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 use crate::generate::{self, FeedModel, FeedSpec};
-use crate::nginx::{self, Nginx};
+use crate::nginx;
 use crate::server::{self, Memory, ServerProcess};
 use crate::wrk::{self, Load, Scripts, WrkResult};
 
@@ -116,7 +116,7 @@ pub async fn run(opts: &Options, command: String) -> anyhow::Result<Report> {
     let model = generate::model(spec);
     eprintln!("load on {} versions ({} ids)", spec.versions(), spec.ids);
     let server =
-        ServerProcess::start(&opts.server_bin, &generate::data_dir(&feed), scratch.path()).await?;
+        ServerProcess::start(&opts.server_bin, &generate::data_dir(&feed), scratch.path())?;
     let reads = reads(opts, &model, &feed, &server, &scripts, scratch.path()).await?;
     let peak_after_load = server.memory()?;
     server.stop();
@@ -142,7 +142,7 @@ async fn measure_startup(
     versions: usize,
 ) -> anyhow::Result<SizeResult> {
     let data = generate::data_dir(feed);
-    let server = ServerProcess::start(&opts.server_bin, &data, scratch).await?;
+    let server = ServerProcess::start(&opts.server_bin, &data, scratch)?;
     let startup_snapshot = server.startup;
     // Let the allocator settle: what stays resident once the server is up.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -152,7 +152,7 @@ async fn measure_startup(
         let snapshot = data.join("catalog/snapshot.json");
         let aside = feed.join("snapshot.json.aside");
         std::fs::rename(&snapshot, &aside)?;
-        let started = ServerProcess::start(&opts.server_bin, &data, scratch).await;
+        let started = ServerProcess::start(&opts.server_bin, &data, scratch);
         // Whatever happened, put the generated snapshot back (the server may have written
         // one of its own, which is equivalent).
         std::fs::rename(&aside, &snapshot)?;
@@ -524,7 +524,7 @@ async fn reads(
     for list in lists.iter().filter(|l| l.static_baseline) {
         capture(server, list, &root, &data).await?;
     }
-    let nginx = Nginx::start(&scratch.join("nginx"), &root, opts.threads as usize)?;
+    let nginx = nginx::start(&scratch.join("nginx"), &root, opts.threads as usize)?;
     let ours_url = server.url();
     let nginx_url = nginx.url();
     let threads = opts.threads.to_string();
@@ -643,7 +643,7 @@ async fn push(opts: &Options, scripts: &Scripts, scratch: &Path) -> anyhow::Resu
     }
     let feed = scratch.join("push-feed");
     std::fs::create_dir_all(&feed)?;
-    let server = ServerProcess::start(&opts.server_bin, &feed, scratch).await?;
+    let server = ServerProcess::start(&opts.server_bin, &feed, scratch)?;
     eprintln!("load: push");
     let result = wrk::run(&Load {
         base_url: &server.url(),
@@ -711,7 +711,7 @@ fn machine_notes() -> Vec<(String, String)> {
         ("os".into(), os),
         ("kernel".into(), command_line("uname", &["-r"])),
         ("wrk".into(), command_line("wrk", &["-v"])),
-        ("nginx".into(), nginx::version()),
+        ("nginx".into(), nuget_test_support::nginx::version()),
         ("rustc".into(), command_line("rustc", &["--version"])),
     ]
 }

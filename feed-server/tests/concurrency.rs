@@ -17,7 +17,6 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::external::{Azurite, Moto};
 use common::process::{FeedConfig, FeedProcess};
 use common::server::{ADMIN_KEY, Client};
 use futures::StreamExt;
@@ -25,6 +24,8 @@ use nuget_feed_server::feed::fsck::{self, FsckOptions};
 use nuget_feed_server::storage::Storage;
 use nuget_feed_server::storage::key::{EVENTS_PREFIX, event_seq};
 use nuget_feed_server::testing::PackageBuilder;
+use nuget_test_support::azurite::Azurite;
+use nuget_test_support::moto::Moto;
 use serde_json::Value;
 
 fn soak() -> usize {
@@ -380,7 +381,7 @@ async fn race_hard_deletes(
     storage: Storage,
     numbers: &mut Numbers,
 ) {
-    config.delete_mode = "delete";
+    config.delete_mode = nuget_feed_config::DeleteMode::Delete;
     let dir = tempfile::tempdir().unwrap();
     let a = FeedProcess::start(dir.path(), "a", config.clone());
     let b = FeedProcess::start(dir.path(), "b", config.clone());

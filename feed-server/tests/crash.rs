@@ -578,7 +578,7 @@ async fn kill_9_during_pushes_leaves_a_consistent_feed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_pushes_to_s3_leaves_a_consistent_feed() {
-    let Some(moto) = common::external::Moto::start_or_skip() else {
+    let Some(moto) = nuget_test_support::moto::Moto::start_or_skip() else {
         return;
     };
     moto.create_bucket("kills");

@@ -7,10 +7,10 @@
 
 mod common;
 
-use common::external::Moto;
 use common::server::{ADMIN_KEY, Client, TestServer};
 use nuget_feed_server::config::{Args, Config, FileConfig, StorageConfig};
 use nuget_feed_server::testing::PackageBuilder;
+use nuget_test_support::moto::Moto;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn downloads_redirect_to_presigned_urls_on_s3() {

@@ -1,36 +1,17 @@
-//! Proves the external-tool harnesses in `common/external.rs` work on this machine: NuGet.exe
+//! Proves the external-tool harnesses of `nuget_test_support` work on this machine: NuGet.exe
 //! packs a package, moto serves S3 and Azurite serves Azure Blob (each also driven through
 //! `object_store`, configured the way the feed server will need it).
 //!
 //! These fail with "run .ci/install-deps.sh" when a tool is missing, unless
 //! `NUGET_SKIP_EXTERNAL=1` is set.
 
-mod common;
-
 use std::io::Read as _;
 
-use common::external::{self, Azurite, Moto, NuGetExe};
+use nuget_test_support::azurite::Azurite;
+use nuget_test_support::moto::Moto;
+use nuget_test_support::nuget_exe::{self, NuGetExe};
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
-
-#[test]
-fn hmac_sha256_matches_rfc4231() {
-    // RFC 4231 test case 2.
-    let mac = external::hmac_sha256(b"Jefe", b"what do ya want for nothing?");
-    assert_eq!(
-        hex::encode(mac),
-        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-    );
-    // Test case 6: a key longer than the block size.
-    let mac = external::hmac_sha256(
-        &[0xaa; 131],
-        b"Test Using Larger Than Block-Size Key - Hash Key First",
-    );
-    assert_eq!(
-        hex::encode(mac),
-        "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
-    );
-}
 
 #[test]
 fn nuget_exe_runs_hermetically_and_packs_a_package() {
@@ -46,7 +27,7 @@ fn nuget_exe_runs_hermetically_and_packs_a_package() {
         "unexpected help:\n{help}"
     );
 
-    let nuspec = external::write_nuspec(&work.path().join("src"), "Harness.Tiny", "1.2.3-Beta");
+    let nuspec = nuget_exe::write_nuspec(&work.path().join("src"), "Harness.Tiny", "1.2.3-Beta");
     let nupkg = nuget.pack(&nuspec, &work.path().join("out"));
     assert_eq!(
         nupkg.file_name().and_then(|n| n.to_str()),

@@ -6,9 +6,10 @@
 
 mod common;
 
-use common::external::{self, NuGetExe};
 use common::server::{ADMIN_KEY, Client, TestServer};
 use nuget_feed_server::testing::PackageBuilder;
+use nuget_test_support::nuget_exe::{self, NuGetExe};
+use nuget_test_support::process::output_text;
 
 /// Runs a blocking NuGet.exe call off the runtime that serves the feed.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -30,7 +31,7 @@ async fn nuget_exe_pushes_installs_and_deletes_through_the_service_index() {
     let (n, dir, src) = (nuget.clone(), work_path.clone(), source.clone());
     let nupkg = blocking(move || {
         n.write_config(&src);
-        let nuspec = external::write_nuspec(&dir.join("src"), "Interop.Lib", "1.2.3-Beta");
+        let nuspec = nuget_exe::write_nuspec(&dir.join("src"), "Interop.Lib", "1.2.3-Beta");
         n.pack(&nuspec, &dir.join("packed"))
     })
     .await;
@@ -39,37 +40,33 @@ async fn nuget_exe_pushes_installs_and_deletes_through_the_service_index() {
     // push: PUT {publish}/ multipart, chunked (PUB-2) -> 201.
     let (n, src, pkg) = (nuget.clone(), source.clone(), nupkg.clone());
     let out = blocking(move || n.push(&pkg, &src, ADMIN_KEY)).await;
-    external::assert_success(&out, &["push"]);
-    assert!(external::output_text(&out).contains("Your package was pushed"));
+    nuget_exe::assert_success(&out, "push");
+    assert!(output_text(&out).contains("Your package was pushed"));
 
     // The same version again: 409, shown as a conflict (PUB-4, PUB-5).
     let (n, src, pkg) = (nuget.clone(), source.clone(), nupkg.clone());
     let out = blocking(move || n.push(&pkg, &src, ADMIN_KEY)).await;
     assert!(!out.status.success());
-    let text = external::output_text(&out);
+    let text = output_text(&out);
     assert!(text.contains("409") || text.contains("Conflict"), "{text}");
 
     // A wrong key: 403, and NuGet.exe reports it without prompting (PUB-6).
     let (n, src, pkg) = (nuget.clone(), source.clone(), nupkg.clone());
     let out = blocking(move || n.push(&pkg, &src, "not-the-right-key")).await;
     assert!(!out.status.success());
-    assert!(
-        external::output_text(&out).contains("403"),
-        "{}",
-        external::output_text(&out)
-    );
+    assert!(output_text(&out).contains("403"), "{}", output_text(&out));
 
     // install: registration, then the flat-container .nupkg; the bytes are the pushed ones.
     let (n, src, out_dir) = (nuget.clone(), source.clone(), work_path.join("installed"));
     let out = blocking(move || n.install("Interop.Lib", "1.2.3-Beta", &src, &out_dir)).await;
-    external::assert_success(&out, &["install"]);
+    nuget_exe::assert_success(&out, "install");
     let installed = work_path.join("installed/Interop.Lib.1.2.3-Beta/Interop.Lib.1.2.3-Beta.nupkg");
     assert_eq!(std::fs::read(&installed).unwrap(), pushed_bytes);
 
     // delete: DELETE {publish}/{id}/{version} as typed (PUB-9) -> 204, unlisted.
     let (n, src) = (nuget.clone(), source.clone());
     let out = blocking(move || n.delete("interop.LIB", "1.2.3-beta", &src, ADMIN_KEY)).await;
-    external::assert_success(&out, &["delete"]);
+    nuget_exe::assert_success(&out, "delete");
     let reg = Client::new()
         .json(&s.url("registration/interop.lib/index.json"))
         .await;
@@ -100,14 +97,14 @@ async fn nuget_exe_installs_a_package_with_its_dependencies() {
         nuget.install("Deps.App", "1.0.0", &source, &dir)
     })
     .await;
-    external::assert_success(&out, &["install"]);
+    nuget_exe::assert_success(&out, "install");
     assert!(out_dir.join("Deps.App.1.0.0/Deps.App.1.0.0.nupkg").exists());
     assert!(
         out_dir
             .join("Deps.Base.2.1.0/Deps.Base.2.1.0.nupkg")
             .exists(),
         "the dependency was resolved through registration:\n{}",
-        external::output_text(&out)
+        output_text(&out)
     );
     s.stop().await;
 }

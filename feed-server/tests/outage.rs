@@ -11,9 +11,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::external::Moto;
 use common::process::{FeedConfig, FeedProcess};
-use common::proxy::{FaultProxy, Mode};
 use common::server::{ADMIN_KEY, Client};
 use nuget_feed_server::feed::fsck::{self, FsckOptions};
 use nuget_feed_server::feed::{self, Feed};
@@ -21,6 +19,8 @@ use nuget_feed_server::package::{NuGetVersion, PackageId};
 use nuget_feed_server::storage::Storage;
 use nuget_feed_server::storage::fault::Faults;
 use nuget_feed_server::testing::PackageBuilder;
+use nuget_test_support::moto::Moto;
+use nuget_test_support::proxy::{FaultProxy, Mode};
 
 fn s3_options(endpoint: String) -> std::collections::BTreeMap<String, String> {
     let mut options = Moto::storage_options_via(&endpoint);

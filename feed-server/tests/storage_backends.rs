@@ -9,10 +9,11 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::external::{Azurite, Moto};
 use common::server::{ADMIN_KEY, Client, TestServer};
 use nuget_feed_server::config::{FileConfig, StorageConfig};
 use nuget_feed_server::testing::PackageBuilder;
+use nuget_test_support::azurite::Azurite;
+use nuget_test_support::moto::Moto;
 
 fn use_storage(file: &mut FileConfig, url: &str, options: &BTreeMap<String, String>) {
     file.storage = Some(StorageConfig {

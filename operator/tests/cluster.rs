@@ -1,4 +1,4 @@
-//! The operator against a real API server (see `support`): it provisions a feed's children,
+//! The operator against a real API server (see `nuget_test_support::envtest`): it provisions a feed's children,
 //! reports status and events, restores a deleted child, follows spec edits, rotates one key,
 //! refuses invalid specs with a condition, and in the steady state writes nothing. A second
 //! scenario (issue 17) keeps feeds off each other's storage across namespaces, purges only
@@ -9,12 +9,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,10 +24,12 @@ use kube::{Api, Client, CustomResourceExt, ResourceExt};
 use nuget_operator::crd::NuGetFeed;
 use nuget_operator::run::{self, Options};
 use nuget_operator::settings::Settings;
+use nuget_test_support::envtest as support;
+use nuget_test_support::moto::Moto;
+use nuget_test_support::wait::eventually;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use serde_json::{Value, json};
-use support::eventually;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -454,80 +451,14 @@ async fn operator_provisions_and_maintains_a_feed() {
 
 // ---- issue 17: storage isolation, purge, failures shown -----------------------------------
 
-/// A moto S3 server on a free loopback port (`$MOTO_SERVER`, installed by
-/// `.ci/install-deps.sh`), killed on drop. Moto accepts any credentials.
-struct Moto {
-    process: Child,
-    port: u16,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
-}
-
-impl Moto {
-    async fn start() -> Moto {
-        let bin = std::env::var("MOTO_SERVER").unwrap_or_else(|_| {
-            concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../.ci/cache/venv/bin/moto_server"
-            )
-            .to_owned()
-        });
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
+/// An object store on `bucket` of moto (path-style, any credentials), to seed and list objects.
+fn bucket_store(moto: &Moto, bucket: &str) -> Arc<dyn ObjectStore> {
+    let url = url::Url::parse(&format!("s3://{bucket}")).unwrap();
+    Arc::from(
+        object_store::parse_url_opts(&url, moto.storage_options())
             .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let process = Command::new(&bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start moto ({bin}): {e}; run .ci/install-deps.sh or set MOTO_SERVER")
-            });
-        let moto = Moto { process, port };
-        eventually("moto to answer", WAIT, || async {
-            TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ())
-        })
-        .await;
-        moto
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// An unsigned `PUT /{bucket}` (moto checks no signature).
-    fn create_bucket(&self, bucket: &str) {
-        let mut c = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        write!(
-            c,
-            "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            self.port
-        )
-        .unwrap();
-        let mut answer = String::new();
-        c.read_to_string(&mut answer).unwrap();
-        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    }
-
-    fn store(&self, bucket: &str) -> Arc<dyn ObjectStore> {
-        let url = url::Url::parse(&format!("s3://{bucket}")).unwrap();
-        let options = [
-            ("aws_endpoint", self.endpoint()),
-            ("aws_allow_http", "true".into()),
-            ("aws_region", "us-east-1".into()),
-            ("aws_access_key_id", "testing".into()),
-            ("aws_secret_access_key", "testing".into()),
-            ("aws_virtual_hosted_style_request", "false".into()),
-        ];
-        Arc::from(object_store::parse_url_opts(&url, options).unwrap().0)
-    }
+            .0,
+    )
 }
 
 async fn keys_under(store: &Arc<dyn ObjectStore>, prefix: &str) -> Vec<String> {
@@ -622,9 +553,11 @@ async fn feeds_never_touch_each_others_data_and_failures_show() {
     };
     let client = cluster.client.clone();
     install_crd(&client).await;
-    let moto = Moto::start().await;
+    let Some(moto) = Moto::start_or_skip() else {
+        return;
+    };
     moto.create_bucket("feeds");
-    let bucket = moto.store("feeds");
+    let bucket = bucket_store(&moto, "feeds");
 
     // Three namespaces; `a` sorts before `b`, so a tie in creation time goes to `a`'s feeds.
     let run = &nuget_operator::keys::random_secret()[..8];
@@ -930,7 +863,7 @@ async fn feeds_never_touch_each_others_data_and_failures_show() {
 
 /// The operator's requests in the audit log after the first `from` of them.
 fn requests_since(cluster: &support::TestCluster, from: usize) -> Vec<Value> {
-    let all = cluster.operator_requests().unwrap();
+    let all = cluster.audit_events(support::OPERATOR_USER);
     all.into_iter().skip(from).collect()
 }
 
@@ -972,7 +905,7 @@ async fn steady_state_makes_no_writes_and_few_reads() {
     let Some(cluster) = support::start().await else {
         return;
     };
-    if cluster.audit_log.is_none() {
+    if !cluster.envtest {
         eprintln!("no audit log on a $KUBECONFIG cluster: skipping the request counts");
         return;
     }

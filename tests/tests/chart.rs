@@ -1,5 +1,5 @@
 //! The Helm chart `charts/nuget-operator`, offline: for every values combination that changes
-//! the templates (`support::chart::scenarios`) it renders and lints with the Helm 3.6.2 CLI and
+//! the templates (`nuget_test_support::chart::scenarios`) it renders and lints with the Helm 3.6.2 CLI and
 //! with the Helm v4 SDK, both give the same objects, and every object validates strictly
 //! (`kubernetes-validate`, unknown fields refused) against the Kubernetes 1.28 and 1.37 schemas. Then what the chart promises: restricted pod security, RBAC
 //! narrowed by `watchNamespaces` with a comment on every rule, the platform defaults reaching
@@ -9,18 +9,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use kube::CustomResourceExt;
 use nuget_operator::crd::NuGetFeed;
-use serde_json::{Value, json};
-use support::chart::{
-    NAMESPACE, RELEASE, chart_dir, helm_lint, helm_template, key, parse_docs, scenarios, sdk_lint,
-    sdk_render, validate_strict,
+use nuget_test_support::chart::{
+    ChartTools, NAMESPACE, RELEASE, chart_dir, helm_lint, helm_template, key, parse_docs,
+    scenarios, sdk_lint, sdk_render, validate_strict,
 };
-use support::tools::{ChartTools, repo_root};
+use nuget_test_support::tools::repo_root;
+use serde_json::{Value, json};
 
 /// Kubernetes versions whose schemas the objects must satisfy, strictly: 1.28, the first whose
 /// CRD schema knows the `fieldPath` of a CEL rule (the operator's CRD sets it; 1.25-1.27 drop

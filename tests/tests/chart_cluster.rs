@@ -1,7 +1,7 @@
 //! The chart on a real API server (kube-apiserver 1.20 + etcd from `.ci/envtest.sh`, see
-//! `support::cluster`):
+//! `nuget_test_support::envtest`):
 //!
-//! - every values combination of `support::chart::scenarios` passes `kubectl apply
+//! - every values combination of `nuget_test_support::chart::scenarios` passes `kubectl apply
 //!   --dry-run=server` (admission, defaulting, RBAC escalation checks), with kubectl's schema
 //!   validation (1.20 has no server-side field validation);
 //! - the real `helm install`, `helm upgrade` and `helm uninstall`, which keeps the CRD;
@@ -19,8 +19,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::Duration;
@@ -31,11 +29,16 @@ use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 use nuget_operator::crd::NuGetFeed;
+use nuget_test_support::chart::{
+    ChartTools, NAMESPACE, RELEASE, helm_template, run_helm, scenarios,
+};
+use nuget_test_support::envtest::{self as cluster, TestCluster, to_yaml_stream};
+use nuget_test_support::http::http_request;
+use nuget_test_support::ports::free_port;
+use nuget_test_support::process::Process;
+use nuget_test_support::tools::{repo_root, workspace_bin};
+use nuget_test_support::wait::eventually;
 use serde_json::{Value, json};
-use support::chart::{NAMESPACE, RELEASE, helm_template, scenarios};
-use support::cluster::{TestCluster, eventually, to_yaml_stream};
-use support::process::{Process, free_port, http_request};
-use support::tools::{ChartTools, repo_root, workspace_bin};
 
 const WAIT: Duration = Duration::from_secs(45);
 /// The example folders and the feeds they define (all in namespace team-a).
@@ -175,7 +178,7 @@ async fn every_values_combination_passes_server_side_dry_run() {
     let Some(tools) = ChartTools::new_or_skip() else {
         return;
     };
-    let Some(cluster) = support::cluster::start().await else {
+    let Some(cluster) = cluster::start_envtest().await else {
         return;
     };
     for ns in [NAMESPACE, "team-a", "team-b"] {
@@ -190,23 +193,14 @@ async fn every_values_combination_passes_server_side_dry_run() {
 
 /// `helm <args>` against the test API server as admin; `Err` with Helm's output.
 fn helm(cluster: &TestCluster, tools: &ChartTools, args: &[&str]) -> Result<String, String> {
-    let out = tools
-        .helm_command()
-        .args(args)
-        .arg("--kubeconfig")
-        .arg(&cluster.kubeconfig)
-        .output()
-        .expect("helm runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if out.status.success() {
-        Ok(text)
-    } else {
-        Err(format!("helm {}: {text}", args.join(" ")))
-    }
+    run_helm(
+        tools
+            .helm_command()
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(&cluster.kubeconfig),
+    )
+    .map_err(|text| format!("helm {}: {text}", args.join(" ")))
 }
 
 /// The real `helm install`, `helm upgrade` and `helm uninstall` (Helm 3.6.2) against the API
@@ -221,12 +215,12 @@ async fn helm_install_upgrade_and_uninstall_keep_the_crd() {
     let Some(tools) = ChartTools::new_or_skip() else {
         return;
     };
-    let Some(cluster) = support::cluster::start().await else {
+    let Some(cluster) = cluster::start_envtest().await else {
         return;
     };
     let client = cluster.client.clone();
     create_namespace(&client, "team-a").await;
-    let chart = support::chart::chart_dir().display().to_string();
+    let chart = nuget_test_support::chart::chart_dir().display().to_string();
     let refused = helm(
         &cluster,
         &tools,
@@ -483,7 +477,7 @@ async fn operator_reconciles_the_examples_with_exactly_the_chart_rbac() {
     let Some(tools) = ChartTools::new_or_skip() else {
         return;
     };
-    let Some(cluster) = support::cluster::start().await else {
+    let Some(cluster) = cluster::start_envtest().await else {
         return;
     };
     let client = cluster.client.clone();
@@ -703,7 +697,7 @@ async fn watch_namespaces_roles_suffice_and_one_verb_less_fails() {
     let Some(tools) = ChartTools::new_or_skip() else {
         return;
     };
-    let Some(cluster) = support::cluster::start().await else {
+    let Some(cluster) = cluster::start_envtest().await else {
         return;
     };
     let client = cluster.client.clone();

@@ -1,7 +1,7 @@
 //! End to end without Kubernetes pods: the S3 example feed (`examples/s3/`), pointed at a moto
 //! S3 server, is rendered by `nuget-operator render` with the platform defaults the chart
 //! passes; two real `nuget-feed-server` replicas start from the rendered Deployment,
-//! ConfigMap and Secrets (`support::servers::FeedPod`) and share the one bucket; nginx is
+//! ConfigMap and Secrets (`nuget_test_support::feed_pod::FeedPod`) and share the one bucket; nginx is
 //! configured from the rendered Ingress (same host, same path prefix, no rewrite); NuGet.exe
 //! pushes through nginx to one replica and installs through nginx from the other, using the
 //! feed's public URL and the API key the tenant reads from the rendered Secret. The
@@ -9,15 +9,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::time::Duration;
 
+use nuget_test_support::chart::parse_docs;
+use nuget_test_support::feed_pod::{FeedPod, object_data};
+use nuget_test_support::http::http_request;
+use nuget_test_support::moto::Moto;
+use nuget_test_support::nginx::Nginx;
+use nuget_test_support::nuget_exe::{NuGetExe, assert_success};
+use nuget_test_support::tools::{repo_root, workspace_bin};
+use nuget_test_support::wait::eventually_blocking;
 use serde_json::Value;
-use support::chart::parse_docs;
-use support::process::{eventually, http_request};
-use support::servers::{FeedPod, Moto, Nginx, NuGetExe, assert_success, object_data};
-use support::tools::{repo_root, workspace_bin};
 
 const HOST: &str = "nuget.example.com";
 
@@ -80,7 +82,7 @@ fn nuget_exe_pushes_to_one_replica_and_installs_from_the_other_through_the_ingre
     let Some(moto) = Moto::start_or_skip() else {
         return;
     };
-    let Some(nuget) = NuGetExe::new_or_skip() else {
+    let Some(mut nuget) = NuGetExe::new_or_skip() else {
         return;
     };
     let feed_server = workspace_bin("nuget-feed-server");
@@ -126,7 +128,7 @@ fn nuget_exe_pushes_to_one_replica_and_installs_from_the_other_through_the_ingre
     );
     assert_eq!(ingress["spec"]["ingressClassName"], "nginx");
     let ports: Vec<u16> = replicas.iter().map(|r| r.port).collect();
-    let Some(nginx) = Nginx::start_or_skip(ingress, &ports) else {
+    let Some(nginx) = Nginx::for_ingress_or_skip(ingress, &ports) else {
         return;
     };
     let (to_first, to_second) = (nginx.ports[0], nginx.ports[1]);
@@ -146,12 +148,13 @@ fn nuget_exe_pushes_to_one_replica_and_installs_from_the_other_through_the_ingre
     // body limit, which the example's proxy-body-size annotation lifts.
     let nupkg = nuget.pack_with_payload("Contoso.E2E", "1.2.3", 2 << 20);
     assert!(std::fs::metadata(&nupkg).unwrap().len() > 2 << 20);
-    let pushed = nuget.push(&nupkg, &source, &key, to_first);
+    nuget.set_http_proxy(Some(to_first));
+    let pushed = nuget.push(&nupkg, &source, &key);
     assert_success(&pushed, "push");
 
     // Replica 2 learns of it from the shared bucket (it tails the event log).
     let path = format!("/team-a/{name}/flatcontainer/contoso.e2e/index.json");
-    eventually(
+    eventually_blocking(
         "replica 2 to list the pushed version",
         Duration::from_secs(30),
         || {
@@ -168,8 +171,9 @@ fn nuget_exe_pushes_to_one_replica_and_installs_from_the_other_through_the_ingre
     );
 
     // Install through the ingress from replica 2.
-    let out_dir = nuget.root.path().join("installed");
-    let installed = nuget.install("Contoso.E2E", "1.2.3", &source, &out_dir, to_second);
+    let out_dir = nuget.root().join("installed");
+    nuget.set_http_proxy(Some(to_second));
+    let installed = nuget.install("Contoso.E2E", "1.2.3", &source, &out_dir);
     assert_success(&installed, "install");
     assert_eq!(
         std::fs::metadata(out_dir.join("Contoso.E2E.1.2.3/content/payload.bin"))
@@ -186,7 +190,7 @@ fn nuget_exe_pushes_to_one_replica_and_installs_from_the_other_through_the_ingre
     );
 
     // A second push of the same version, through the other replica: one winner (409).
-    let again = nuget.push(&nupkg, &source, &key, to_second);
+    let again = nuget.push(&nupkg, &source, &key);
     assert!(!again.status.success(), "a version is pushed once");
     assert!(
         String::from_utf8_lossy(&again.stdout).contains("Conflict")
@@ -234,7 +238,7 @@ fn nuget_exe_pushes_to_one_replica_and_installs_from_the_other_through_the_ingre
 /// source (any user name) it pushes and installs. One replica on the feed's volume (a folder).
 #[test]
 fn read_protected_example_needs_a_read_token_through_the_ingress() {
-    let Some(nuget) = NuGetExe::new_or_skip() else {
+    let Some(mut nuget) = NuGetExe::new_or_skip() else {
         return;
     };
     let (feed, rendered) = render_example("read-protected", |_| {});
@@ -248,15 +252,15 @@ fn read_protected_example_needs_a_read_token_through_the_ingress() {
         &[],
         &[],
     );
-    let Some(nginx) = Nginx::start_or_skip(find(&rendered, "Ingress"), &[pod.port]) else {
+    let Some(nginx) = Nginx::for_ingress_or_skip(find(&rendered, "Ingress"), &[pod.port]) else {
         return;
     };
-    let proxy = nginx.ports[0];
+    nuget.set_http_proxy(Some(nginx.ports[0]));
     let source = format!("http://{HOST}/team-a/{name}/index.json");
-    let nupkg = nuget.pack("Internal.Tools", "0.9.0");
+    let nupkg = nuget.pack_with_payload("Internal.Tools", "0.9.0", 0);
 
     nuget.configure_source(name, &source, None);
-    let refused = nuget.push(&nupkg, &source, &key, proxy);
+    let refused = nuget.push(&nupkg, &source, &key);
     assert!(!refused.status.success(), "read without a token");
     let text = format!(
         "{}{}",
@@ -269,13 +273,10 @@ fn read_protected_example_needs_a_read_token_through_the_ingress() {
     );
 
     nuget.configure_source(name, &source, Some(("developers", &token)));
+    assert_success(&nuget.push(&nupkg, &source, &key), "push with a read token");
+    let out_dir = nuget.root().join("installed");
     assert_success(
-        &nuget.push(&nupkg, &source, &key, proxy),
-        "push with a read token",
-    );
-    let out_dir = nuget.root.path().join("installed");
-    assert_success(
-        &nuget.install("Internal.Tools", "0.9.0", &source, &out_dir, proxy),
+        &nuget.install("Internal.Tools", "0.9.0", &source, &out_dir),
         "install with a read token",
     );
     assert!(

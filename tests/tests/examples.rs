@@ -9,16 +9,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::path::PathBuf;
 
 use kube::CustomResourceExt;
 use nuget_feed_server::config::{Args, Config, FileConfig};
 use nuget_operator::crd::NuGetFeed;
+use nuget_test_support::chart::{ChartTools, key, parse_docs, validate_strict};
+use nuget_test_support::tools::{repo_root, workspace_bin};
 use serde_json::Value;
-use support::chart::{key, parse_docs, validate_strict};
-use support::tools::{ChartTools, repo_root, workspace_bin};
 
 const EXAMPLES: [&str; 4] = ["s3", "pvc", "read-protected", "api-keys"];
 

@@ -4,11 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::path::PathBuf;
 
-use support::tools::{CHART_TOOLS_HINT, find_in_path, missing_or_skip, repo_root, tool_path};
+use nuget_test_support::tools::{
+    CHART_TOOLS_HINT, find_in_path, missing_or_skip, repo_root, tool_path,
+};
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(repo_root().join(path)).unwrap()

@@ -1,8 +1,7 @@
-//! Shared test support: a real server on loopback, and real external tools.
-// Each test crate uses part of it.
+//! This crate's own test support: what needs the feed server's library (a server in the test's
+//! runtime) or binary (server processes). Everything else is in `nuget_test_support`.
+// Each test binary includes this module and uses a part of it.
 #![allow(dead_code, clippy::unwrap_used)]
 
-pub mod external;
 pub mod process;
-pub mod proxy;
 pub mod server;

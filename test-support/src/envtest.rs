@@ -1,12 +1,14 @@
-//! A Kubernetes API server: etcd + kube-apiserver from `$KUBEBUILDER_ASSETS` (default
-//! `.ci/cache/kubebuilder`, filled by `.ci/envtest.sh`) on free loopback ports, as in
-//! `operator/tests/support`, plus an audit log of every request made by a ServiceAccount (to
-//! see which verbs the operator really uses) and ServiceAccount tokens (TokenRequest), so a
-//! process can run with exactly the RBAC of a ServiceAccount.
+//! A Kubernetes API server for tests: etcd + kube-apiserver from `$KUBEBUILDER_ASSETS`
+//! (envtest style, default `.ci/cache/kubebuilder`, filled by `.ci/envtest.sh`) on free loopback
+//! ports, with certificates made by `openssl` in a temporary folder, stopped when dropped. It
+//! keeps an audit log of every request made by a ServiceAccount (to see which verbs a process
+//! really uses) and issues ServiceAccount tokens (TokenRequest), so a process can run with
+//! exactly the RBAC of a ServiceAccount.
 //!
-//! `NUGET_SKIP_CLUSTER_TESTS=1` skips; without the binaries the tests fail with the command
-//! that builds them. A kubeconfig of our own is always used: these tests create cluster-wide
-//! objects (CRD, ClusterRoles), which they should not do to a developer's `$KUBECONFIG`.
+//! [`start`] takes the cluster of `$KUBECONFIG` instead when that is set; [`start_envtest`]
+//! always starts its own (for tests that create cluster-wide objects, which they should not do
+//! to a developer's cluster). Without the binaries the tests fail with the command that builds
+//! them, unless `NUGET_SKIP_CLUSTER_TESTS=1` says to skip them.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -19,38 +21,82 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client};
 use serde_json::Value;
 
-use super::process::{Process, free_port};
+use crate::ports::free_port;
+use crate::process::Process;
+use crate::tools::repo_root;
 
+/// A cluster to test against.
 pub struct TestCluster {
     pub client: Client,
-    /// Admin kubeconfig (token of a `system:masters` user).
+    /// For an operator under test: on envtest the user [`OPERATOR_USER`] (in
+    /// `system:masters`), whose requests the audit log records; on `$KUBECONFIG`'s cluster the
+    /// same as `client`.
+    pub operator_client: Client,
+    /// True when we started the apiserver ourselves (1.20: no controllers, no GC).
+    pub envtest: bool,
+    /// Admin kubeconfig (for envtest: the token of a `system:masters` user).
     pub kubeconfig: PathBuf,
-    /// JSON lines, one per request of any ServiceAccount (level Metadata).
+    /// JSON lines, one per request of any ServiceAccount or of [`OPERATOR_USER`] (level
+    /// Metadata); envtest only.
     pub audit_log: PathBuf,
+    /// The API server's URL and CA (envtest only), for kubeconfigs of other users.
     server: String,
     ca: PathBuf,
+    /// etcd, then kube-apiserver (none for `$KUBECONFIG`'s cluster).
     processes: Vec<Process>,
     dir: tempfile::TempDir,
 }
 
-/// `None` when `NUGET_SKIP_CLUSTER_TESTS=1`.
+/// The cluster of `$KUBECONFIG` when set, else [`start_envtest`]; `None` when
+/// `NUGET_SKIP_CLUSTER_TESTS=1`.
 pub async fn start() -> Option<TestCluster> {
-    if std::env::var("NUGET_SKIP_CLUSTER_TESTS").as_deref() == Ok("1") {
-        eprintln!("NUGET_SKIP_CLUSTER_TESTS=1: skipping the cluster tests");
+    if skip() {
         return None;
     }
-    let assets = std::env::var("KUBEBUILDER_ASSETS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| super::tools::repo_root().join(".ci/cache/kubebuilder"));
-    let apiserver = assets.join("kube-apiserver");
-    let etcd = assets.join("etcd");
-    assert!(
-        apiserver.is_file() && etcd.is_file(),
-        "no kube-apiserver and etcd in {}: run `bash .ci/envtest.sh` (or point KUBEBUILDER_ASSETS \
-         at a folder holding them); NUGET_SKIP_CLUSTER_TESTS=1 skips these tests explicitly",
-        assets.display()
-    );
-    Some(envtest(&apiserver, &etcd).await)
+    if let Ok(path) = std::env::var("KUBECONFIG")
+        && !path.is_empty()
+    {
+        let client = Client::try_default()
+            .await
+            .expect("KUBECONFIG is set but unusable");
+        let dir = temp_dir();
+        return Some(TestCluster {
+            operator_client: client.clone(),
+            client,
+            envtest: false,
+            kubeconfig: PathBuf::from(path),
+            audit_log: dir.path().join("audit.log"),
+            server: String::new(),
+            ca: PathBuf::new(),
+            processes: Vec::new(),
+            dir,
+        });
+    }
+    Some(envtest().await)
+}
+
+/// A cluster of our own, whatever `$KUBECONFIG` says; `None` when
+/// `NUGET_SKIP_CLUSTER_TESTS=1`.
+pub async fn start_envtest() -> Option<TestCluster> {
+    if skip() {
+        return None;
+    }
+    Some(envtest().await)
+}
+
+fn skip() -> bool {
+    let skip = std::env::var("NUGET_SKIP_CLUSTER_TESTS").as_deref() == Ok("1");
+    if skip {
+        eprintln!("NUGET_SKIP_CLUSTER_TESTS=1: skipping the cluster tests");
+    }
+    skip
+}
+
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("envtest-")
+        .tempdir()
+        .expect("create temp dir for envtest")
 }
 
 fn openssl(dir: &Path, args: &[&str]) {
@@ -66,21 +112,9 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
-const AUDIT_POLICY: &str = r#"apiVersion: audit.k8s.io/v1
-kind: Policy
-omitStages: [RequestReceived]
-rules:
-  - level: Metadata
-    userGroups: ["system:serviceaccounts"]
-  - level: None
-"#;
-
-async fn envtest(apiserver: &Path, etcd: &Path) -> TestCluster {
-    let dir = tempfile::Builder::new()
-        .prefix("envtest-")
-        .tempdir()
-        .unwrap();
-    let d = dir.path();
+/// A CA, a serving certificate for 127.0.0.1 signed by it, and the ServiceAccount signing key
+/// pair, all in `d`.
+fn make_certificates(d: &Path) {
     openssl(
         d,
         &[
@@ -103,7 +137,7 @@ async fn envtest(apiserver: &Path, etcd: &Path) -> TestCluster {
         d.join("san.cnf"),
         "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
     )
-    .unwrap();
+    .expect("write san.cnf");
     openssl(
         d,
         &[
@@ -141,13 +175,49 @@ async fn envtest(apiserver: &Path, etcd: &Path) -> TestCluster {
     );
     openssl(d, &["genrsa", "-out", "sa.key", "2048"]);
     openssl(d, &["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"]);
+}
+
+/// The user of [`TestCluster::operator_client`] on envtest.
+pub const OPERATOR_USER: &str = "nuget-operator";
+const OPERATOR_TOKEN: &str = "envtest-operator-token";
+
+const AUDIT_POLICY: &str = r#"apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    userGroups: ["system:serviceaccounts"]
+  - level: Metadata
+    users: ["nuget-operator"]
+  - level: None
+"#;
+
+async fn envtest() -> TestCluster {
+    let assets = std::env::var("KUBEBUILDER_ASSETS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join(".ci/cache/kubebuilder"));
+    let apiserver = assets.join("kube-apiserver");
+    let etcd = assets.join("etcd");
+    assert!(
+        apiserver.is_file() && etcd.is_file(),
+        "no cluster for the tests: run `bash .ci/envtest.sh` to put kube-apiserver and etcd in {} \
+         (or point KUBEBUILDER_ASSETS at a folder holding them, or KUBECONFIG at a cluster where \
+         the tests allow it); NUGET_SKIP_CLUSTER_TESTS=1 skips these tests explicitly",
+        assets.display()
+    );
+    let dir = temp_dir();
+    let d = dir.path();
+    make_certificates(d);
     let token = "envtest-admin-token";
     std::fs::write(
         d.join("tokens.csv"),
-        format!("{token},admin,admin-uid,system:masters\n"),
+        format!(
+            "{token},admin,admin-uid,system:masters\n\
+             {OPERATOR_TOKEN},{OPERATOR_USER},operator-uid,system:masters\n"
+        ),
     )
-    .unwrap();
-    std::fs::write(d.join("audit-policy.yaml"), AUDIT_POLICY).unwrap();
+    .expect("write tokens.csv");
+    std::fs::write(d.join("audit-policy.yaml"), AUDIT_POLICY).expect("write the audit policy");
     let audit_log = d.join("audit.log");
 
     let (client_port, peer_port, api_port) = (free_port(), free_port(), free_port());
@@ -196,8 +266,15 @@ async fn envtest(apiserver: &Path, etcd: &Path) -> TestCluster {
     let ca = d.join("ca.crt");
     let kubeconfig = d.join("kubeconfig");
     write_kubeconfig(&kubeconfig, &kubeconfig_text(&server, &ca, "admin", token));
+    let operator_kubeconfig = d.join("kubeconfig-operator");
+    write_kubeconfig(
+        &operator_kubeconfig,
+        &kubeconfig_text(&server, &ca, OPERATOR_USER, OPERATOR_TOKEN),
+    );
     let mut cluster = TestCluster {
         client: client_for(&kubeconfig).await,
+        operator_client: client_for(&operator_kubeconfig).await,
+        envtest: true,
         kubeconfig,
         audit_log,
         server,
@@ -242,8 +319,9 @@ fn write_kubeconfig(path: &Path, text: &str) {
         .truncate(true)
         .mode(0o600)
         .open(path)
-        .unwrap();
-    std::io::Write::write_all(&mut f, text.as_bytes()).unwrap();
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    std::io::Write::write_all(&mut f, text.as_bytes())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }
 
 fn kubeconfig_text(server: &str, ca: &Path, user: &str, token: &str) -> String {
@@ -253,22 +331,29 @@ fn kubeconfig_text(server: &str, ca: &Path, user: &str, token: &str) -> String {
     )
 }
 
+/// A client for the cluster and user of `kubeconfig`.
 pub async fn client_for(kubeconfig: &Path) -> Client {
-    let kc = Kubeconfig::read_from(kubeconfig).unwrap();
+    let kc = Kubeconfig::read_from(kubeconfig)
+        .unwrap_or_else(|e| panic!("kubeconfig {}: {e}", kubeconfig.display()));
     let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await
-        .unwrap();
-    Client::try_from(config).unwrap()
+        .unwrap_or_else(|e| panic!("kubeconfig {}: {e}", kubeconfig.display()));
+    Client::try_from(config).expect("a client from the kubeconfig")
 }
 
 impl TestCluster {
+    /// A private folder for this cluster's files (kubeconfigs, kubectl's cache).
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
 
     /// A kubeconfig authenticating as ServiceAccount `namespace/name` with a fresh bound token
-    /// (TokenRequest), so whoever uses it has exactly that ServiceAccount's RBAC.
+    /// (TokenRequest), so whoever uses it has exactly that ServiceAccount's RBAC (envtest only).
     pub async fn service_account_kubeconfig(&self, namespace: &str, name: &str) -> PathBuf {
+        assert!(
+            self.envtest,
+            "ServiceAccount kubeconfigs need a cluster of our own (start_envtest)"
+        );
         let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
         let request = TokenRequest {
             spec: TokenRequestSpec {
@@ -310,10 +395,10 @@ impl TestCluster {
         child
             .stdin
             .take()
-            .unwrap()
+            .expect("kubectl's stdin is piped")
             .write_all(stdin.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+            .expect("write kubectl's stdin");
+        let out = child.wait_with_output().expect("kubectl runs");
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
@@ -337,22 +422,12 @@ impl TestCluster {
     }
 }
 
-/// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
-pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = check().await {
-            return v;
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        // kube-apiserver before etcd, so it does not spend its last moments retrying etcd.
+        while let Some(p) = self.processes.pop() {
+            drop(p);
         }
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

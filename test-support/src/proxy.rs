@@ -30,8 +30,10 @@ pub struct FaultProxy {
 impl FaultProxy {
     /// Proxies `127.0.0.1:{port}` (a fresh port) to `upstream` (`host:port`).
     pub async fn start(upstream: String) -> FaultProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("the proxy's address").port();
         let mode = Arc::new(AtomicU8::new(Mode::Pass as u8));
         let connections: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
         let accept = {
@@ -56,7 +58,10 @@ impl FaultProxy {
                         };
                         let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                     });
-                    connections.lock().unwrap().push(task.abort_handle());
+                    connections
+                        .lock()
+                        .expect("the connection list")
+                        .push(task.abort_handle());
                 }
             })
         };
@@ -76,9 +81,18 @@ impl FaultProxy {
     pub fn set(&self, mode: Mode) {
         self.mode.store(mode as u8, Ordering::SeqCst);
         if mode != Mode::Pass {
-            for c in self.connections.lock().unwrap().drain(..) {
-                c.abort();
-            }
+            self.cut_connections();
+        }
+    }
+
+    fn cut_connections(&self) {
+        for c in self
+            .connections
+            .lock()
+            .expect("the connection list")
+            .drain(..)
+        {
+            c.abort();
         }
     }
 }
@@ -86,8 +100,6 @@ impl FaultProxy {
 impl Drop for FaultProxy {
     fn drop(&mut self) {
         self.accept.abort();
-        for c in self.connections.lock().unwrap().drain(..) {
-            c.abort();
-        }
+        self.cut_connections();
     }
 }

@@ -1,0 +1,29 @@
+//! One harness for every crate's tests and for the bench: child processes killed on drop
+//! ([`process`]), loopback ports ([`ports`]), HTTP polls and listings ([`http`]), waiting for a
+//! condition ([`wait`]), where the external tools are ([`tools`]), and the real programs the tests
+//! drive: a Kubernetes API server ([`envtest`], feature `envtest`), moto ([`moto`]), Azurite
+//! ([`azurite`]), NuGet.exe ([`nuget_exe`]), nginx ([`nginx`]), the Helm chart tools ([`chart`]),
+//! a storage fault proxy ([`proxy`]) and a feed-server "pod" started from rendered manifests
+//! ([`feed_pod`]).
+//!
+//! It depends on neither the feed server nor the operator: what needs their library or
+//! binary (`env!("CARGO_BIN_EXE_...")`) stays in their own tests and passes paths in.
+//!
+//! A missing tool fails the test with the command that installs it, unless
+//! `NUGET_SKIP_EXTERNAL=1` asks to skip (then the `*_or_skip` constructors return `None`).
+
+pub mod azurite;
+pub mod chart;
+#[cfg(feature = "envtest")]
+pub mod envtest;
+pub mod feed_pod;
+pub mod http;
+mod listing;
+pub mod moto;
+pub mod nginx;
+pub mod nuget_exe;
+pub mod ports;
+pub mod process;
+pub mod proxy;
+pub mod tools;
+pub mod wait;

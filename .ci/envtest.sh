@@ -6,7 +6,7 @@
 # `kubernetes` source package (1.20.2) with Debian's Go, after swapping the vendored
 # modern-go/reflect2 1.0.1 (crashes on Go >= 1.18 at the first custom-resource create) for
 # Debian's 1.0.2. etcd is Debian's `etcd-server`. The cluster tests start both on loopback with
-# the flags 1.20 needs (operator/tests/support/mod.rs, tests/tests/support/cluster.rs).
+# the flags 1.20 needs (test-support/src/envtest.rs).
 #
 # Idempotent: when both binaries are already in the folder it does nothing. A cold build takes
 # about 4-6 minutes of CPU on 2 cores and 1.5 GB of scratch space (removed afterwards).

@@ -51,7 +51,7 @@ pub struct Options {
 pub enum Error {
     /// The NuGetFeed CRD is not installed (or not readable).
     #[error(
-        "cannot list NuGetFeeds ({0}); is the CRD installed? `nuget-operator crd | kubectl apply --server-side -f -`"
+        "cannot list NuGetFeeds ({0}); is the CRD installed? `nuget-operator crd | kubectl apply --validate=false -f -`"
     )]
     CrdMissing(#[source] kube::Error),
     /// The health endpoint could not bind.

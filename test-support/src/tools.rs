@@ -70,9 +70,9 @@ pub fn tool_path(var: &str, default: Option<PathBuf>) -> Result<PathBuf, String>
 }
 
 /// A binary of this workspace (`nuget-operator`, `nuget-feed-server`), next to the test
-/// executable (`target/<profile>/deps/<test>` -> `target/<profile>/<name>`). `cargo nextest run
-/// --workspace` (the README's test command) builds every binary first; running only one crate's
-/// tests does not, hence the message.
+/// executable (`target/<profile>/deps/<test>` -> `target/<profile>/<name>`). The README's test
+/// command (`tests/run-all.sh`, a workspace-wide run) builds every binary first; running only
+/// one crate's tests does not, hence the message.
 pub fn workspace_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable's path");
     let profile_dir = exe
@@ -83,7 +83,7 @@ pub fn workspace_bin(name: &str) -> PathBuf {
     assert!(
         bin.is_file(),
         "{} is missing: build it with `cargo build -p {name}` (the README's test command, \
-         `cargo nextest run --workspace`, builds it)",
+         `tests/run-all.sh`, builds it)",
         bin.display()
     );
     bin

@@ -122,38 +122,16 @@ async fn operator_provisions_and_maintains_a_feed() {
 
     let ns = format!("nf-test-{}", &nuget_operator::keys::random_secret()[..8]);
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    namespaces
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
-        )
-        .await
-        .unwrap();
+    create_namespace(&client, &ns, json!({})).await;
+    create_credentials(&client, &ns).await;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
-    secrets
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({
-                "metadata": {"name": "feed-s3"},
-                "stringData": {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI"}
-            }))
-            .unwrap(),
-        )
-        .await
-        .unwrap();
 
     // The operator, in process, with leader election on a Lease in the test namespace.
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let options = Options {
-        settings: Settings::default(),
-        watch_namespaces: vec![ns.clone()],
-        http_addr: "127.0.0.1:0".parse().unwrap(),
         leader_election: true,
         lease_name: "nuget-operator-test".into(),
-        lease_namespace: ns.clone(),
-        lease_duration_secs: 15,
-        identity: "test-operator".into(),
-        concurrency: 2,
+        ..options(&[&ns])
     };
     let operator = tokio::spawn(run::run(client.clone(), options, async {
         let _ = stop_rx.await;
@@ -484,6 +462,36 @@ async fn create_namespace(client: &Client, name: &str, labels: serde_json::Value
         .unwrap();
 }
 
+/// The S3 credentials Secret `feed-s3` the feeds of these tests name.
+async fn create_credentials(client: &Client, ns: &str) {
+    Api::<Secret>::namespaced(client.clone(), ns)
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "metadata": {"name": "feed-s3"},
+                "stringData": {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI"}
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+}
+
+/// The operator in process, watching `namespaces`, without leader election.
+fn options(namespaces: &[&str]) -> Options {
+    Options {
+        settings: Settings::default(),
+        watch_namespaces: namespaces.iter().map(|ns| (*ns).to_owned()).collect(),
+        http_addr: "127.0.0.1:0".parse().unwrap(),
+        leader_election: false,
+        lease_name: "unused".into(),
+        lease_namespace: namespaces[0].to_owned(),
+        lease_duration_secs: 15,
+        identity: "test-operator".into(),
+        concurrency: 2,
+    }
+}
+
 async fn create_feed(client: &Client, ns: &str, name: &str, spec: serde_json::Value) {
     let feed: NuGetFeed = serde_json::from_value(json!({
         "apiVersion": "nuget-operator.io/v1alpha1",
@@ -594,17 +602,7 @@ async fn feeds_never_touch_each_others_data_and_failures_show() {
     };
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let options = Options {
-        settings: Settings::default(),
-        watch_namespaces: vec![a.clone(), b.clone(), c.clone()],
-        http_addr: "127.0.0.1:0".parse().unwrap(),
-        leader_election: false,
-        lease_name: "unused".into(),
-        lease_namespace: a.clone(),
-        lease_duration_secs: 15,
-        identity: "test-operator".into(),
-        concurrency: 2,
-    };
+    let options = options(&[&a, &b, &c]);
     let operator = tokio::spawn(run::run(client.clone(), options, async {
         let _ = stop_rx.await;
     }));
@@ -912,38 +910,12 @@ async fn steady_state_makes_no_writes_and_few_reads() {
     let client = cluster.client.clone();
     install_crd(&client).await;
     let ns = format!("nf-steady-{}", &nuget_operator::keys::random_secret()[..8]);
-    Api::<Namespace>::all(client.clone())
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
-        )
-        .await
-        .unwrap();
+    create_namespace(&client, &ns, json!({})).await;
+    create_credentials(&client, &ns).await;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
-    secrets
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({
-                "metadata": {"name": "feed-s3"},
-                "stringData": {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI"}
-            }))
-            .unwrap(),
-        )
-        .await
-        .unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let options = Options {
-        settings: Settings::default(),
-        watch_namespaces: vec![ns.clone()],
-        http_addr: "127.0.0.1:0".parse().unwrap(),
-        // No Lease: its renewals would be the only requests in the counts below.
-        leader_election: false,
-        lease_name: "unused".into(),
-        lease_namespace: ns.clone(),
-        lease_duration_secs: 15,
-        identity: "test-operator".into(),
-        concurrency: 2,
-    };
+    // No Lease: its renewals would be the only requests in the counts below.
+    let options = options(&[&ns]);
     let operator = tokio::spawn(run::run(cluster.operator_client.clone(), options, async {
         let _ = stop_rx.await;
     }));

@@ -12,8 +12,6 @@
 //! `kill_9_during_pushes_leaves_a_consistent_feed`).
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -387,8 +385,8 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 
-use common::process::{FeedConfig, FeedProcess, run_command};
-use common::server::ADMIN_KEY;
+use crate::common::process::{FeedConfig, FeedProcess, run_command};
+use crate::common::server::ADMIN_KEY;
 
 /// What became of one push while the server was being killed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -501,7 +499,7 @@ async fn kill_loop(name: &str, config: FeedConfig, kills: usize) {
 
     // 2. Over HTTP: every acknowledged push is there, byte for byte; an unanswered one is there
     //    completely or not at all, and pushing it again completes it.
-    let c = common::server::Client::new();
+    let c = crate::common::server::Client::new();
     let (mut acknowledged, mut unknown, mut unknown_present) = (0, 0, 0);
     for (version, outcome) in &outcomes {
         let url = server.url(&format!(

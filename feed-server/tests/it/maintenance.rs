@@ -4,14 +4,12 @@
 //! takeover, a retry of the same bytes) loses nothing.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use common::process::{FeedConfig, FeedProcess, run_command};
-use common::server::{ADMIN_KEY, Client};
+use crate::common::process::{FeedConfig, FeedProcess, run_command};
+use crate::common::server::{ADMIN_KEY, Client};
 use nuget_feed_server::feed::{self, Feed};
 use nuget_feed_server::package::{NuGetVersion, PackageId};
 use nuget_feed_server::storage::Storage;

@@ -159,11 +159,6 @@ impl FeedProcess {
         self.kill9();
         self.spawn(Some(self.port));
     }
-
-    /// The folder for uploads in progress.
-    pub fn temp_dir(&self) -> PathBuf {
-        self.dir.join("tmp")
-    }
 }
 
 /// Runs `nuget-feed-server <args>` to completion (fsck, gc) and returns its status and output.

@@ -6,7 +6,7 @@
 //! many; `NUGET_FUZZ_SEED` changes the seed. Real coverage-guided fuzzing is `cargo fuzz`
 //! (README).
 //!
-//! `cargo test -p nuget-feed-server --all-features --test fuzz_corpus -- --ignored` rewrites
+//! `cargo test -p nuget-feed-server --all-features --test it fuzz_corpus -- --ignored` rewrites
 //! the generated part of the corpus from the test helpers.
 #![allow(clippy::unwrap_used)]
 

@@ -7,12 +7,10 @@
 //! still works.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::io::{Cursor, Write as _};
 use std::time::{Duration, Instant};
 
-use common::server::{ADMIN_KEY, Client, TestServer};
+use crate::common::server::{ADMIN_KEY, Client, TestServer};
 use nuget_feed_server::testing::{self as t, PackageBuilder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -212,7 +210,7 @@ async fn stalled_and_trickled_uploads_get_408() {
     assert!(line.contains(" 408 "), "trickle: {line}");
     eprintln!("trickled upload cut after {took:?}");
     // The same through multipart: the body stream's error wins over multer's.
-    let (content_type, body) = common::server::nuget_multipart(&package);
+    let (content_type, body) = crate::common::server::nuget_multipart(&package);
     let addr = s.root.trim_start_matches("http://").to_owned();
     let mut stream = TcpStream::connect(&addr).await.unwrap();
     let head = format!(

@@ -4,12 +4,10 @@
 //! Needs `.ci/install-deps.sh` (fails with that hint otherwise, unless NUGET_SKIP_EXTERNAL=1).
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::server::{ADMIN_KEY, Client, TestServer};
+use crate::common::server::{ADMIN_KEY, Client, TestServer};
 use nuget_feed_server::config::{FileConfig, StorageConfig};
 use nuget_feed_server::testing::PackageBuilder;
 use nuget_test_support::azurite::Azurite;

@@ -1,7 +1,6 @@
 //! This crate's own test support: what needs the feed server's library (a server in the test's
 //! runtime) or binary (server processes). Everything else is in `nuget_test_support`.
-// Each test binary includes this module and uses a part of it.
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(clippy::unwrap_used)]
 
 pub mod process;
 pub mod server;

@@ -4,9 +4,7 @@
 //! Needs `.ci/install-deps.sh` (fails with that hint otherwise, unless NUGET_SKIP_EXTERNAL=1).
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::server::{ADMIN_KEY, Client, TestServer};
+use crate::common::server::{ADMIN_KEY, Client, TestServer};
 use nuget_feed_server::testing::PackageBuilder;
 use nuget_test_support::nuget_exe::{self, NuGetExe};
 use nuget_test_support::process::output_text;

@@ -6,13 +6,11 @@
 //! process with a fault-injecting store for the feed operations one by one.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::process::{FeedConfig, FeedProcess};
-use common::server::{ADMIN_KEY, Client};
+use crate::common::process::{FeedConfig, FeedProcess};
+use crate::common::server::{ADMIN_KEY, Client};
 use nuget_feed_server::feed::fsck::{self, FsckOptions};
 use nuget_feed_server::feed::{self, Feed};
 use nuget_feed_server::package::{NuGetVersion, PackageId};

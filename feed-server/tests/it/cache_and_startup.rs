@@ -4,11 +4,9 @@
 //! measured by the bench harness (`bench/`), never here.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::io::Read;
 
-use common::server::{ADMIN_KEY, Client, TestServer};
+use crate::common::server::{ADMIN_KEY, Client, TestServer};
 use nuget_feed_server::config::StorageConfig;
 use nuget_feed_server::testing::PackageBuilder;
 use serde_json::Value;

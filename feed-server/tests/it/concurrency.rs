@@ -12,13 +12,11 @@
 //! (those two tests skip with `NUGET_SKIP_EXTERNAL=1`).
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::process::{FeedConfig, FeedProcess};
-use common::server::{ADMIN_KEY, Client};
+use crate::common::process::{FeedConfig, FeedProcess};
+use crate::common::server::{ADMIN_KEY, Client};
 use futures::StreamExt;
 use nuget_feed_server::feed::fsck::{self, FsckOptions};
 use nuget_feed_server::storage::Storage;

@@ -2,11 +2,9 @@
 //! Requirement ids refer to shared/reference/nuget-protocol.md.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::io::Read;
 
-use common::server::{ADMIN_KEY, CONTOSO_KEY, Client, TestServer, UNLIST_KEY};
+use crate::common::server::{ADMIN_KEY, CONTOSO_KEY, Client, TestServer, UNLIST_KEY};
 use nuget_feed_server::testing::PackageBuilder;
 use serde_json::Value;
 

@@ -123,7 +123,7 @@ async fn operator_provisions_and_maintains_a_feed() {
     let ns = format!("nf-test-{}", &nuget_operator::keys::random_secret()[..8]);
     let namespaces: Api<Namespace> = Api::all(client.clone());
     create_namespace(&client, &ns, json!({})).await;
-    create_credentials(&client, &ns).await;
+    create_credentials(&client, &ns, "feed-s3").await;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
 
     // The operator, in process, with leader election on a Lease in the test namespace.
@@ -462,14 +462,14 @@ async fn create_namespace(client: &Client, name: &str, labels: serde_json::Value
         .unwrap();
 }
 
-/// The S3 credentials Secret `feed-s3` the feeds of these tests name.
-async fn create_credentials(client: &Client, ns: &str) {
+/// An S3 credentials Secret `name` (moto takes any credentials).
+async fn create_credentials(client: &Client, ns: &str, name: &str) {
     Api::<Secret>::namespaced(client.clone(), ns)
         .create(
             &PostParams::default(),
             &serde_json::from_value(json!({
-                "metadata": {"name": "feed-s3"},
-                "stringData": {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI"}
+                "metadata": {"name": name},
+                "stringData": {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
             }))
             .unwrap(),
         )
@@ -578,17 +578,7 @@ async fn feeds_never_touch_each_others_data_and_failures_show() {
     create_namespace(&client, &b, json!({})).await;
     create_namespace(&client, &c, json!({"nuget-test/webhook": "fail"})).await;
     for ns in [&a, &b, &c] {
-        Api::<Secret>::namespaced(client.clone(), ns)
-            .create(
-                &PostParams::default(),
-                &serde_json::from_value(json!({
-                    "metadata": {"name": "s3"},
-                    "stringData": {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-                }))
-                .unwrap(),
-            )
-            .await
-            .unwrap();
+        create_credentials(&client, ns, "s3").await;
     }
     let s3 = |prefix: Option<&str>, credentials: bool| {
         let mut s = json!({"bucket": "feeds", "endpoint": moto.endpoint(), "pathStyle": true, "region": "us-east-1"});
@@ -911,7 +901,7 @@ async fn steady_state_makes_no_writes_and_few_reads() {
     install_crd(&client).await;
     let ns = format!("nf-steady-{}", &nuget_operator::keys::random_secret()[..8]);
     create_namespace(&client, &ns, json!({})).await;
-    create_credentials(&client, &ns).await;
+    create_credentials(&client, &ns, "feed-s3").await;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     // No Lease: its renewals would be the only requests in the counts below.

@@ -1,6 +1,5 @@
 //! Where a feed keeps its data, as an identity that can be compared: the store (backend, bucket,
-//! container or claim, and the endpoint or account the spec names) and the prefix inside it as
-//! path segments. Two feeds whose locations are equal or nested would read, overwrite and (with
+//! container and account, or claim) and the prefix inside it as path segments. Two feeds whose locations are equal or nested would read, overwrite and (with
 //! `deletionPolicy: Purge`) delete each other's packages, so `validate` refuses the younger one
 //! and `purge` refuses to delete a location another live feed uses.
 //!
@@ -15,21 +14,17 @@ use kube::{Resource, ResourceExt};
 use crate::crd::{DeletionPolicy, NuGetFeed};
 use crate::reconcile::names;
 
-/// The store a feed's prefix lives in. Endpoints and accounts are compared as written (after
-/// lower-casing and trimming a trailing `/`): two spellings of one endpoint count as two stores.
+/// The store a feed's prefix lives in. Endpoints are left out on purpose: one server has many
+/// spellings (none for AWS or `https://s3.amazonaws.com`, a proxy or the server itself), and
+/// taking two spellings for two stores would let two feeds share, and purge, one bucket. Two
+/// servers that happen to hold buckets of the same name are refused instead, which another
+/// prefix fixes.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Store {
-    /// An S3 bucket; `endpoint` is `None` for AWS itself.
-    S3 {
-        endpoint: Option<String>,
-        bucket: String,
-    },
-    /// An Azure Blob container in `account`; `endpoint` is `None` for the public cloud.
-    Azure {
-        endpoint: Option<String>,
-        account: String,
-        container: String,
-    },
+    /// An S3 bucket.
+    S3 { bucket: String },
+    /// An Azure Blob container in `account` (account names are case-insensitive).
+    Azure { account: String, container: String },
     /// A Google Cloud Storage bucket.
     Gcs { bucket: String },
     /// A PersistentVolumeClaim (namespaced). Every volume feed uses the whole claim.
@@ -67,7 +62,6 @@ impl Location {
         if let Some(s3) = &s.s3 {
             return Some(Location {
                 store: Store::S3 {
-                    endpoint: s3.endpoint.as_deref().map(endpoint),
                     bucket: s3.bucket.clone(),
                 },
                 prefix: prefix(&s3.prefix),
@@ -76,7 +70,6 @@ impl Location {
         if let Some(az) = &s.azure {
             return Some(Location {
                 store: Store::Azure {
-                    endpoint: az.endpoint.as_deref().map(endpoint),
                     account: az.account.to_ascii_lowercase(),
                     container: az.container.clone(),
                 },
@@ -112,23 +105,9 @@ impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let prefix = self.prefix.join("/");
         match &self.store {
-            Store::S3 { endpoint, bucket } => {
-                write!(f, "s3://{bucket}/{prefix}")?;
-                if let Some(e) = endpoint {
-                    write!(f, " at {e}")?;
-                }
-                Ok(())
-            }
-            Store::Azure {
-                endpoint,
-                account,
-                container,
-            } => {
-                write!(f, "az://{container}/{prefix} in account {account}")?;
-                if let Some(e) = endpoint {
-                    write!(f, " at {e}")?;
-                }
-                Ok(())
+            Store::S3 { bucket } => write!(f, "s3://{bucket}/{prefix}"),
+            Store::Azure { account, container } => {
+                write!(f, "az://{container}/{prefix} in account {account}")
             }
             Store::Gcs { bucket } => write!(f, "gs://{bucket}/{prefix}"),
             Store::Volume { namespace, claim } => {
@@ -244,10 +223,6 @@ fn segments(prefix: &str) -> Vec<String> {
         .collect()
 }
 
-fn endpoint(e: &str) -> String {
-    e.trim_end_matches('/').to_ascii_lowercase()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,14 +258,15 @@ mod tests {
             !at("{s3: {bucket: feeds, prefix: team-p2}}")
                 .overlaps(&at("{s3: {bucket: feeds, prefix: team-p/x}}"))
         );
-        // Another bucket, endpoint, backend or account is another store.
+        // Another bucket, backend or account is another store.
         assert!(!team.overlaps(&at("{s3: {bucket: other, prefix: team-p}}")));
-        assert!(!team.overlaps(&at(
-            "{s3: {bucket: feeds, prefix: team-p, endpoint: \"http://minio:9000\"}}"
+        // An endpoint is not: AWS named and unnamed, or one server spelt two ways, is one store.
+        assert!(team.overlaps(&at(
+            "{s3: {bucket: feeds, prefix: team-p, endpoint: \"https://s3.amazonaws.com\"}}"
         )));
         assert!(
-            at("{s3: {bucket: feeds, prefix: a, endpoint: \"http://MinIO:9000/\"}}").overlaps(&at(
-                "{s3: {bucket: feeds, prefix: a, endpoint: \"http://minio:9000\"}}"
+            at("{s3: {bucket: feeds, prefix: a, endpoint: \"http://minio:9000\"}}").overlaps(&at(
+                "{s3: {bucket: feeds, prefix: a, endpoint: \"http://127.0.0.1:9000/\"}}"
             ))
         );
         assert!(!team.overlaps(&at("{gcs: {bucket: feeds, prefix: team-p}}")));

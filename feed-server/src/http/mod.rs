@@ -4,6 +4,7 @@ pub mod base_url;
 pub mod cache;
 pub mod conn;
 pub mod error;
+mod forwarded;
 pub mod handlers;
 mod limits;
 pub mod metrics;

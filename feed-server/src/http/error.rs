@@ -27,7 +27,7 @@ pub enum ApiError {
     /// 403: the API key is wrong or may not do this (PUB-6: no credential prompt follows).
     Forbidden(String),
     NotFound(String),
-    /// 409: the version exists (PUB-4; `--skip-duplicate` tolerates only this).
+    /// 409: the version exists (PUB-4; `--skip-duplicate` / `-SkipDuplicate` tolerate only this).
     Conflict(String),
     /// 413: the upload is larger than the configured limit (PUB-8).
     TooLarge(String),
@@ -89,7 +89,8 @@ impl From<feed::Error> for ApiError {
                 ApiError::BadRequest(m)
             }
             feed::Error::AlreadyExists { .. } => ApiError::Conflict(format!(
-                "{err}: versions are immutable; push a new version (nuget push --skip-duplicate ignores this)"
+                // Both spellings: dotnet's and NuGet.exe's (5.1+), so either user finds the switch.
+                "{err}: versions are immutable; push a new version (`dotnet nuget push --skip-duplicate` or `nuget push -SkipDuplicate` ignores this)"
             )),
             feed::Error::NotFound { .. } => ApiError::NotFound(err.to_string()),
             feed::Error::Busy(m) => ApiError::Busy(m),

@@ -4,6 +4,7 @@ pub mod base_url;
 pub mod cache;
 pub mod conn;
 pub mod error;
+mod forwarded;
 pub mod handlers;
 mod limits;
 pub mod metrics;
@@ -136,6 +137,15 @@ fn feed_routes(state: &AppState) -> Router<AppState> {
     )
 }
 
+/// The refusal of a read without an `Authorization` header.
+const MISSING: &str = "this feed needs credentials and none were sent: use HTTP Basic with one of \
+                       its read tokens as the password (any user name)";
+
+/// The refusal of credentials that were sent but are not a read token (any wrong password, any
+/// malformed or non-Basic `Authorization`: one text for all, so it tells nothing about tokens).
+const NOT_VALID: &str = "the credentials sent are not valid for this feed: use HTTP Basic with one \
+                         of its read tokens as the password (any user name)";
+
 /// With read tokens configured, every read needs HTTP Basic with a token as the password
 /// (G-7, SI-6): 401 with `WWW-Authenticate: Basic` otherwise, so clients prompt or use their
 /// configured credentials. Writes are authenticated by their API key instead.
@@ -144,15 +154,20 @@ async fn require_read_token(State(s): State<AppState>, request: Request, next: N
         return next.run(request).await;
     };
     if matches!(*request.method(), Method::GET | Method::HEAD) {
-        let password = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(basic_password);
-        if !password.is_some_and(|p| tokens.verify(&p)) {
+        let authorization = request.headers().get(header::AUTHORIZATION);
+        // Say which of the two it was, so a user knows whether to configure credentials or
+        // fix them; the answer is the same for every wrong token or malformed header, so it
+        // reveals nothing else.
+        let refused = match authorization.map(|v| v.to_str().ok().and_then(basic_password)) {
+            None => Some(MISSING),
+            Some(None) => Some(NOT_VALID),
+            Some(Some(p)) if !tokens.verify(&p) => Some(NOT_VALID),
+            Some(Some(_)) => None,
+        };
+        if let Some(message) = refused {
             return ApiError::Unauthorized {
                 basic: true,
-                message: "this feed needs credentials: a read token as the password".into(),
+                message: message.into(),
             }
             .into_response();
         }

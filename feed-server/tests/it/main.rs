@@ -15,4 +15,5 @@ mod interop_nuget_exe;
 mod maintenance;
 mod outage;
 mod protocol;
+mod proxies;
 mod storage_backends;

@@ -171,6 +171,12 @@ async fn equivalent_versions_and_casings_conflict_with_409() {
             .push(&s, Some(ADMIN_KEY), &PackageBuilder::new(id, v).build())
             .await;
         assert_eq!(r.status(), 409, "{id} {v}");
+        // Both clients' switches are named: dotnet's and NuGet.exe's (5.1+).
+        let message = r.text().await.unwrap();
+        assert!(
+            message.contains("--skip-duplicate") && message.contains("-SkipDuplicate"),
+            "{message}"
+        );
     }
     push_ok(&c, &s, &PackageBuilder::new("Foo", "1.0.0-Beta")).await;
     let r = c
@@ -892,6 +898,8 @@ async fn read_tokens_protect_every_read_with_basic_auth() {
                 .unwrap()
                 .starts_with("Basic")
         );
+        let missing = r.text().await.unwrap();
+        assert!(missing.contains("none were sent"), "{path}: {missing}");
         let wrong = c
             .http
             .get(s.url(path))
@@ -900,6 +908,33 @@ async fn read_tokens_protect_every_read_with_basic_auth() {
             .await
             .unwrap();
         assert_eq!(wrong.status(), 401, "{path}");
+        assert!(
+            wrong.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Basic")
+        );
+        let invalid = wrong.text().await.unwrap();
+        assert!(invalid.contains("not valid"), "{path}: {invalid}");
+        // Any wrong token and a non-Basic scheme get the same text: it tells nothing about tokens.
+        let near = c
+            .http
+            .get(s.url(path))
+            .basic_auth("u", Some("reader-token-12345"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(near.status(), 401, "{path}");
+        assert_eq!(near.text().await.unwrap(), invalid, "{path}");
+        let bearer = c
+            .http
+            .get(s.url(path))
+            .bearer_auth("reader-token-123456")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bearer.status(), 401, "{path}");
+        assert_eq!(bearer.text().await.unwrap(), invalid, "{path}");
         let ok = c
             .http
             .get(s.url(path))

@@ -91,6 +91,9 @@ impl From<feed::Error> for ApiError {
             feed::Error::AlreadyExists { .. } => ApiError::Conflict(format!(
                 "{err}: versions are immutable; push a new version (nuget push --skip-duplicate ignores this)"
             )),
+            feed::Error::Deleted { .. } => ApiError::Conflict(format!(
+                "{err}: clients that restored it keep its old bytes, so push a new version (a feed allows reuse with allow_deleted_version_reuse: true in its config file, or --allow-deleted-version-reuse)"
+            )),
             feed::Error::NotFound { .. } => ApiError::NotFound(err.to_string()),
             feed::Error::Busy(m) => ApiError::Busy(m),
             feed::Error::Storage(e) => e.into(),

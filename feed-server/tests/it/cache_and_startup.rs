@@ -346,6 +346,8 @@ async fn catalog_leaves_show_their_own_event_forever() {
             });
             f.public_base_url = Some(PUBLIC_BASE.into());
             f.delete_mode = Some(mode);
+            // A leaf of a version pushed again after a hard delete is what this test follows.
+            f.allow_deleted_version_reuse = Some(true);
         })
     };
     let c = Client::new();

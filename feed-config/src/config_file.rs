@@ -46,6 +46,11 @@ pub struct FileConfig {
     /// What `DELETE {publish}/{id}/{version}` does: `unlist` (default, as nuget.org) or `delete`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_mode: Option<DeleteMode>,
+    /// In `delete` mode: whether a version deleted for good may be pushed again, with any
+    /// bytes. Default false: such a push gets 409, because clients that restored the version
+    /// keep its old bytes in their global packages folder and would fail its hash check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_deleted_version_reuse: Option<bool>,
     /// How often, in milliseconds, the server picks up changes made by other replicas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_interval_ms: Option<u64>,

@@ -48,6 +48,9 @@ pub struct Args {
     /// What DELETE does [default: unlist].
     #[arg(long, env = "NUGET_FEED_DELETE_MODE")]
     pub delete_mode: Option<DeleteMode>,
+    /// Let a hard-deleted version be pushed again [default: false].
+    #[arg(long, env = "NUGET_FEED_ALLOW_DELETED_VERSION_REUSE")]
+    pub allow_deleted_version_reuse: Option<bool>,
     /// How often (ms) to pick up other replicas' changes [default: 1000].
     #[arg(long, env = "NUGET_FEED_SYNC_INTERVAL_MS")]
     pub sync_interval_ms: Option<u64>,
@@ -85,6 +88,8 @@ pub struct Config {
     pub api_keys_file: Option<PathBuf>,
     pub read_tokens_file: Option<PathBuf>,
     pub delete_mode: DeleteMode,
+    /// A hard-deleted version may be pushed again.
+    pub allow_deleted_version_reuse: bool,
     pub sync_interval_ms: u64,
     pub header_timeout_ms: u64,
     pub upload_idle_timeout_ms: u64,
@@ -210,6 +215,10 @@ impl Config {
             api_keys_file: args.api_keys_file.or(file.api_keys_file),
             read_tokens_file: args.read_tokens_file.or(file.read_tokens_file),
             delete_mode: args.delete_mode.or(file.delete_mode).unwrap_or_default(),
+            allow_deleted_version_reuse: args
+                .allow_deleted_version_reuse
+                .or(file.allow_deleted_version_reuse)
+                .unwrap_or(false),
             sync_interval_ms,
             header_timeout_ms,
             upload_idle_timeout_ms,
@@ -310,6 +319,10 @@ mod tests {
         assert_eq!(c.path_base, "");
         assert_eq!(c.max_package_bytes, DEFAULT_MAX_PACKAGE_BYTES);
         assert_eq!(c.delete_mode, DeleteMode::Unlist);
+        assert!(
+            !c.allow_deleted_version_reuse,
+            "a deleted version is refused"
+        );
     }
 
     #[test]
@@ -328,14 +341,21 @@ mod tests {
 
     #[test]
     fn flags_override_file() {
-        let file = FileConfig::parse("listen: 127.0.0.1:7000\nmax_package_bytes: 10\n").unwrap();
+        let file = FileConfig::parse(
+            "listen: 127.0.0.1:7000\nmax_package_bytes: 10\nallow_deleted_version_reuse: true\n",
+        )
+        .unwrap();
+        let c = Config::resolve(file.clone(), Args::default()).unwrap();
+        assert!(c.allow_deleted_version_reuse);
         let args = Args {
             max_package_bytes: Some(20),
+            allow_deleted_version_reuse: Some(false),
             ..Default::default()
         };
         let c = Config::resolve(file, args).unwrap();
         assert_eq!(c.listen, SocketAddr::from(([127, 0, 0, 1], 7000)));
         assert_eq!(c.max_package_bytes, 20);
+        assert!(!c.allow_deleted_version_reuse);
     }
 
     #[test]

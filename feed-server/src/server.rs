@@ -29,6 +29,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     http::upload::remove_stale_uploads(&config.temp_dir);
     let options = feed::Options {
         delete_mode: config.delete_mode,
+        allow_deleted_version_reuse: config.allow_deleted_version_reuse,
         ..feed::Options::default()
     };
     let feed = Feed::open(storage, options)

@@ -17,6 +17,10 @@ pub enum Error {
     /// This id and version is already in the feed (PUB-4), or being pushed right now.
     #[error("package {id} {version} already exists")]
     AlreadyExists { id: String, version: String },
+    /// This id and version was deleted for good: clients may have cached its bytes, so it is
+    /// never pushed again unless the feed allows reuse (`allow_deleted_version_reuse`).
+    #[error("package {id} {version} was deleted and its version cannot be reused")]
+    Deleted { id: String, version: String },
     /// A deprecation document is malformed or names invalid values (REG-10); the message says
     /// what is wrong.
     #[error("{0}")]
@@ -65,6 +69,14 @@ pub(super) fn busy(id: &PackageId, version: &NuGetVersion) -> Error {
 /// The version is already in the feed (PUB-4: 409).
 pub(super) fn already_exists(id: &PackageId, version: &NuGetVersion) -> Error {
     Error::AlreadyExists {
+        id: id.to_string(),
+        version: version.to_full(),
+    }
+}
+
+/// The version was hard-deleted and the feed does not allow its reuse (409).
+pub(super) fn deleted(id: &PackageId, version: &NuGetVersion) -> Error {
+    Error::Deleted {
         id: id.to_string(),
         version: version.to_full(),
     }

@@ -20,6 +20,8 @@ use crate::storage::Storage;
 #[derive(Debug, Clone)]
 pub struct Options {
     pub delete_mode: DeleteMode,
+    /// A version removed by a hard delete may be pushed again (with any bytes).
+    pub allow_deleted_version_reuse: bool,
     pub limits: package::Limits,
 }
 
@@ -27,6 +29,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             delete_mode: DeleteMode::Unlist,
+            allow_deleted_version_reuse: false,
             limits: package::Limits::default(),
         }
     }

@@ -25,7 +25,7 @@ use base64::Engine;
 use bytes::Bytes;
 use sha2::{Digest, Sha512};
 
-use super::error::{already_exists, busy, not_found};
+use super::error::{already_exists, busy, deleted, not_found};
 use super::event::{Change, EmbeddedFiles, Pushed, SymbolFile};
 use super::lock::{self, VersionLock};
 use super::state::FeedState;
@@ -88,13 +88,11 @@ impl Feed {
             .map_err(|e| Error::Rejected(format!("symbols package check failed: {e}")))?
     }
 
-    /// Adds a prepared package to the feed (PUB-4: [`Error::AlreadyExists`] for a known version).
+    /// Adds a prepared package to the feed (PUB-4: [`Error::AlreadyExists`] for a known version,
+    /// [`Error::Deleted`] for a hard-deleted one).
     pub async fn push(&self, p: &Prepared) -> Result<()> {
         let (id, version) = (p.id(), p.version());
-        let exists = |state: &FeedState| state.version(id, version).is_some();
-        if exists(&self.state()) {
-            return Err(already_exists(id, version));
-        }
+        self.check_free(&self.state(), id, version)?;
         let claim = self.claim(p).await?;
         let derived = [
             (PackageFile::Nuspec, Some(&p.nuspec_bytes)),
@@ -121,14 +119,26 @@ impl Feed {
             },
         };
         self.append(id, version, |state| {
-            if exists(state) {
-                return Err(already_exists(id, version));
-            }
+            // The compare-and-swap: of a push and a delete racing, whichever event lands
+            // first decides what the other sees here.
+            self.check_free(state, id, version)?;
             claim.check_deadline()?;
             Ok(Some(Change::Push(Box::new(pushed.clone()))))
         })
         .await?;
         tracing::info!(package.id = %id, package.version = %version, "package pushed");
+        Ok(())
+    }
+
+    /// Whether `state` lets the version be pushed: it is not in the feed, and was not
+    /// hard-deleted unless the feed allows reuse (clients may have cached the old bytes).
+    fn check_free(&self, state: &FeedState, id: &PackageId, version: &NuGetVersion) -> Result<()> {
+        if state.version(id, version).is_some() {
+            return Err(already_exists(id, version));
+        }
+        if !self.inner.options.allow_deleted_version_reuse && state.was_deleted(id, version) {
+            return Err(deleted(id, version));
+        }
         Ok(())
     }
 
@@ -170,9 +180,7 @@ impl Feed {
         }
         // An orphan, or a version pushed by another replica since we last looked.
         self.catch_up().await?;
-        if self.state().version(id, version).is_some() {
-            return Err(already_exists(id, version));
-        }
+        self.check_free(&self.state(), id, version)?;
         let Some((meta, identical)) = self.inspect_claim(p).await? else {
             return Ok(None);
         };
@@ -217,9 +225,7 @@ impl Feed {
         let (id, version) = (p.id(), p.version());
         let key = nupkg_key(p);
         self.catch_up().await?;
-        if self.state().version(id, version).is_some() {
-            return Err(already_exists(id, version));
-        }
+        self.check_free(&self.state(), id, version)?;
         match self.inner.storage.head(key).await {
             Ok(meta) if meta.e_tag == seen.e_tag && meta.size == seen.size => {}
             Ok(_) => return Ok(None),

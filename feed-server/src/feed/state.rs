@@ -22,6 +22,9 @@ pub struct MissingListing {
     pub push_seq: u64,
 }
 
+/// Hard-deleted versions by lower-cased id.
+pub(super) type Tombstones = HashMap<Arc<str>, HashSet<Arc<NuGetVersion>>>;
+
 /// Every package of the feed as of event `seq`.
 #[derive(Debug, Default, Clone)]
 pub struct FeedState {
@@ -31,6 +34,10 @@ pub struct FeedState {
     catalog: Catalog,
     /// Symbol-server keys `(file, key)` of every stored PDB (SYM-4).
     symbols: HashSet<(String, String)>,
+    /// Every version a hard delete removed: the log's Delete events are the tombstones, this
+    /// is their index, so that a push can refuse to give a deleted version
+    /// other bytes ([`FeedState::was_deleted`]).
+    deleted: Tombstones,
 }
 
 impl FeedState {
@@ -72,6 +79,14 @@ impl FeedState {
     /// Whether a PDB with this lower-cased file name and key is stored.
     pub fn has_symbol(&self, file: &str, key: &str) -> bool {
         self.symbols.contains(&(file.to_owned(), key.to_owned()))
+    }
+
+    /// Whether a hard delete ever removed this version (it may have been pushed again since,
+    /// where the feed allows reuse).
+    pub fn was_deleted(&self, id: &PackageId, version: &NuGetVersion) -> bool {
+        self.deleted
+            .get(id.lower().as_str())
+            .is_some_and(|versions| versions.contains(version))
     }
 
     /// Every stored PDB's `(file, key)`.
@@ -166,6 +181,7 @@ impl FeedState {
                         id = v.id_arc().clone();
                     }
                 }
+                remember_deleted(&mut self.deleted, &lower, &version);
             }
         }
         update_listings(record, pushed_nuspec.map(|n| (&event.version, n)));
@@ -231,12 +247,31 @@ impl FeedState {
         packages: HashMap<Arc<str>, Arc<PackageRecord>>,
         catalog: Catalog,
         symbols: HashSet<(String, String)>,
+        deleted: Tombstones,
     ) -> FeedState {
         FeedState {
             seq,
             packages,
             catalog,
             symbols,
+            deleted,
+        }
+    }
+}
+
+/// Adds a hard-deleted version to the tombstones (the fold's and a snapshot's, which finds
+/// them among its events).
+pub(super) fn remember_deleted(
+    deleted: &mut Tombstones,
+    lower_id: &Arc<str>,
+    version: &Arc<NuGetVersion>,
+) {
+    match deleted.get_mut(lower_id) {
+        Some(versions) => {
+            versions.insert(version.clone());
+        }
+        None => {
+            deleted.insert(lower_id.clone(), HashSet::from([version.clone()]));
         }
     }
 }
@@ -342,6 +377,25 @@ mod tests {
             "a package without versions is gone"
         );
         assert_eq!(s.events().last().unwrap().op, Op::Delete);
+    }
+
+    #[test]
+    fn hard_deleted_versions_are_remembered_after_a_push_again() {
+        let deleted = |s: &FeedState, id: &str, version: &str| {
+            s.was_deleted(&PackageId::parse(id).unwrap(), &v(version))
+        };
+        let mut s = FeedState::default();
+        s.apply(&push(1, "Foo", "1.0.0-Beta"));
+        s.apply(&simple(2, "Foo", "1.0.0-beta", Change::Unlist));
+        assert!(!deleted(&s, "foo", "1.0.0-beta"), "an unlist is no delete");
+        s.apply(&simple(3, "Foo", "1.0.0-beta", Change::Delete));
+        assert!(s.package("foo").is_none());
+        assert!(deleted(&s, "FOO", "1.0.0.0-BETA"), "as NuGet compares them");
+        assert!(!deleted(&s, "foo", "1.0.0"));
+        assert!(!deleted(&s, "bar", "1.0.0-beta"));
+        // A feed that allows reuse can push it again: the tombstone stays.
+        s.apply(&push(4, "Foo", "1.0.0-beta"));
+        assert!(deleted(&s, "foo", "1.0.0-beta"));
     }
 
     #[test]

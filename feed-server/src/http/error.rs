@@ -92,6 +92,9 @@ impl From<feed::Error> for ApiError {
                 // Both spellings: dotnet's and NuGet.exe's (5.1+), so either user finds the switch.
                 "{err}: versions are immutable; push a new version (`dotnet nuget push --skip-duplicate` or `nuget push -SkipDuplicate` ignores this)"
             )),
+            feed::Error::Deleted { .. } => ApiError::Conflict(format!(
+                "{err}: clients that restored it keep its old bytes, so push a new version (a feed allows reuse with allow_deleted_version_reuse: true in its config file, or --allow-deleted-version-reuse)"
+            )),
             feed::Error::NotFound { .. } => ApiError::NotFound(err.to_string()),
             feed::Error::Busy(m) => ApiError::Busy(m),
             feed::Error::Storage(e) => e.into(),

@@ -276,7 +276,9 @@ async fn restart_from_a_snapshot_serves_what_the_log_says() {
 #[tokio::test]
 async fn package_files_come_from_memory_but_never_stale() {
     let s = TestServer::start(|f, _| {
-        f.delete_mode = Some(nuget_feed_server::config::DeleteMode::Delete)
+        f.delete_mode = Some(nuget_feed_server::config::DeleteMode::Delete);
+        // Other bytes under a deleted version are what can make a cache stale.
+        f.allow_deleted_version_reuse = Some(true);
     })
     .await;
     let c = Client::new();
@@ -344,6 +346,8 @@ async fn catalog_leaves_show_their_own_event_forever() {
             });
             f.public_base_url = Some(PUBLIC_BASE.into());
             f.delete_mode = Some(mode);
+            // A leaf of a version pushed again after a hard delete is what this test follows.
+            f.allow_deleted_version_reuse = Some(true);
         })
     };
     let c = Client::new();

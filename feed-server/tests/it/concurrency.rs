@@ -371,8 +371,9 @@ async fn race_pushes_and_listing(
 }
 
 /// Hard deletes racing with pushes of the same version (same bytes and other bytes), through
-/// two processes: whatever wins, a version that is visible downloads with the bytes its push
-/// recorded, and the deleter never removes a file of a push that claimed the version anew.
+/// two processes. Where the feed allows reuse of deleted versions, one push wins: a version
+/// that is visible downloads with the bytes its push recorded, and the deleter never removes a
+/// file of a push that claimed the version anew. Where it does not, no push ever wins.
 async fn race_hard_deletes(
     name: &str,
     mut config: FeedConfig,
@@ -438,7 +439,11 @@ async fn race_hard_deletes(
             );
         }
         let winners = [same, different].iter().filter(|s| **s == 201).count();
-        assert_eq!(winners, 1, "{name} round {round}: {same} {different}");
+        let expected_winners = usize::from(config.allow_deleted_version_reuse);
+        assert_eq!(
+            winners, expected_winners,
+            "{name} round {round}: {same} {different}"
+        );
         recreated += winners;
         // Both replicas agree, and what they list they serve, with the winner's bytes.
         let expected: Option<&Vec<u8>> = match (same, different) {
@@ -494,8 +499,15 @@ async fn two_processes_on_one_local_folder() {
     let deletes = data.path().join("deletes").to_string_lossy().into_owned();
     config.storage_url = deletes.clone();
     config.sync_interval_ms = 100;
+    config.allow_deleted_version_reuse = true;
     let storage = Storage::local(std::path::Path::new(&deletes)).unwrap();
-    race_hard_deletes("local folder", config, storage, &mut numbers).await;
+    race_hard_deletes("local folder", config.clone(), storage, &mut numbers).await;
+    // The default: a deleted version stays deleted, whichever event lands first.
+    let refused = data.path().join("refused").to_string_lossy().into_owned();
+    config.storage_url = refused.clone();
+    config.allow_deleted_version_reuse = false;
+    let storage = Storage::local(std::path::Path::new(&refused)).unwrap();
+    race_hard_deletes("local folder, no reuse", config, storage, &mut numbers).await;
     eprintln!("local folder: {numbers:?}");
 }
 
@@ -507,6 +519,7 @@ async fn on_bucket(name: &str, scheme_bucket: &str, options: BTreeMap<String, St
     let storage = Storage::open(&config.storage_url, &options).unwrap();
     race_pushes_and_listing(name, config.clone(), storage, &mut numbers).await;
     config.storage_url = format!("{scheme_bucket}/deletes");
+    config.allow_deleted_version_reuse = true;
     let storage = Storage::open(&config.storage_url, &options).unwrap();
     race_hard_deletes(name, config, storage, &mut numbers).await;
     eprintln!("{name}: {numbers:?}");

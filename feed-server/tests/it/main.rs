@@ -7,6 +7,7 @@ mod common;
 mod cache_and_startup;
 mod concurrency;
 mod crash;
+mod deleted_versions;
 mod download_redirects;
 mod external_tools;
 mod fuzz_corpus;

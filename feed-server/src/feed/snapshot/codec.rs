@@ -5,6 +5,10 @@
 //! million of them small; a version's optional trailing elements are written only up to the
 //! last one it has, so a reader takes a missing one as absent (that is how deprecations were
 //! added within format 1).
+//!
+//! The hard-deleted versions a push must refuse are not written apart: every Delete event is
+//! among the snapshot's events, and reading finds them there, so snapshots of earlier builds
+//! remember them too.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -26,7 +30,7 @@ use crate::feed::deprecation::Deprecation;
 use crate::feed::event::{EmbeddedFiles, Op, SymbolFile};
 use crate::feed::record::{Listing, PackageRecord, VersionRecord, Versions};
 use crate::feed::search::SearchIndex;
-use crate::feed::state::{FeedState, same_spelling};
+use crate::feed::state::{FeedState, Tombstones, remember_deleted, same_spelling};
 use crate::package::{NuGetVersion, PackageId};
 
 /// The snapshot layout; a snapshot of another format is ignored. Format 2 gave each event
@@ -224,13 +228,21 @@ struct Builder {
     packages: HashMap<Arc<str>, Arc<PackageRecord>>,
     catalog: Catalog,
     symbols: HashSet<(String, String)>,
+    /// Tombstones, found among the events (a snapshot keeps every Delete event).
+    deleted: Tombstones,
     /// The search index being built from `packages` once they are all read.
     indexing: Option<std::thread::JoinHandle<SearchIndex>>,
 }
 
 impl Builder {
     fn finish(self) -> FeedState {
-        FeedState::from_parts(self.seq, self.packages, self.catalog, self.symbols)
+        FeedState::from_parts(
+            self.seq,
+            self.packages,
+            self.catalog,
+            self.symbols,
+            self.deleted,
+        )
     }
 }
 
@@ -459,6 +471,11 @@ impl<'de> serde::de::Visitor<'de> for Events<'_> {
                 Some(v) if same_spelling(v.version(), &parsed_version) => v.version_arc().clone(),
                 _ => Arc::new(parsed_version),
             };
+            if op == Op::Delete
+                && let Some((lower, _)) = &last
+            {
+                remember_deleted(&mut builder.deleted, &Arc::from(lower.as_str()), &version);
+            }
             builder.catalog.push(EventSummary {
                 time: DateTime::from_timestamp_nanos(time),
                 id,
@@ -550,6 +567,17 @@ mod tests {
         s
     }
 
+    /// [`state`]'s one hard delete is remembered, under any casing, and nothing else is.
+    fn assert_tombstones(s: &FeedState) {
+        let deleted = |id: &str, version: &str| {
+            let version = NuGetVersion::parse(version).unwrap();
+            s.was_deleted(&PackageId::parse(id).unwrap(), &version)
+        };
+        assert!(deleted("GONE", "1.0"));
+        assert!(!deleted("Gone", "2.0.0"));
+        assert!(!deleted("Contoso.Lib", "1.0.0"), "an unlist is no delete");
+    }
+
     #[test]
     fn a_snapshot_restores_the_state_it_was_taken_of() {
         let s = state();
@@ -564,6 +592,7 @@ mod tests {
         let after: Vec<_> = back.events().iter().cloned().collect();
         assert_eq!(before, after);
         assert!(back.has_symbol("other.pdb", "abc"));
+        assert_tombstones(&back);
         let lib = back.package("contoso.lib").unwrap();
         let beta = lib.get(&NuGetVersion::parse("2.0.0-beta.1").unwrap());
         let deprecation = beta.unwrap().deprecation.as_deref().unwrap();
@@ -598,6 +627,7 @@ mod tests {
         let now_events: Vec<_> = now.events().iter().cloned().collect();
         assert_eq!(old_events, now_events);
         assert!(old.has_symbol("other.pdb", "abc"));
+        assert_tombstones(&old);
         for (id, _) in now.packages() {
             assert_eq!(old.missing_listings(id), now.missing_listings(id), "{id}");
         }

@@ -31,6 +31,7 @@ pub struct FeedConfig {
     pub storage_url: String,
     pub storage_options: BTreeMap<String, String>,
     pub delete_mode: DeleteMode,
+    pub allow_deleted_version_reuse: bool,
     pub sync_interval_ms: u64,
 }
 
@@ -40,6 +41,7 @@ impl FeedConfig {
             storage_url: storage_url.into(),
             storage_options: BTreeMap::new(),
             delete_mode: DeleteMode::Unlist,
+            allow_deleted_version_reuse: false,
             sync_interval_ms: 100,
         }
     }
@@ -50,6 +52,7 @@ impl FeedConfig {
             api_keys_file: Some(dir.join("api-keys.yaml")),
             temp_dir: Some(dir.join("tmp")),
             delete_mode: Some(self.delete_mode),
+            allow_deleted_version_reuse: Some(self.allow_deleted_version_reuse),
             sync_interval_ms: Some(self.sync_interval_ms),
             log_format: Some(LogFormat::Text),
             storage: Some(StorageConfig {

@@ -88,24 +88,52 @@ impl Audit {
         }
     }
 
-    /// The name of the key a request presents, or "no key" / "unknown key". The handler
-    /// authenticates the same header again; hashing a key twice costs microseconds, and
-    /// writes are rare, so the handlers keep their own, simpler checks.
-    fn key_name(&self, headers: &HeaderMap) -> String {
+    /// Who a request says it is. The handler authenticates the same header again; hashing a
+    /// key twice costs microseconds, and writes are rare, so the handlers keep their own,
+    /// simpler checks.
+    fn who(&self, headers: &HeaderMap) -> Who {
         match presented_key(headers) {
-            None => "no key".to_owned(),
+            None => Who::NoKey,
             Some(key) => self
                 .state
                 .api_keys
                 .authenticate(key)
-                .map_or_else(|| "unknown key".to_owned(), |k| k.name.clone()),
+                .map_or(Who::UnknownKey, |k| Who::Key(k.name.clone())),
+        }
+    }
+}
+
+/// The API key of a write, by name: the key itself is never logged.
+enum Who {
+    Key(String),
+    NoKey,
+    UnknownKey,
+}
+
+impl Who {
+    /// The `key.name` field.
+    fn name(&self) -> &str {
+        match self {
+            Who::Key(name) => name,
+            Who::NoKey => "no key",
+            Who::UnknownKey => "unknown key",
+        }
+    }
+}
+
+impl std::fmt::Display for Who {
+    /// As a log message says it: "key `ci`", "no key", "unknown key".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Who::Key(name) => write!(f, "key `{name}`"),
+            other => f.write_str(other.name()),
         }
     }
 }
 
 /// Logs what a write request did or why it was refused (see the module doc).
 pub async fn record(State(audit): State<Audit>, request: Request, next: Next) -> Response {
-    let key_name = audit.key_name(request.headers());
+    let who = audit.who(request.headers());
     let response = next.run(request).await;
     let status = response.status();
     if let Some(change) = response.extensions().get::<Change>() {
@@ -114,8 +142,8 @@ pub async fn record(State(audit): State<Audit>, request: Request, next: Next) ->
             operation,
             package.id = %change.id,
             package.version = %change.version,
-            key.name = %key_name,
-            "{operation} of {} {} by key `{key_name}`",
+            key.name = who.name(),
+            "{operation} of {} {} by {who}",
             change.id,
             change.version
         );
@@ -134,9 +162,9 @@ pub async fn record(State(audit): State<Audit>, request: Request, next: Next) ->
             tracing::warn!(
                 status = status.as_u16(),
                 reason = %reason,
-                key.name = %key_name,
+                key.name = who.name(),
                 refusals.dropped = dropped,
-                "write refused with {status} for key `{key_name}`: {reason}{}",
+                "write refused with {status} for {who}{}",
                 if dropped > 0 {
                     format!(" ({dropped} more refusals not logged)")
                 } else {

@@ -32,6 +32,9 @@ pub struct FeedConfig {
     pub storage_options: BTreeMap<String, String>,
     pub delete_mode: DeleteMode,
     pub sync_interval_ms: u64,
+    pub max_package_bytes: Option<u64>,
+    /// `RUST_LOG` of the process; `NUGET_TEST_SERVER_LOG` or `warn` when unset.
+    pub log_filter: Option<String>,
 }
 
 impl FeedConfig {
@@ -41,6 +44,8 @@ impl FeedConfig {
             storage_options: BTreeMap::new(),
             delete_mode: DeleteMode::Unlist,
             sync_interval_ms: 100,
+            max_package_bytes: None,
+            log_filter: None,
         }
     }
 
@@ -51,6 +56,7 @@ impl FeedConfig {
             temp_dir: Some(dir.join("tmp")),
             delete_mode: Some(self.delete_mode),
             sync_interval_ms: Some(self.sync_interval_ms),
+            max_package_bytes: self.max_package_bytes,
             log_format: Some(LogFormat::Text),
             storage: Some(StorageConfig {
                 url: Some(self.storage_url.clone()),
@@ -122,10 +128,10 @@ impl FeedProcess {
                 let path = dir.join("config.yaml");
                 std::fs::write(&path, config.yaml(dir, port)).unwrap();
                 let mut cmd = Command::new(BINARY);
-                cmd.arg("--config").arg(&path).env(
-                    "RUST_LOG",
-                    std::env::var("NUGET_TEST_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
-                );
+                let filter = config.log_filter.clone().unwrap_or_else(|| {
+                    std::env::var("NUGET_TEST_SERVER_LOG").unwrap_or_else(|_| "warn".into())
+                });
+                cmd.arg("--config").arg(&path).env("RUST_LOG", filter);
                 cmd
             })
             .unwrap_or_else(|e| panic!("{e}"));

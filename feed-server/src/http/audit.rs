@@ -8,65 +8,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
+use super::change::Change;
 use super::handlers::publish::presented_key;
 use super::state::AppState;
-use crate::package::{NuGetVersion, PackageId};
 
 /// Refusal lines let through at once, after a quiet spell.
 const REFUSAL_BURST: f64 = 20.0;
 /// Refusal lines let through per second in a sustained flood: at about 300 bytes a line, under
 /// 60 MB a day however hard the feed is hammered.
 const REFUSALS_PER_SECOND: f64 = 2.0;
-
-/// What a write did to a version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operation {
-    Push,
-    SymbolPush,
-    Unlist,
-    Relist,
-    Delete,
-    Deprecate,
-    Undeprecate,
-}
-
-impl Operation {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Operation::Push => "push",
-            Operation::SymbolPush => "symbol push",
-            Operation::Unlist => "unlist",
-            Operation::Relist => "relist",
-            Operation::Delete => "delete",
-            Operation::Deprecate => "deprecate",
-            Operation::Undeprecate => "undeprecate",
-        }
-    }
-}
-
-/// The change a handler made, carried in its response's extensions to [`record`].
-#[derive(Debug, Clone)]
-pub struct Change {
-    pub operation: Operation,
-    pub id: PackageId,
-    pub version: NuGetVersion,
-}
-
-/// A successful write's answer: its status, and the change it made for the audit trail.
-pub struct Changed(pub StatusCode, pub Change);
-
-impl IntoResponse for Changed {
-    fn into_response(self) -> Response {
-        let Changed(status, change) = self;
-        let mut response = status.into_response();
-        response.extensions_mut().insert(change);
-        response
-    }
-}
 
 /// State of the [`record`] middleware: the feed's keys (to name who wrote) and the refusal
 /// line budget, shared by all write routes.

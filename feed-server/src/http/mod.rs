@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod base_url;
 pub mod cache;
+pub mod change;
 pub mod conn;
 pub mod error;
 pub mod handlers;

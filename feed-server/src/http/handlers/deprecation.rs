@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 
 use super::publish::ManagedVersion;
 use crate::feed::deprecation::Deprecation;
-use crate::http::audit::{Changed, Operation};
+use crate::http::change::{Changed, Operation};
 use crate::http::error::ApiResult;
 use crate::http::state::AppState;
 

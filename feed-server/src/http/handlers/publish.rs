@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use super::write_path;
 use crate::auth::{ApiKeyEntry, Scope};
 use crate::config::DeleteMode;
-use crate::http::audit::{Change, Changed, Operation};
+use crate::http::change::{Change, Changed, Operation};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::state::AppState;
 use crate::http::upload;

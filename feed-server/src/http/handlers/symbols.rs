@@ -7,7 +7,7 @@ use axum::response::Response;
 
 use super::publish::{authenticate, authorize};
 use crate::auth::Scope;
-use crate::http::audit::{Change, Changed, Operation};
+use crate::http::change::{Change, Changed, Operation};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::state::AppState;
 use crate::http::{response, upload};

@@ -1,6 +1,7 @@
 //! `nuget-feed-server`: parse flags, resolve the config, then serve the feed (the default),
 //! check it (`fsck`) or remove its orphaned objects (`gc`).
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -13,12 +14,18 @@ use nuget_feed_server::storage::{CLAIM_GRACE, Storage};
 
 /// A NuGet V3 feed server on object storage. Every option can also be set in the config file
 /// (`--config`) or by its NUGET_FEED_* environment variable; flags win over both.
+///
+/// Logging: the level comes from the RUST_LOG environment variable (default `info` when
+/// serving, `warn` for fsck and gc), e.g. `RUST_LOG=debug` or
+/// `RUST_LOG=info,nuget_feed_server=debug`. At `info` every change to the feed (push, symbol
+/// push, unlist, relist, delete, (un)deprecate) is logged with the package, the operation and
+/// the name of the API key, and refused writes at `warn` (at most a few a second). Text logs
+/// have colour only when written to a terminal.
 #[derive(Debug, Parser)]
 #[command(
     name = "nuget-feed-server",
     version,
     about,
-    long_about = None,
     args_conflicts_with_subcommands = true
 )]
 struct Cli {
@@ -217,7 +224,14 @@ fn init_logging(format: LogFormat, writer: Writer) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colour codes only for a person at a terminal: log collectors and files get plain text.
+    let ansi = match writer {
+        Writer::Stdout => std::io::stdout().is_terminal(),
+        Writer::Stderr => std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi);
     match (format, writer) {
         (LogFormat::Json, Writer::Stdout) => builder.json().flatten_event(true).init(),
         (LogFormat::Text, Writer::Stdout) => builder.init(),

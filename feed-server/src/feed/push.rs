@@ -69,6 +69,10 @@ impl PreparedSymbols {
     pub fn id(&self) -> &PackageId {
         &self.id
     }
+
+    pub fn version(&self) -> &NuGetVersion {
+        &self.version
+    }
 }
 
 impl Feed {
@@ -126,7 +130,6 @@ impl Feed {
             Ok(Some(Change::Push(Box::new(pushed.clone()))))
         })
         .await?;
-        tracing::info!(package.id = %id, package.version = %version, "package pushed");
         Ok(())
     }
 

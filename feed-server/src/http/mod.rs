@@ -1,7 +1,9 @@
 //! HTTP: the axum router mounted under the feed's path base, auth, limits, errors, metrics.
 
+pub mod audit;
 pub mod base_url;
 pub mod cache;
+pub mod change;
 pub mod conn;
 pub mod error;
 mod forwarded;
@@ -72,11 +74,15 @@ pub fn router(state: AppState) -> Router {
 }
 
 fn feed_routes(state: &AppState) -> Router<AppState> {
+    // Every write, done or refused, passes the audit trail; `route_layer` keeps unmatched
+    // paths out of it.
+    let audit = middleware::from_fn_with_state(audit::Audit::new(state.clone()), audit::record);
     let uploads = Router::new()
         .route("/package", put(publish::push))
         .route("/package/", put(publish::push))
         .route("/symbolpackage", put(symbols::push))
         .route("/symbolpackage/", put(symbols::push))
+        .route_layer(audit.clone())
         .layer(DefaultBodyLimit::disable());
     let mut reads = Router::new()
         .route("/index.json", get(service_index::get))
@@ -120,7 +126,8 @@ fn feed_routes(state: &AppState) -> Router<AppState> {
         .route(
             "/package/{id}/{version}/deprecation",
             put(deprecation::put).delete(deprecation::delete),
-        );
+        )
+        .route_layer(audit);
     // A public feed's reads skip the middleware altogether: it is on the hottest path.
     let reads = if state.read_tokens.is_some() {
         reads.layer(middleware::from_fn_with_state(

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod audit_trail;
 mod cache_and_startup;
 mod concurrency;
 mod crash;

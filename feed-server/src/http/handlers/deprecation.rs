@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 
 use super::publish::ManagedVersion;
 use crate::feed::deprecation::Deprecation;
+use crate::http::change::{Changed, Operation};
 use crate::http::error::ApiResult;
 use crate::http::state::AppState;
 
@@ -19,16 +20,22 @@ pub async fn put(
     State(s): State<AppState>,
     v: ManagedVersion,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<Changed> {
     let deprecation = Deprecation::from_json(&body?)?;
     s.feed
         .set_deprecation(&v.id, &v.version, Some(deprecation))
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Changed(
+        StatusCode::NO_CONTENT,
+        v.change(Operation::Deprecate),
+    ))
 }
 
 /// `DELETE {publish}/{id}/{version}/deprecation`: 204.
-pub async fn delete(State(s): State<AppState>, v: ManagedVersion) -> ApiResult<StatusCode> {
+pub async fn delete(State(s): State<AppState>, v: ManagedVersion) -> ApiResult<Changed> {
     s.feed.set_deprecation(&v.id, &v.version, None).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Changed(
+        StatusCode::NO_CONTENT,
+        v.change(Operation::Undeprecate),
+    ))
 }

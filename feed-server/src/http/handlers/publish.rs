@@ -8,22 +8,28 @@ use axum::http::{HeaderMap, StatusCode};
 
 use super::write_path;
 use crate::auth::{ApiKeyEntry, Scope};
+use crate::config::DeleteMode;
+use crate::http::change::{Change, Changed, Operation};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::state::AppState;
 use crate::http::upload;
 use crate::package::{NuGetVersion, PackageId};
 
-/// The API key of a write request: 401 without one, 403 when it is wrong (PUB-6).
-pub fn authenticate(s: &AppState, headers: &HeaderMap) -> ApiResult<ApiKeyEntry> {
-    let presented = headers
+/// The API key a request presents in `X-NuGet-ApiKey`, if any.
+pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get("x-nuget-apikey")
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|k| !k.is_empty())
-        .ok_or_else(|| ApiError::Unauthorized {
-            basic: false,
-            message: "an API key is required: send it in the X-NuGet-ApiKey header".into(),
-        })?;
+}
+
+/// The API key of a write request: 401 without one, 403 when it is wrong (PUB-6).
+pub fn authenticate(s: &AppState, headers: &HeaderMap) -> ApiResult<ApiKeyEntry> {
+    let presented = presented_key(headers).ok_or_else(|| ApiError::Unauthorized {
+        basic: false,
+        message: "an API key is required: send it in the X-NuGet-ApiKey header".into(),
+    })?;
     s.api_keys
         .authenticate(presented)
         .cloned()
@@ -53,6 +59,17 @@ pub struct ManagedVersion {
     pub version: NuGetVersion,
 }
 
+impl ManagedVersion {
+    /// `operation` done to this version, for the audit trail.
+    pub fn change(self, operation: Operation) -> Change {
+        Change {
+            operation,
+            id: self.id,
+            version: self.version,
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for ManagedVersion {
     type Rejection = ApiError;
 
@@ -68,11 +85,7 @@ impl FromRequestParts<AppState> for ManagedVersion {
 }
 
 /// `PUT {publish}` and `PUT {publish}/`: 201 created, 409 exists, 400 invalid, 413 too large.
-pub async fn push(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> ApiResult<StatusCode> {
+pub async fn push(State(s): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult<Changed> {
     let key = authenticate(&s, &headers)?;
     let result = push_inner(&s, &key, &headers, body).await;
     s.metrics.push_result(match &result {
@@ -89,22 +102,33 @@ async fn push_inner(
     key: &ApiKeyEntry,
     headers: &HeaderMap,
     body: Body,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<Changed> {
     let upload = upload::receive(headers, body, &s.config).await?;
     let prepared = s.feed.prepare(upload.to_path_buf()).await?;
     authorize(key, Scope::Push, prepared.id())?;
     s.feed.push(&prepared).await?;
-    Ok(StatusCode::CREATED)
+    Ok(Changed(
+        StatusCode::CREATED,
+        Change {
+            operation: Operation::Push,
+            id: prepared.id().clone(),
+            version: prepared.version().clone(),
+        },
+    ))
 }
 
 /// `DELETE {publish}/{id}/{version}`: 204, or 404 (PUB-9). Unlists unless configured to delete.
-pub async fn delete(State(s): State<AppState>, v: ManagedVersion) -> ApiResult<StatusCode> {
+pub async fn delete(State(s): State<AppState>, v: ManagedVersion) -> ApiResult<Changed> {
     s.feed.delete(&v.id, &v.version).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let operation = match s.config.delete_mode {
+        DeleteMode::Unlist => Operation::Unlist,
+        DeleteMode::Delete => Operation::Delete,
+    };
+    Ok(Changed(StatusCode::NO_CONTENT, v.change(operation)))
 }
 
 /// `POST {publish}/{id}/{version}`: relist, 200 (also when listed already) or 404 (PUB-10).
-pub async fn relist(State(s): State<AppState>, v: ManagedVersion) -> ApiResult<StatusCode> {
+pub async fn relist(State(s): State<AppState>, v: ManagedVersion) -> ApiResult<Changed> {
     s.feed.set_listed(&v.id, &v.version, true).await?;
-    Ok(StatusCode::OK)
+    Ok(Changed(StatusCode::OK, v.change(Operation::Relist)))
 }

@@ -7,22 +7,26 @@ use axum::response::Response;
 
 use super::publish::{authenticate, authorize};
 use crate::auth::Scope;
+use crate::http::change::{Change, Changed, Operation};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::state::AppState;
 use crate::http::{response, upload};
 
 /// `PUT {symbolpackage}`: 201, 400 for a non-symbols package, 404 without its package (SYM-2).
-pub async fn push(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> ApiResult<StatusCode> {
+pub async fn push(State(s): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult<Changed> {
     let key = authenticate(&s, &headers)?;
     let upload = upload::receive(&headers, body, &s.config).await?;
     let prepared = s.feed.prepare_symbols(upload.to_path_buf()).await?;
     authorize(&key, Scope::Push, prepared.id())?;
     s.feed.push_symbols(&prepared).await?;
-    Ok(StatusCode::CREATED)
+    Ok(Changed(
+        StatusCode::CREATED,
+        Change {
+            operation: Operation::SymbolPush,
+            id: prepared.id().clone(),
+            version: prepared.version().clone(),
+        },
+    ))
 }
 
 /// `GET {base}/symbols/{file}/{key}/{file}`: a portable PDB by its SSQP key.

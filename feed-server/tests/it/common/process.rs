@@ -33,6 +33,9 @@ pub struct FeedConfig {
     pub delete_mode: DeleteMode,
     pub allow_deleted_version_reuse: bool,
     pub sync_interval_ms: u64,
+    pub max_package_bytes: Option<u64>,
+    /// `RUST_LOG` of the process; `NUGET_TEST_SERVER_LOG` or `warn` when unset.
+    pub log_filter: Option<String>,
 }
 
 impl FeedConfig {
@@ -43,6 +46,8 @@ impl FeedConfig {
             delete_mode: DeleteMode::Unlist,
             allow_deleted_version_reuse: false,
             sync_interval_ms: 100,
+            max_package_bytes: None,
+            log_filter: None,
         }
     }
 
@@ -54,6 +59,7 @@ impl FeedConfig {
             delete_mode: Some(self.delete_mode),
             allow_deleted_version_reuse: Some(self.allow_deleted_version_reuse),
             sync_interval_ms: Some(self.sync_interval_ms),
+            max_package_bytes: self.max_package_bytes,
             log_format: Some(LogFormat::Text),
             storage: Some(StorageConfig {
                 url: Some(self.storage_url.clone()),
@@ -125,10 +131,10 @@ impl FeedProcess {
                 let path = dir.join("config.yaml");
                 std::fs::write(&path, config.yaml(dir, port)).unwrap();
                 let mut cmd = Command::new(BINARY);
-                cmd.arg("--config").arg(&path).env(
-                    "RUST_LOG",
-                    std::env::var("NUGET_TEST_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
-                );
+                let filter = config.log_filter.clone().unwrap_or_else(|| {
+                    std::env::var("NUGET_TEST_SERVER_LOG").unwrap_or_else(|_| "warn".into())
+                });
+                cmd.arg("--config").arg(&path).env("RUST_LOG", filter);
                 cmd
             })
             .unwrap_or_else(|e| panic!("{e}"));

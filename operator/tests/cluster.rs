@@ -405,12 +405,7 @@ async fn operator_provisions_and_maintains_a_feed() {
     );
 
     // Graceful shutdown releases the Lease.
-    stop_tx.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(20), operator)
-        .await
-        .expect("the operator stops")
-        .unwrap()
-        .unwrap();
+    stop(stop_tx, operator).await;
 
     // Deleting the feed (Retain): no finalizer holds it.
     feeds
@@ -474,6 +469,20 @@ async fn create_credentials(client: &Client, ns: &str, name: &str) {
             .unwrap(),
         )
         .await
+        .unwrap();
+}
+
+/// Stops the operator started with `stop_tx`'s receiver as its shutdown signal, and checks that
+/// it stops cleanly in time.
+async fn stop(
+    stop_tx: tokio::sync::oneshot::Sender<()>,
+    operator: tokio::task::JoinHandle<Result<(), run::Error>>,
+) {
+    stop_tx.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(20), operator)
+        .await
+        .expect("the operator stops")
+        .unwrap()
         .unwrap();
 }
 
@@ -841,12 +850,7 @@ async fn feeds_never_touch_each_others_data_and_failures_show() {
         .await
         .unwrap();
 
-    stop_tx.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(20), operator)
-        .await
-        .expect("the operator stops")
-        .unwrap()
-        .unwrap();
+    stop(stop_tx, operator).await;
 }
 
 /// The operator's requests in the audit log after the first `from` of them.
@@ -1098,10 +1102,5 @@ async fn steady_state_makes_no_writes_and_few_reads() {
         "the finalizer was dropped without a purge"
     );
 
-    stop_tx.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(20), operator)
-        .await
-        .expect("the operator stops")
-        .unwrap()
-        .unwrap();
+    stop(stop_tx, operator).await;
 }

@@ -3,11 +3,11 @@
 //! keys:
 //!   - name: ci                  # listed as an owner of the ids it may push (SQ-10)
 //!     sha256: "<hex of sha256(key)>"   # or `key: <plain text>`
-//!     scopes: [push, unlist]    # default: both
+//!     scopes: [push, unlist]    # default: both; `take_over` is never a default
 //!     packages: ["Contoso.*"]   # id patterns (see `IdPattern`), default: ["*"]
 //! ```
 //! or plain text with one key per line in the line format of [`crate::ReadTokensFile`], each
-//! key allowed everything. Either way it parses into one [`ApiKeysFile`] of hashed entries; the
+//! key allowed to push and unlist any id. Either way it parses into one [`ApiKeysFile`] of hashed entries; the
 //! operator writes the YAML form with hashes only.
 
 use serde::{Deserialize, Serialize};
@@ -27,6 +27,9 @@ pub enum Scope {
     /// Manage existing versions: unlist (or delete, with delete mode `delete`), relist,
     /// deprecate and undeprecate them.
     Unlist,
+    /// With `push`: push an id that this feed has so far served only from an upstream source.
+    /// The id becomes local, and its upstream versions are no longer served. Never a default.
+    TakeOver,
 }
 
 /// The feed server's API keys, hashed.
@@ -73,7 +76,7 @@ impl ApiKeysFile {
             .map(|(i, hash)| ApiKeyEntry {
                 name: format!("key{}", i + 1),
                 hash,
-                scopes: every_scope(),
+                scopes: default_scopes(),
                 packages: vec![any_id()],
             })
             .collect();
@@ -114,7 +117,7 @@ impl TryFrom<EntryFields> for ApiKeyEntry {
         Ok(ApiKeyEntry {
             name: fields.name,
             hash,
-            scopes: fields.scopes.unwrap_or_else(every_scope),
+            scopes: fields.scopes.unwrap_or_else(default_scopes),
             packages: fields.packages.unwrap_or_else(|| vec![any_id()]),
         })
     }
@@ -132,7 +135,8 @@ impl From<ApiKeyEntry> for EntryFields {
     }
 }
 
-fn every_scope() -> Vec<Scope> {
+/// The scopes of a key that names none: `take_over` must be asked for.
+fn default_scopes() -> Vec<Scope> {
     vec![Scope::Push, Scope::Unlist]
 }
 

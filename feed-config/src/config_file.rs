@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+use crate::id_pattern::IdPattern;
+use crate::upstream::UpstreamConfig;
 #[cfg(doc)]
 use crate::{ApiKeysFile, ReadTokensFile};
 
@@ -78,6 +80,14 @@ pub struct FileConfig {
     /// through the server. Default false; refused at start-up for other storage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_downloads: Option<bool>,
+    /// Package ids (patterns as for API keys) that belong to this feed alone: never looked up
+    /// upstream, even before their first push here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub local_packages: Vec<IdPattern>,
+    /// Other V3 feeds whose packages this feed serves and caches, asked in order, for ids it
+    /// does not have ([`UpstreamConfig`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upstreams: Vec<UpstreamConfig>,
 }
 
 /// Object storage for the feed.

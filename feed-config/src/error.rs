@@ -37,6 +37,9 @@ pub enum Error {
     /// A read-token file without a token would lock every reader out.
     #[error("the file holds no token")]
     NoToken,
+    /// An upstream source's settings are refused.
+    #[error("upstream `{name}`: {reason}")]
+    InvalidUpstream { name: String, reason: String },
     /// The text is not YAML of the file's type (unknown fields are refused too).
     #[error(transparent)]
     Yaml(#[from] serde_yaml_ng::Error),

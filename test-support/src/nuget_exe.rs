@@ -1,5 +1,5 @@
-//! NuGet.exe 4.0.0 (npm `nuget-in-path@2.0.1`, installed by `.ci/install-deps.sh`) on mono
-//! (Debian `mono-complete`): a real NuGet client, run hermetically.
+//! NuGet.exe 4.0.0 (npm `nuget-in-path@2.0.1`) and 5.8.0 (npm `nuget-exe@5.8.0`), installed by
+//! `.ci/install-deps.sh`, on mono (Debian `mono-complete`): real NuGet clients, run hermetically.
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -57,12 +57,28 @@ impl NuGetExe {
         Ok((mono, exe))
     }
 
-    /// NuGet.exe, or `None` when it or mono is missing and `NUGET_SKIP_EXTERNAL=1` (else a
+    /// NuGet.exe 4.0, or `None` when it or mono is missing and `NUGET_SKIP_EXTERNAL=1` (else a
     /// panic saying what to install).
     pub fn new_or_skip() -> Option<NuGetExe> {
         match Self::locate() {
             Ok((mono, exe)) => Some(Self::with_paths(mono, exe)),
             Err(why) => missing_or_skip("NuGet.exe", &why, DEPS_HINT),
+        }
+    }
+
+    /// NuGet.exe 5.8 (`$NUGET_EXE_58` or `.ci/cache/npm/nuget-exe-5.8.0/nuget.exe`): the newest
+    /// official build obtainable, with `search` and `list`. `None` as for [`Self::new_or_skip`].
+    pub fn v5_8_or_skip() -> Option<NuGetExe> {
+        let located = Self::locate().and_then(|(mono, _)| {
+            let default = ci_cache_dir()
+                .join("npm")
+                .join("nuget-exe-5.8.0")
+                .join("nuget.exe");
+            Ok((mono, tool_path("NUGET_EXE_58", Some(default))?))
+        });
+        match located {
+            Ok((mono, exe)) => Some(Self::with_paths(mono, exe)),
+            Err(why) => missing_or_skip("NuGet.exe 5.8", &why, DEPS_HINT),
         }
     }
 

@@ -3,7 +3,8 @@
 //! condition ([`wait`]), where the external tools are ([`tools`]), and the real programs the tests
 //! drive: a Kubernetes API server ([`envtest`], feature `envtest`), moto ([`moto`]), Azurite
 //! ([`azurite`]), NuGet.exe ([`nuget_exe`]), nginx ([`nginx`]), the Helm chart tools ([`chart`]),
-//! a storage fault proxy ([`proxy`]) and a feed-server "pod" started from rendered manifests
+//! a fault-injecting TCP proxy ([`proxy`]), a static NuGet feed in nuget.org's shapes served by
+//! nginx ([`static_feed`]) and a feed-server "pod" started from rendered manifests
 //! ([`feed_pod`]).
 //!
 //! It depends on neither the feed server nor the operator: what needs their library or
@@ -25,5 +26,6 @@ pub mod nuget_exe;
 pub mod ports;
 pub mod process;
 pub mod proxy;
+pub mod static_feed;
 pub mod tools;
 pub mod wait;

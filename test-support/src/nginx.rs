@@ -1,7 +1,8 @@
 //! nginx (Debian `nginx-light`) run unprivileged from a prefix folder: as the ingress
 //! controller of the end-to-end test (configured from a rendered Ingress the way
-//! ingress-nginx configures itself) and as the bench's static-file baseline (which brings its
-//! own configuration).
+//! ingress-nginx configures itself), as the server of a static NuGet feed
+//! ([`crate::static_feed`]) and as the bench's static-file baseline (which brings its own
+//! configuration).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -144,23 +145,30 @@ pub struct Request {
     pub upstream: String,
 }
 
-/// The configuration of [`Nginx::for_ingress_or_skip`]: `listen[i]` proxies to `upstreams[i]`.
-fn ingress_conf(dir: &Path, ingress: &Value, listen: &[u16], upstreams: &[u16]) -> String {
+/// The start of a configuration run from `dir`, up to inside its open `http {` block: logs,
+/// pid and temp folders in `dir`, and an access log that [`Nginx::access_log`] reads. The
+/// caller adds its servers and closes the block.
+pub(crate) fn http_preamble(dir: &Path) -> String {
     let d = dir.display();
-    let body_size =
-        ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]
-            .as_str()
-            .unwrap_or("1m");
     // One process, no master and workers: it runs as whoever starts it (a root master would
     // run its workers as `nobody`), and killing it leaves no orphaned worker.
-    let mut conf = format!(
+    format!(
         "daemon off;\nmaster_process off;\nerror_log {d}/error.log info;\npid {d}/nginx.pid;\n\
          events {{ worker_connections 256; }}\nhttp {{\n\
          log_format upstream '$request_method $host $request_uri $status $upstream_addr';\n\
          access_log {d}/access.log upstream;\n\
          client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fastcgi;\n\
          uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n"
-    );
+    )
+}
+
+/// The configuration of [`Nginx::for_ingress_or_skip`]: `listen[i]` proxies to `upstreams[i]`.
+fn ingress_conf(dir: &Path, ingress: &Value, listen: &[u16], upstreams: &[u16]) -> String {
+    let body_size =
+        ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]
+            .as_str()
+            .unwrap_or("1m");
+    let mut conf = http_preamble(dir);
     for (i, (listen, upstream)) in listen.iter().zip(upstreams).enumerate() {
         let _ = writeln!(
             conf,

@@ -1,14 +1,16 @@
-//! A TCP proxy on loopback that can cut a server off and bring it back, for storage-outage
-//! tests: the object store keeps its data while the feed server cannot reach it.
+//! A TCP proxy on loopback that injects faults between a client and a server: for
+//! storage-outage tests (the object store keeps its data while the feed server cannot reach
+//! it) and upstream-outage tests (an upstream feed that is slow, fails, resets or is down).
 
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
 
-/// How the proxy treats connections.
+/// How the proxy treats connections (a number each, which tests use to name what they
+/// create per mode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Mode {
@@ -18,11 +20,19 @@ pub enum Mode {
     Refuse = 1,
     /// Accept connections and never answer (a store that hangs: timeouts).
     Blackhole = 2,
+    /// Forward, but only after the delay given to [`FaultProxy::set_slow`] (a slow server, or
+    /// one slower than a timeout).
+    Slow = 3,
+    /// Read the request and answer `500 Internal Server Error` (a failing HTTP server).
+    ServerError = 4,
+    /// Read the request and reset the connection (TCP RST, no answer).
+    Reset = 5,
 }
 
 pub struct FaultProxy {
     pub port: u16,
-    mode: Arc<AtomicU8>,
+    /// The mode, and the delay of [`Mode::Slow`].
+    mode: Arc<Mutex<(Mode, Duration)>>,
     connections: Arc<Mutex<Vec<AbortHandle>>>,
     accept: tokio::task::JoinHandle<()>,
 }
@@ -34,30 +44,17 @@ impl FaultProxy {
             .await
             .expect("bind 127.0.0.1:0");
         let port = listener.local_addr().expect("the proxy's address").port();
-        let mode = Arc::new(AtomicU8::new(Mode::Pass as u8));
+        let mode = Arc::new(Mutex::new((Mode::Pass, Duration::ZERO)));
         let connections: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
         let accept = {
             let (mode, connections) = (mode.clone(), connections.clone());
             tokio::spawn(async move {
                 loop {
-                    let Ok((mut inbound, _)) = listener.accept().await else {
+                    let Ok((inbound, _)) = listener.accept().await else {
                         continue;
                     };
-                    let m = mode.load(Ordering::SeqCst);
-                    let upstream = upstream.clone();
-                    let task = tokio::spawn(async move {
-                        if m == Mode::Refuse as u8 {
-                            return;
-                        }
-                        if m == Mode::Blackhole as u8 {
-                            tokio::time::sleep(Duration::from_secs(3600)).await;
-                            return;
-                        }
-                        let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
-                            return;
-                        };
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    });
+                    let (m, delay) = *mode.lock().expect("the proxy's mode");
+                    let task = tokio::spawn(serve(inbound, upstream.clone(), m, delay));
                     connections
                         .lock()
                         .expect("the connection list")
@@ -77,12 +74,19 @@ impl FaultProxy {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// Switches mode; leaving `Pass` also cuts the connections already open (pooled ones).
+    /// Switches mode for new connections; leaving `Pass` also cuts the connections already
+    /// open (pooled ones), so the next request meets the fault.
     pub fn set(&self, mode: Mode) {
-        self.mode.store(mode as u8, Ordering::SeqCst);
+        self.mode.lock().expect("the proxy's mode").0 = mode;
         if mode != Mode::Pass {
             self.cut_connections();
         }
+    }
+
+    /// [`Mode::Slow`]: every new connection is forwarded after `delay`.
+    pub fn set_slow(&self, delay: Duration) {
+        self.mode.lock().expect("the proxy's mode").1 = delay;
+        self.set(Mode::Slow);
     }
 
     fn cut_connections(&self) {
@@ -93,6 +97,53 @@ impl FaultProxy {
             .drain(..)
         {
             c.abort();
+        }
+    }
+}
+
+/// One connection, treated as `mode` says (`delay`: the one of [`Mode::Slow`]).
+async fn serve(mut inbound: TcpStream, upstream: String, mode: Mode, delay: Duration) {
+    match mode {
+        Mode::Refuse => return,
+        Mode::Blackhole => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            return;
+        }
+        Mode::ServerError => {
+            read_request_head(&mut inbound).await;
+            let body = "injected fault";
+            let response = format!(
+                "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = inbound.write_all(response.as_bytes()).await;
+            let _ = inbound.shutdown().await;
+            return;
+        }
+        Mode::Reset => {
+            read_request_head(&mut inbound).await;
+            // A zero linger makes the close an RST instead of a FIN.
+            let _ = inbound.set_zero_linger();
+            return;
+        }
+        Mode::Slow => tokio::time::sleep(delay).await,
+        Mode::Pass => {}
+    }
+    let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
+        return;
+    };
+    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+}
+
+/// Reads until the end of an HTTP request head (or EOF, or 64 KiB).
+async fn read_request_head(stream: &mut TcpStream) {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 << 10 {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
         }
     }
 }

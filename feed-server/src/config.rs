@@ -4,7 +4,9 @@
 //! [`FileConfig`] is what the file says (its type lives in `nuget_feed_config`, because the
 //! operator renders exactly this into a ConfigMap), `Args` is what was typed, and
 //! [`Config::resolve`] merges them (flag > env > file > default) and validates once, so nothing
-//! after it checks again.
+//! after it checks again. [`upstreams`] resolves the upstream sources and reads their secrets.
+
+pub mod upstreams;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -16,7 +18,8 @@ use nuget_feed_config::{
 };
 // The file's types are part of this module's API (`Config::resolve` takes a `FileConfig`, and
 // `Config` holds the enums), so callers find them next to it.
-pub use nuget_feed_config::{DeleteMode, FileConfig, LogFormat, StorageConfig};
+pub use nuget_feed_config::{DeleteMode, FileConfig, IdPattern, LogFormat, StorageConfig};
+pub use upstreams::Upstream;
 
 /// Command-line flags and their environment variables; each overrides the file.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -72,6 +75,32 @@ pub struct Args {
     /// Redirect package downloads to pre-signed URLs (S3, Azure, GCS) [default: false].
     #[arg(long, env = "NUGET_FEED_REDIRECT_DOWNLOADS")]
     pub redirect_downloads: Option<bool>,
+    /// Upstream V3 service index URL, asked in order for ids this feed does not have; repeat
+    /// it for more (named upstream-1, upstream-2, ...). Replaces the config file's upstreams.
+    #[arg(
+        long = "upstream",
+        value_name = "SERVICE_INDEX_URL",
+        env = "NUGET_FEED_UPSTREAMS",
+        value_delimiter = ','
+    )]
+    pub upstreams: Vec<String>,
+    /// Package id pattern (e.g. Contoso.*) that belongs to this feed alone and is never looked
+    /// up upstream; repeat it for more. Replaces the config file's local_packages.
+    #[arg(
+        long = "local-package",
+        value_name = "PATTERN",
+        env = "NUGET_FEED_LOCAL_PACKAGES",
+        value_delimiter = ',',
+        value_parser = parse_pattern
+    )]
+    pub local_packages: Vec<IdPattern>,
+    /// Seconds metadata fetched from the --upstream sources stays fresh [default: 600].
+    #[arg(long, env = "NUGET_FEED_UPSTREAM_METADATA_TTL_SECONDS")]
+    pub upstream_metadata_ttl_seconds: Option<u64>,
+}
+
+fn parse_pattern(text: &str) -> Result<IdPattern, String> {
+    IdPattern::parse(text).map_err(|e| e.to_string())
 }
 
 /// The validated configuration the server runs with.
@@ -98,6 +127,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Package downloads redirect to pre-signed URLs of the store.
     pub redirect_downloads: bool,
+    /// Ids that are never looked up upstream.
+    pub local_packages: Vec<IdPattern>,
+    /// Upstream sources, in the order they are asked.
+    pub upstreams: Vec<Upstream>,
 }
 
 /// Why a configuration was refused.
@@ -202,6 +235,16 @@ impl Config {
         if storage_url.trim().is_empty() {
             return Err(invalid("storage.url", "must not be empty"));
         }
+        let local_packages = if args.local_packages.is_empty() {
+            file.local_packages
+        } else {
+            args.local_packages
+        };
+        let upstreams = upstreams::resolve(
+            file.upstreams,
+            args.upstreams,
+            args.upstream_metadata_ttl_seconds,
+        )?;
         Ok(Config {
             listen: args
                 .listen
@@ -232,6 +275,8 @@ impl Config {
                 .redirect_downloads
                 .or(file.redirect_downloads)
                 .unwrap_or(false),
+            local_packages,
+            upstreams,
         })
     }
 }

@@ -13,6 +13,7 @@ use crate::feed::{self, Feed};
 use crate::http::cache::{DocCache, FileCache};
 use crate::http::{self, App, AppState, metrics::Metrics};
 use crate::storage::Storage;
+use crate::upstream::Upstreams;
 
 /// Builds the application state: opens storage, replays the feed, loads keys and advisories.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
@@ -32,6 +33,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         allow_deleted_version_reuse: config.allow_deleted_version_reuse,
         ..feed::Options::default()
     };
+    let upstreams = Upstreams::new(&config, &storage).map_err(anyhow::Error::msg)?;
     let feed = Feed::open(storage, options)
         .await
         .context("cannot load the feed")?;
@@ -67,6 +69,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         metrics: Metrics::new(),
         cache: DocCache::default(),
         files: FileCache::default(),
+        upstreams,
     }))
 }
 

@@ -46,6 +46,13 @@ impl FeedState {
         self.seq
     }
 
+    /// Whether the id has ever had a version here that is still remembered: any version in
+    /// any state, or a hard-deleted one's tombstone. Such an id belongs to this feed alone
+    /// and is never looked up upstream.
+    pub fn knows_id(&self, lower_id: &str) -> bool {
+        self.packages.contains_key(lower_id) || self.deleted.contains_key(lower_id)
+    }
+
     pub fn package(&self, lower_id: &str) -> Option<&Arc<PackageRecord>> {
         self.packages.get(lower_id)
     }

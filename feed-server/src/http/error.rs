@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use crate::feed;
 use crate::package;
 use crate::storage;
+use crate::upstream;
 
 /// Seconds a client should wait before retrying after a storage outage.
 const RETRY_AFTER_SECONDS: &str = "5";
@@ -38,6 +39,9 @@ pub enum ApiError {
     Busy(String),
     /// 408: the client sent its request too slowly (an upload that stalled).
     Timeout(String),
+    /// 502 with Retry-After: an upstream source cannot be reached and nothing of what was
+    /// asked is cached. The message names the upstream and says why.
+    BadGateway(String),
     /// 500: a bug or a corrupt store. Detail is logged only.
     Internal(String),
 }
@@ -53,6 +57,7 @@ impl ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -67,7 +72,8 @@ impl ApiError {
             | ApiError::Conflict(m)
             | ApiError::TooLarge(m)
             | ApiError::Busy(m)
-            | ApiError::Timeout(m) => m,
+            | ApiError::Timeout(m)
+            | ApiError::BadGateway(m) => m,
             ApiError::Unavailable(_) => "storage is unavailable; retry later",
             ApiError::Internal(_) => "internal error",
         }
@@ -101,6 +107,23 @@ impl From<feed::Error> for ApiError {
             feed::Error::CorruptLog { .. } | feed::Error::Snapshot(_) => {
                 ApiError::Internal(err.to_string())
             }
+        }
+    }
+}
+
+impl From<upstream::Unreachable> for ApiError {
+    fn from(err: upstream::Unreachable) -> ApiError {
+        ApiError::BadGateway(format!(
+            "{err} and nothing of what was asked is cached here; retry later"
+        ))
+    }
+}
+
+impl From<upstream::packages::FileError> for ApiError {
+    fn from(err: upstream::packages::FileError) -> ApiError {
+        match err {
+            upstream::packages::FileError::Unreachable(e) => e.into(),
+            upstream::packages::FileError::Storage(e) => e.into(),
         }
     }
 }
@@ -173,7 +196,7 @@ impl IntoResponse for ApiError {
                     HeaderValue::from_static("Basic realm=\"NuGet feed\", charset=\"UTF-8\""),
                 );
             }
-            ApiError::Unavailable(_) | ApiError::Busy(_) => {
+            ApiError::Unavailable(_) | ApiError::Busy(_) | ApiError::BadGateway(_) => {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from_static(RETRY_AFTER_SECONDS),

@@ -11,6 +11,7 @@ use crate::api::vulnerabilities::Advisory;
 use crate::auth::{ApiKeys, ReadTokens};
 use crate::config::Config;
 use crate::feed::Feed;
+use crate::upstream::Upstreams;
 
 #[derive(Clone)]
 pub struct AppState(Arc<App>);
@@ -29,6 +30,8 @@ pub struct App {
     pub cache: DocCache,
     /// Small package files ([`super::cache`]).
     pub files: FileCache,
+    /// Upstream sources and local package patterns.
+    pub upstreams: Upstreams,
 }
 
 impl AppState {

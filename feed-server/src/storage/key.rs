@@ -57,7 +57,22 @@ pub enum Key<'a> {
         version: &'a NuGetVersion,
         generation: u64,
     },
+    /// `upstream/{upstream}/docs/{hash}`: a metadata document fetched from an upstream source
+    /// (or the memory that it answered 404), named by the SHA-256 of its URL. Kept apart from
+    /// the feed's own objects: fsck and gc never list `upstream/`.
+    UpstreamDoc { upstream: &'a str, hash: &'a str },
+    /// `upstream/{upstream}/packages/{id}/{version}/{file}`: a package file cached from an
+    /// upstream source, byte-identical to what it served.
+    UpstreamFile {
+        upstream: &'a str,
+        id: &'a PackageId,
+        version: &'a NuGetVersion,
+        file: PackageFile,
+    },
 }
+
+/// Folder of everything cached from upstream sources (see [`Key::UpstreamDoc`]).
+pub const UPSTREAM_PREFIX: &str = "upstream";
 
 /// Folder of the event log, for listing.
 pub const EVENTS_PREFIX: &str = "catalog/events";
@@ -95,6 +110,18 @@ impl Key<'_> {
                 "{}/{LOCK_FOLDER}/{generation:016}",
                 version_folder(id, version)
             )),
+            Key::UpstreamDoc { upstream, hash } => {
+                Path::from(format!("{UPSTREAM_PREFIX}/{upstream}/docs/{hash}"))
+            }
+            Key::UpstreamFile {
+                upstream,
+                id,
+                version,
+                file,
+            } => {
+                let local = Key::Package { id, version, file }.path();
+                Path::from(format!("{UPSTREAM_PREFIX}/{upstream}/{local}"))
+            }
         }
     }
 }
@@ -281,6 +308,32 @@ mod tests {
         ] {
             assert_eq!(classify(&Path::from(other)), Stored::Unknown, "{other}");
         }
+    }
+
+    #[test]
+    fn upstream_cache_paths_live_apart_from_the_feeds_objects() {
+        let id = PackageId::parse("Newtonsoft.Json").unwrap();
+        let v = NuGetVersion::parse("13.0.3").unwrap();
+        let file = Key::UpstreamFile {
+            upstream: "nuget-org",
+            id: &id,
+            version: &v,
+            file: PackageFile::Nupkg,
+        }
+        .path();
+        assert_eq!(
+            file.as_ref(),
+            "upstream/nuget-org/packages/newtonsoft.json/13.0.3/newtonsoft.json.13.0.3.nupkg"
+        );
+        let doc = Key::UpstreamDoc {
+            upstream: "nuget-org",
+            hash: "ab12",
+        }
+        .path();
+        assert_eq!(doc.as_ref(), "upstream/nuget-org/docs/ab12");
+        // fsck and gc classify only what they list (packages/, symbols/): never these.
+        assert_eq!(classify(&file), Stored::Unknown);
+        assert!(!file.as_ref().starts_with(PACKAGES_PREFIX));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use futures::TryStreamExt;
 
-use super::read_path;
+use super::{read_path, upstream};
 use crate::api::flat_container;
 use crate::http::cache;
 use crate::http::error::{ApiError, ApiResult};
@@ -26,12 +26,10 @@ pub async fn versions(
 ) -> ApiResult<Response> {
     let id = PackageId::parse(&id).map_err(|_| ApiError::not_found())?;
     let lower = id.lower();
-    let stamp = s
-        .feed
-        .state()
-        .package(&lower)
-        .map(|r| r.last_seq)
-        .ok_or_else(ApiError::not_found)?;
+    let stamp = s.feed.state().package(&lower).map(|r| r.last_seq);
+    let Some(stamp) = stamp else {
+        return upstream::versions(&s, &id, &headers).await;
+    };
     // The version list has no URLs in it: one entry serves every base URL.
     let key = cache::key(&["flatcontainer", &lower]);
     let render = async {
@@ -75,12 +73,11 @@ pub async fn file(
     };
     let private = s.read_tokens.is_some();
     // A version's files never change; its push event names them (see `cache::FileCache`).
-    let push_seq = s
-        .feed
-        .state()
-        .version(&pid, &v)
-        .map(|r| r.push_seq)
-        .ok_or_else(ApiError::not_found)?;
+    let push_seq = s.feed.state().version(&pid, &v).map(|r| r.push_seq);
+    let Some(push_seq) = push_seq else {
+        // Not a version here: an upstream's, if the id is not local (else 404 there).
+        return upstream::file(&s, &pid, &v, kind, content_type).await;
+    };
     if s.config.redirect_downloads && kind == PackageFile::Nupkg {
         // The store serves the bytes; a signed URL lives long enough to start a download.
         let url = s.feed.signed_file_url(&pid, &v, kind, REDIRECT_TTL).await?;

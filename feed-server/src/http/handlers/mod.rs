@@ -10,6 +10,7 @@ pub mod registration;
 pub mod search;
 pub mod service_index;
 pub mod symbols;
+pub mod upstream;
 pub mod vulnerabilities;
 
 use super::error::ApiError;

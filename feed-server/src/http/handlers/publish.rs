@@ -107,7 +107,31 @@ async fn push_inner(
     let upload = upload::receive(headers, body, &s.config).await?;
     let prepared = s.feed.prepare(upload.to_path_buf()).await?;
     authorize(key, Scope::Push, prepared.id())?;
+    // An id known only from an upstream becomes local with its first push here, hiding the
+    // upstream's versions for good: only a key with the take_over scope may do that.
+    let taken_from = s.upstreams.known_upstream(&s.feed, prepared.id()).await;
+    if let Some(source) = taken_from {
+        authorize(key, Scope::TakeOver, prepared.id()).map_err(|_| {
+            ApiError::Forbidden(format!(
+                "package `{}` comes from upstream source `{}`; a push here would take it over (the upstream's versions would no longer be served), which needs an API key with the take_over scope; the API key `{}` does not have it",
+                prepared.id(),
+                source.name(),
+                key.name
+            ))
+        })?;
+    }
     s.feed.push(&prepared).await?;
+    if let Some(source) = taken_from {
+        tracing::info!(
+            key.name = %key.name,
+            package.id = %prepared.id(),
+            upstream = %source.name(),
+            "key `{}` took over package `{}` from upstream source `{}`",
+            key.name,
+            prepared.id(),
+            source.name()
+        );
+    }
     Ok(Changed(
         StatusCode::CREATED,
         Change {

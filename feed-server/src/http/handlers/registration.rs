@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use super::read_path;
+use super::{read_path, upstream};
 use crate::api::registration::{self, RegistrationContext};
 use crate::api::urls::Hive;
 use crate::api::vulnerabilities;
@@ -20,17 +20,23 @@ use crate::http::response;
 use crate::http::state::AppState;
 use crate::package::{NuGetVersion, PackageId};
 
-/// The lower-cased id of a package and the stamp of its documents (its last event), or 404.
-fn lookup(s: &AppState, id: &str) -> ApiResult<(String, u64)> {
+/// Who has the documents of a package id.
+enum Found {
+    /// This feed: the lower-cased id and the stamp of its documents (its last event).
+    Here(String, u64),
+    /// Not this feed: maybe an upstream (see [`upstream`]).
+    Elsewhere(PackageId),
+}
+
+/// Where the package `id` is; 404 when it cannot be an id.
+fn lookup(s: &AppState, id: &str) -> ApiResult<Found> {
     let id = PackageId::parse(id).map_err(|_| ApiError::not_found())?;
     let lower = id.lower();
-    let stamp = s
-        .feed
-        .state()
-        .package(&lower)
-        .map(|r| r.last_seq)
-        .ok_or_else(ApiError::not_found)?;
-    Ok((lower, stamp))
+    let stamp = s.feed.state().package(&lower).map(|r| r.last_seq);
+    Ok(match stamp {
+        Some(stamp) => Found::Here(lower, stamp),
+        None => Found::Elsewhere(id),
+    })
 }
 
 /// The record to render a document from: the state's now, at the stamp [`lookup`] read or a
@@ -71,7 +77,13 @@ pub async fn index(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let (lower, stamp) = lookup(&s, &id)?;
+    let (lower, stamp) = match lookup(&s, &id)? {
+        Found::Here(lower, stamp) => (lower, stamp),
+        Found::Elsewhere(id) => {
+            let relative = format!("{}/index.json", id.lower());
+            return upstream::registration(&s, hive, &urls, &id, &relative, &headers).await;
+        }
+    };
     let key = cache::key(&["registration", hive.segment(), urls.base(), &lower]);
     let render = async {
         let Some(record) = record(&s, &lower) else {
@@ -100,7 +112,17 @@ pub async fn page(
         .ok_or_else(ApiError::not_found)?
         .to_ascii_lowercase();
     let lower = lower.to_ascii_lowercase();
-    let (lower_id, stamp) = lookup(&s, &id)?;
+    let (lower_id, stamp) = match lookup(&s, &id)? {
+        Found::Here(lower_id, stamp) => (lower_id, stamp),
+        Found::Elsewhere(id) => {
+            // Bounds that are no versions name no page (and never reach the upstream's URL).
+            if NuGetVersion::parse(&lower).is_err() || NuGetVersion::parse(&upper).is_err() {
+                return Err(ApiError::not_found());
+            }
+            let relative = format!("{}/page/{lower}/{upper}.json", id.lower());
+            return upstream::registration(&s, hive, &urls, &id, &relative, &headers).await;
+        }
+    };
     let key = cache::key(&[
         "registration-page",
         hive.segment(),
@@ -133,7 +155,13 @@ pub async fn leaf(
 ) -> ApiResult<Response> {
     let version = leaf.strip_suffix(".json").ok_or_else(ApiError::not_found)?;
     let (_, version) = read_path(&id, version)?;
-    let (lower_id, stamp) = lookup(&s, &id)?;
+    let (lower_id, stamp) = match lookup(&s, &id)? {
+        Found::Here(lower_id, stamp) => (lower_id, stamp),
+        Found::Elsewhere(id) => {
+            let relative = format!("{}/{}.json", id.lower(), version.lower_normalized());
+            return upstream::registration(&s, hive, &urls, &id, &relative, &headers).await;
+        }
+    };
     let key = cache::key(&[
         "registration-leaf",
         hive.segment(),

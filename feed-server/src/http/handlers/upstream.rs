@@ -1,0 +1,155 @@
+//! Reads of ids this feed does not have, served from its upstream sources: the flat-container
+//! version list, registration documents of every hive (rewritten to this feed's URLs), and
+//! `.nupkg` / `.nuspec` files. The local handlers call these when the id has no record here;
+//! [`crate::upstream::Upstreams::origin`] decides whether an upstream serves it.
+//!
+//! Documents go through the document cache like local ones (ETag, gzip), under keys of their
+//! own (`upstream-*`), stamped with the time the upstream gave them. A document served past its
+//! TTL because the upstream failed carries an `X-NuGet-Warning` header.
+
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::Response;
+
+use crate::api::urls::{FeedUrls, Hive};
+use crate::http::cache;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::response;
+use crate::http::state::AppState;
+use crate::package::{NuGetVersion, PackageId};
+use crate::storage::PackageFile;
+use crate::upstream::metadata::Answer;
+use crate::upstream::packages::Served;
+use crate::upstream::rewrite;
+use crate::upstream::{Origin, Source};
+
+/// The header NuGet clients print as a warning (G-9).
+const WARNING: &str = "x-nuget-warning";
+
+/// The upstream serving `id`, with its version list of it; 404 when the id is local or no
+/// upstream has it.
+async fn upstream_of<'a>(s: &'a AppState, id: &PackageId) -> ApiResult<(&'a Source, Answer)> {
+    match s.upstreams.origin(&s.feed, id).await? {
+        Origin::Upstream { source, versions } => Ok((source, versions)),
+        Origin::Local | Origin::Nowhere => Err(ApiError::not_found()),
+    }
+}
+
+/// `GET {flat}/{id}/index.json` of an upstream id.
+pub async fn versions(s: &AppState, id: &PackageId, headers: &HeaderMap) -> ApiResult<Response> {
+    let (source, versions) = upstream_of(s, id).await?;
+    // The version list has no URLs in it: as the upstream sent it.
+    let key = cache::key(&["upstream-flatcontainer", source.name(), &id.lower()]);
+    serve(
+        s,
+        headers,
+        key,
+        source,
+        versions,
+        s.doc_options(false),
+        |doc| doc,
+    )
+    .await
+}
+
+/// A registration document (`relative` to the hive: `{id}/index.json`, a page or a leaf) of
+/// an upstream id, its URLs made this feed's.
+pub async fn registration(
+    s: &AppState,
+    hive: Hive,
+    urls: &FeedUrls,
+    id: &PackageId,
+    relative: &str,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let (source, versions) = upstream_of(s, id).await?;
+    let (endpoints, stale) = source.endpoints().await?;
+    let base = endpoints.registration_for(hive).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "upstream source `{}` has no registration resource",
+            source.name()
+        ))
+    })?;
+    let mut answer = source.document(&format!("{base}{relative}")).await?;
+    answer.stale |= stale || versions.stale;
+    let ours_hive = urls.registration_base(hive);
+    let ours_flat = urls.flat_container();
+    let mut pairs: Vec<(&str, &str)> = endpoints
+        .registration_bases()
+        .map(|b| (b, ours_hive.as_str()))
+        .collect();
+    pairs.push((&endpoints.package_base, &ours_flat));
+    let key = cache::key(&[
+        "upstream-registration",
+        source.name(),
+        hive.segment(),
+        urls.base(),
+        relative,
+    ]);
+    let opts = s.doc_options(hive.gzip());
+    serve(s, headers, key, source, answer, opts, |mut doc| {
+        rewrite::rebase(&mut doc, &pairs);
+        doc
+    })
+    .await
+}
+
+/// Serves an upstream document (404 for the upstream's 404) through the document cache.
+async fn serve(
+    s: &AppState,
+    headers: &HeaderMap,
+    key: String,
+    source: &Source,
+    answer: Answer,
+    opts: response::DocOptions,
+    transform: impl FnOnce(serde_json::Value) -> serde_json::Value,
+) -> ApiResult<Response> {
+    let body = answer.entry.body.clone().ok_or_else(ApiError::not_found)?;
+    // Milliseconds since 1970: a new fetch is a new stamp, so the cached rendering follows it.
+    let stamp = u64::try_from(answer.entry.fetched.timestamp_millis()).unwrap_or_default();
+    let render = async move {
+        let doc: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::BadGateway(format!(
+                "upstream source `{}` sent a document that is not JSON: {e}",
+                source.name()
+            ))
+        })?;
+        Ok(Some(transform(doc)))
+    };
+    let mut response = response::serve(s, headers, key, stamp, opts, render).await?;
+    if answer.stale {
+        warn_stale(&mut response, source);
+    }
+    Ok(response)
+}
+
+fn warn_stale(response: &mut Response, source: &Source) {
+    let text = format!(
+        "The upstream source '{}' is unreachable; this data may be out of date.",
+        source.name()
+    );
+    if let Ok(value) = HeaderValue::from_str(&text) {
+        response.headers_mut().insert(WARNING, value);
+    }
+}
+
+/// `GET {flat}/{id}/{version}/{file}` of an upstream id: `.nupkg` and `.nuspec` (cached in
+/// the bucket on first download); icons, readmes and licenses are not mirrored (404).
+pub async fn file(
+    s: &AppState,
+    id: &PackageId,
+    version: &NuGetVersion,
+    kind: PackageFile,
+    content_type: &'static str,
+) -> ApiResult<Response> {
+    let (source, versions) = upstream_of(s, id).await?;
+    let private = s.read_tokens.is_some();
+    let mut response = match source.file(id, version, kind).await? {
+        Some(Served::Stored(blob)) => response::file(blob, content_type, private),
+        Some(Served::Fetched(bytes)) => response::file_bytes(bytes, content_type, private),
+        None => return Err(ApiError::not_found()),
+    };
+    if versions.stale {
+        warn_stale(&mut response, source);
+    }
+    Ok(response)
+}

@@ -11,15 +11,26 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
+use nuget_feed_config::{
+    ApiKeyEntry, ApiKeysFile, FileConfig, IdPattern, KeyHash, LogFormat, Scope, StorageConfig,
+    UpstreamConfig,
+};
 use nuget_feed_server::testing::PackageBuilder;
 use nuget_test_support::http::{HttpResponse, http_request};
+use nuget_test_support::nginx::Nginx;
 use nuget_test_support::nuget_exe::{NuGetExe, assert_success};
+use nuget_test_support::ports::free_port;
+use nuget_test_support::process::{Launch, Process, Ready};
+use nuget_test_support::proxy::{FaultProxy, Mode};
 use nuget_test_support::static_feed::{PAGE_SIZE, StaticFeed, StaticFeedBuilder};
+use nuget_test_support::tools::workspace_bin;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha512};
+use tempfile::TempDir;
 
 /// The package a test installs and, after it, its dependencies as NuGet.exe resolves them
 /// (the lowest version in range: `Fabrikam.Core 1.0.65` is on the second page of an id whose
@@ -31,6 +42,8 @@ const APP_CLOSURE: [(&str, &str); 3] = [
 ];
 /// Versions of `Fabrikam.Core` (`1.0.0` to `1.0.69`): more than a page.
 const CORE_VERSIONS: usize = PAGE_SIZE + 6;
+const API_KEY: &str = "upstream-e2e-key-0123456789";
+const HOST: &str = "nuget.example.com";
 
 /// The upstream's packages: `Fabrikam.App` depends on `Fabrikam.Core` (70 versions, one
 /// deprecated, one vulnerable, one unlisted, and a SemVer2 pre-release) and `Fabrikam.Json`;
@@ -223,4 +236,464 @@ fn nuget_exe_4_installs_from_the_static_feed() {
 #[test]
 fn nuget_exe_5_8_installs_from_the_static_feed() {
     installs_directly_from_the_static_feed(NuGetExe::v5_8_or_skip());
+}
+
+/// The real feed server, from a config file, on a folder: killed on drop.
+struct Feed {
+    _process: Process,
+    port: u16,
+    /// `""` or the path base, e.g. `/team/feed`.
+    path_base: String,
+    storage: PathBuf,
+    _dir: TempDir,
+}
+
+/// What differs between the tests' feeds.
+#[derive(Default)]
+struct FeedSetup {
+    upstream: Option<String>,
+    local_packages: Vec<&'static str>,
+    public_base_url: Option<String>,
+    /// Upstream metadata is fresh this long (default: the server's).
+    metadata_ttl_seconds: Option<u64>,
+    timeout_ms: Option<u64>,
+}
+
+impl Feed {
+    fn start(setup: FeedSetup) -> Feed {
+        let dir = tempfile::Builder::new()
+            .prefix("upstream-e2e-")
+            .tempdir()
+            .unwrap();
+        let storage = dir.path().join("storage");
+        let keys = dir.path().join("api-keys.yaml");
+        std::fs::write(
+            &keys,
+            ApiKeysFile {
+                keys: vec![ApiKeyEntry {
+                    name: "ci".into(),
+                    hash: KeyHash::of(API_KEY),
+                    scopes: vec![Scope::Push],
+                    packages: vec![IdPattern::parse("*").unwrap()],
+                }],
+            }
+            .to_yaml()
+            .unwrap(),
+        )
+        .unwrap();
+        let upstreams: Vec<UpstreamConfig> = setup
+            .upstream
+            .iter()
+            .map(|url| UpstreamConfig {
+                metadata_ttl_seconds: setup.metadata_ttl_seconds,
+                timeout_ms: setup.timeout_ms,
+                ..UpstreamConfig::new("static", url)
+            })
+            .collect();
+        let local_packages: Vec<IdPattern> = setup
+            .local_packages
+            .iter()
+            .map(|p| IdPattern::parse(p).unwrap())
+            .collect();
+        let config = |port: u16| FileConfig {
+            listen: Some(([127, 0, 0, 1], port).into()),
+            public_base_url: setup.public_base_url.clone(),
+            api_keys_file: Some(keys.clone()),
+            temp_dir: Some(dir.path().join("tmp")),
+            log_format: Some(LogFormat::Text),
+            storage: Some(StorageConfig {
+                url: Some(storage.to_str().unwrap().to_owned()),
+                options: Default::default(),
+            }),
+            local_packages: local_packages.clone(),
+            upstreams: upstreams.clone(),
+            ..FileConfig::default()
+        };
+        std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
+        let launch = Launch {
+            name: "feed",
+            dir: dir.path(),
+            ready_path: "/healthz",
+            ready: Ready::Success,
+            timeout: Duration::from_secs(30),
+        };
+        let (process, port) = launch
+            .start(None, |port| {
+                let path = dir.path().join("config.yaml");
+                std::fs::write(&path, config(port).to_yaml().unwrap()).unwrap();
+                let mut cmd = Command::new(workspace_bin("nuget-feed-server"));
+                cmd.arg("--config").arg(&path).env(
+                    "RUST_LOG",
+                    std::env::var("NUGET_TEST_SERVER_LOG").unwrap_or_else(|_| "info".into()),
+                );
+                cmd
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        let path_base = setup
+            .public_base_url
+            .as_deref()
+            .and_then(|u| u.split_once("://"))
+            .and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_owned()))
+            .unwrap_or_default();
+        Feed {
+            _process: process,
+            port,
+            path_base,
+            storage,
+            _dir: dir,
+        }
+    }
+
+    /// A URL of the feed on its loopback port.
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}{path}", self.port, self.path_base)
+    }
+
+    fn index_url(&self) -> String {
+        self.url("/index.json")
+    }
+
+    /// Pushes a package as `nuget push` does (multipart PUT); asserts 201.
+    fn push(&self, nupkg: &[u8]) {
+        let boundary = "upstream-e2e-boundary";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"package\"; filename=\"package.nupkg\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(nupkg);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let content_type = format!("multipart/form-data; boundary={boundary}");
+        let response = http_request(
+            "PUT",
+            &self.url("/package/"),
+            &[("X-NuGet-ApiKey", API_KEY), ("Content-Type", &content_type)],
+            &body,
+            Duration::from_secs(30),
+        )
+        .unwrap();
+        assert_eq!(response.status, 201, "push: {}", response.text());
+    }
+
+    /// The feed's registration hive (`RegistrationsBaseUrl/3.6.0`), with a trailing `/`.
+    fn registration_base(&self) -> String {
+        let index: Value = serde_json::from_slice(&get(&self.index_url()).body).unwrap();
+        let id = index["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["@type"] == "RegistrationsBaseUrl/3.6.0")
+            .unwrap_or_else(|| panic!("no RegistrationsBaseUrl/3.6.0: {index}"))["@id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // Our feed may advertise its public host: read it on the loopback port.
+        let path = id.split_once("://").unwrap().1;
+        format!(
+            "http://127.0.0.1:{}{}",
+            self.port,
+            &path[path.find('/').unwrap()..]
+        )
+    }
+
+    /// Every `.nupkg` in the feed's storage named `{lower id}.{version}.nupkg`, wherever the
+    /// feed keeps its upstream cache.
+    fn stored_nupkgs(&self, id: &str, version: &str) -> Vec<PathBuf> {
+        let name = format!("{}.{version}.nupkg", id.to_lowercase());
+        let mut found = Vec::new();
+        let mut dirs = vec![self.storage.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.file_name().is_some_and(|n| n == name.as_str()) {
+                    found.push(path);
+                }
+            }
+        }
+        found
+    }
+}
+
+/// A packages folder for `nuget install` output in `nuget`'s root.
+fn out_dir(nuget: &NuGetExe, name: &str) -> PathBuf {
+    nuget.root().join(name)
+}
+
+/// NuGet.exe installs a package and its dependencies that exist only upstream through our
+/// feed; the feed stored them byte-identical to the upstream's; with the upstream killed, a
+/// fresh client (empty caches: another NuGet.exe root) installs the same from the feed's
+/// cache. The same client version: another one reads another registration hive, which the
+/// feed has not cached while the upstream was up.
+#[test]
+fn upstream_only_packages_install_through_the_feed_and_again_with_the_upstream_down() {
+    let (Some(nuget), Some(fresh)) = (NuGetExe::new_or_skip(), NuGetExe::new_or_skip()) else {
+        return;
+    };
+    let Some(upstream) = upstream_packages().serve_or_skip() else {
+        return;
+    };
+    let expected = closure_hashes(&upstream);
+    let feed = Feed::start(FeedSetup {
+        upstream: Some(upstream.index_url()),
+        ..FeedSetup::default()
+    });
+
+    let out = out_dir(&nuget, "first");
+    assert_success(
+        &nuget.install("Fabrikam.App", "1.0.0", &feed.index_url(), &out),
+        "install Fabrikam.App through the feed",
+    );
+    assert_installed(&out, &expected);
+    // The cache in the feed's storage holds the upstream's bytes.
+    for (id, version, hash) in &expected {
+        let stored = feed.stored_nupkgs(id, version);
+        assert!(
+            !stored.is_empty(),
+            "{id} {version} is cached in the feed's storage"
+        );
+        for path in stored {
+            assert!(
+                sha512(&std::fs::read(&path).unwrap()) == *hash,
+                "{} differs from the upstream's bytes",
+                path.display()
+            );
+        }
+    }
+
+    drop(upstream);
+    let out = out_dir(&fresh, "upstream-down");
+    assert_success(
+        &fresh.install("Fabrikam.App", "1.0.0", &feed.index_url(), &out),
+        "install Fabrikam.App through the feed with the upstream down",
+    );
+    assert_installed(&out, &expected);
+}
+
+/// The same through nginx playing the Ingress: the feed under a path prefix on its public
+/// host, the upstream reached by the feed directly.
+#[test]
+fn upstream_only_packages_install_through_the_feed_behind_nginx_with_a_path_prefix() {
+    let Some(mut nuget) = NuGetExe::new_or_skip() else {
+        return;
+    };
+    let Some(upstream) = upstream_packages().serve_or_skip() else {
+        return;
+    };
+    let feed = Feed::start(FeedSetup {
+        upstream: Some(upstream.index_url()),
+        public_base_url: Some(format!("http://{HOST}/team-a/mirror")),
+        ..FeedSetup::default()
+    });
+    let ingress = json!({ "spec": { "rules": [{ "host": HOST, "http": { "paths": [
+        { "path": "/team-a/mirror", "pathType": "Prefix" }
+    ] } }] } });
+    let Some(nginx) = Nginx::for_ingress_or_skip(&ingress, &[feed.port]) else {
+        return;
+    };
+    nuget.set_http_proxy(Some(nginx.ports[0]));
+    let out = out_dir(&nuget, "installed");
+    assert_success(
+        &nuget.install(
+            "Fabrikam.App",
+            "1.0.0",
+            &format!("http://{HOST}/team-a/mirror/index.json"),
+            &out,
+        ),
+        "install Fabrikam.App through nginx",
+    );
+    assert_installed(&out, &closure_hashes(&upstream));
+    let log = nginx.access_log();
+    assert!(
+        log.iter().any(|r| r.uri
+            == "/team-a/mirror/flatcontainer/fabrikam.core/1.0.65/fabrikam.core.1.0.65.nupkg"
+            && r.status == 200),
+        "the client downloaded the dependency under the prefix: {log:?}"
+    );
+}
+
+/// What a client of `feed` gets for `Contoso.Core`: never the upstream's 99.0.0, and the
+/// upstream is never even asked; `Fabrikam.Json` from the same upstream installs (so the
+/// upstream is wired up and the refusal is the feed's choice).
+fn assert_contoso_core_stays_local(feed: &Feed, upstream: &StaticFeed, local: &[&str]) {
+    let Some(nuget) = NuGetExe::new_or_skip() else {
+        return;
+    };
+    let refused = nuget.install(
+        "Contoso.Core",
+        "99.0.0",
+        &feed.index_url(),
+        &out_dir(&nuget, "bait"),
+    );
+    assert!(
+        !refused.status.success(),
+        "Contoso.Core 99.0.0 was installed from the upstream"
+    );
+    let flat = get(&feed.url("/flatcontainer/contoso.core/index.json"));
+    if local.is_empty() {
+        assert_eq!(flat.status, 404, "{}", flat.text());
+    } else {
+        let versions: Value = serde_json::from_slice(&flat.body).unwrap();
+        assert_eq!(versions["versions"], json!(local));
+    }
+    let nupkg = get(&feed.url("/flatcontainer/contoso.core/99.0.0/contoso.core.99.0.0.nupkg"));
+    assert_eq!(nupkg.status, 404);
+    let registration = get(&format!(
+        "{}contoso.core/index.json",
+        feed.registration_base()
+    ));
+    assert!(
+        !String::from_utf8_lossy(&registration.body).contains("99.0.0"),
+        "registration lists the upstream's version"
+    );
+
+    let out = out_dir(&nuget, "control");
+    assert_success(
+        &nuget.install("Fabrikam.Json", "2.0.0", &feed.index_url(), &out),
+        "install Fabrikam.Json from the upstream through the same feed",
+    );
+    let log = upstream.access_log();
+    assert!(
+        log.iter().all(|r| !r.uri.contains("contoso")),
+        "the upstream was asked for a local id: {log:?}"
+    );
+    assert!(
+        log.iter().any(|r| r.uri.contains("fabrikam.json")),
+        "the control went to the upstream: {log:?}"
+    );
+}
+
+#[test]
+fn an_upstream_contoso_core_99_never_reaches_a_feed_with_contoso_core_1_0_0() {
+    let Some(upstream) = upstream_packages().serve_or_skip() else {
+        return;
+    };
+    let feed = Feed::start(FeedSetup {
+        upstream: Some(upstream.index_url()),
+        ..FeedSetup::default()
+    });
+    feed.push(&PackageBuilder::new("Contoso.Core", "1.0.0").build());
+    assert_contoso_core_stays_local(&feed, &upstream, &["1.0.0"]);
+}
+
+#[test]
+fn an_upstream_contoso_core_99_never_reaches_a_feed_with_a_contoso_local_pattern() {
+    let Some(upstream) = upstream_packages().serve_or_skip() else {
+        return;
+    };
+    let feed = Feed::start(FeedSetup {
+        upstream: Some(upstream.index_url()),
+        local_packages: vec!["Contoso.*"],
+        ..FeedSetup::default()
+    });
+    assert_contoso_core_stays_local(&feed, &upstream, &[]);
+}
+
+/// The fault-injecting proxy between the feed and the upstream (every URL the upstream
+/// publishes goes through it): whether the upstream is slower than the feed's timeout,
+/// answers 500, resets connections, hangs or is down, the feed never answers 500; what it has
+/// cached it serves, past its TTL with `X-NuGet-Warning`, and a fresh client installs from it.
+#[test]
+fn upstream_faults_never_make_the_feed_answer_500_and_it_serves_what_it_cached() {
+    let (Some(nuget), Some(fresh)) = (NuGetExe::new_or_skip(), NuGetExe::new_or_skip()) else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let nginx_port = free_port();
+    let proxy = runtime.block_on(FaultProxy::start(format!("127.0.0.1:{nginx_port}")));
+    let Some(upstream) = upstream_packages()
+        .listen_port(nginx_port)
+        .public_base_url(&proxy.endpoint())
+        .serve_or_skip()
+    else {
+        return;
+    };
+    let expected = closure_hashes(&upstream);
+    let feed = Feed::start(FeedSetup {
+        upstream: Some(upstream.index_url()),
+        metadata_ttl_seconds: Some(1),
+        timeout_ms: Some(1000),
+        ..FeedSetup::default()
+    });
+    assert_eq!(
+        upstream.index_url(),
+        format!("{}/v3/index.json", proxy.endpoint())
+    );
+
+    // Warm the cache: an install, and the documents checked below.
+    let out = out_dir(&nuget, "warm");
+    assert_success(
+        &nuget.install("Fabrikam.App", "1.0.0", &feed.index_url(), &out),
+        "install Fabrikam.App through the feed",
+    );
+    let registration = feed.registration_base();
+    let documents = [
+        feed.url("/flatcontainer/fabrikam.app/index.json"),
+        feed.url("/flatcontainer/fabrikam.core/index.json"),
+        format!("{registration}fabrikam.app/index.json"),
+        format!("{registration}fabrikam.core/index.json"),
+    ];
+    let files = [
+        feed.url("/flatcontainer/fabrikam.app/1.0.0/fabrikam.app.1.0.0.nupkg"),
+        feed.url("/flatcontainer/fabrikam.core/1.0.65/fabrikam.core.1.0.65.nupkg"),
+    ];
+    for url in documents.iter().chain(&files) {
+        let response = get(url);
+        assert_eq!(response.status, 200, "{url}: {}", response.text());
+        assert_eq!(response.header("X-NuGet-Warning"), None, "{url}");
+    }
+    // Contoso.Core is upstream but was never asked for: nothing cached.
+    let uncached = feed.url("/flatcontainer/contoso.core/index.json");
+
+    let faults: [(&str, &dyn Fn()); 5] = [
+        ("slower than the timeout", &|| {
+            proxy.set_slow(Duration::from_secs(3))
+        }),
+        ("500s", &|| proxy.set(Mode::ServerError)),
+        ("resets", &|| proxy.set(Mode::Reset)),
+        ("hangs", &|| proxy.set(Mode::Blackhole)),
+        ("down", &|| proxy.set(Mode::Refuse)),
+    ];
+    for (fault, inject) in faults {
+        inject();
+        // Past the TTL: every read asks the upstream again, and fails.
+        std::thread::sleep(Duration::from_millis(1500));
+        for url in &documents {
+            let response = get(url);
+            assert_eq!(
+                response.status,
+                200,
+                "upstream {fault}: {url}: {}",
+                response.text()
+            );
+            assert!(
+                response.header("X-NuGet-Warning").is_some(),
+                "upstream {fault}: {url} is stale without a warning: {:?}",
+                response.headers
+            );
+        }
+        for url in &files {
+            assert_eq!(get(url).status, 200, "upstream {fault}: {url}");
+        }
+        let response = get(&uncached);
+        assert_ne!(
+            response.status,
+            500,
+            "upstream {fault}: {uncached}: {}",
+            response.text()
+        );
+    }
+
+    // Down: a fresh client (empty caches) installs from what the feed cached.
+    let out = out_dir(&fresh, "upstream-down");
+    assert_success(
+        &fresh.install("Fabrikam.App", "1.0.0", &feed.index_url(), &out),
+        "install Fabrikam.App through the feed with the upstream down",
+    );
+    assert_installed(&out, &expected);
 }

@@ -472,10 +472,11 @@ fn upstream_only_packages_install_through_the_feed_and_again_with_the_upstream_d
 }
 
 /// The same through nginx playing the Ingress: the feed under a path prefix on its public
-/// host, the upstream reached by the feed directly.
+/// host, the upstream reached by the feed directly. NuGet.exe 5.8 reads the SemVer2 hive
+/// (`RegistrationsBaseUrl/Versioned`), so the upstream's gzip SemVer2 pages pass through too.
 #[test]
 fn upstream_only_packages_install_through_the_feed_behind_nginx_with_a_path_prefix() {
-    let Some(mut nuget) = NuGetExe::new_or_skip() else {
+    let Some(mut nuget) = NuGetExe::v5_8_or_skip() else {
         return;
     };
     let Some(upstream) = upstream_packages().serve_or_skip() else {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use nuget_feed_bench::generate::{self, FeedSpec};
 use nuget_feed_bench::run::{self, Options};
+use nuget_feed_bench::upstream;
 
 /// Benchmarks nuget-feed-server against nginx on generated feeds (see the README).
 #[derive(Debug, Parser)]
@@ -26,6 +27,15 @@ enum Command {
         versions: usize,
         #[arg(long, default_value = "target/bench")]
         work_dir: PathBuf,
+    },
+    /// Only the upstream row: a cold restore through the server from a static upstream
+    /// (needs nginx).
+    Upstream {
+        #[arg(long, default_value = "target/bench")]
+        work_dir: PathBuf,
+        /// The server binary [default: nuget-feed-server next to this binary].
+        #[arg(long)]
+        server_bin: Option<PathBuf>,
     },
 }
 
@@ -74,12 +84,24 @@ fn main() -> anyhow::Result<()> {
             println!("{}", dir.display());
             Ok(())
         }
+        Command::Upstream {
+            work_dir,
+            server_bin,
+        } => {
+            std::fs::create_dir_all(&work_dir)?;
+            let scratch = tempfile::Builder::new()
+                .prefix("upstream-")
+                .tempdir_in(&work_dir)?;
+            let result = runtime.block_on(upstream::run(
+                &server_bin_or_default(server_bin)?,
+                scratch.path(),
+            ))?;
+            println!("{}", upstream::markdown(&result));
+            Ok(())
+        }
         Command::Run(a) => {
             let command = std::env::args().collect::<Vec<_>>().join(" ");
-            let server_bin = match a.server_bin {
-                Some(p) => p,
-                None => std::env::current_exe()?.with_file_name("nuget-feed-server"),
-            };
+            let server_bin = server_bin_or_default(a.server_bin)?;
             let (sizes, duration, rounds) = if a.quick {
                 (vec![1000, 10_000], 3, 1)
             } else {
@@ -101,5 +123,13 @@ fn main() -> anyhow::Result<()> {
             };
             runtime.block_on(run::main(opts, command))
         }
+    }
+}
+
+/// `--server-bin`, or `nuget-feed-server` next to this binary.
+fn server_bin_or_default(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    match given {
+        Some(p) => Ok(p),
+        None => Ok(std::env::current_exe()?.with_file_name("nuget-feed-server")),
     }
 }

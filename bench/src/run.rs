@@ -13,6 +13,7 @@ use rand::{Rng, SeedableRng};
 use crate::generate::{self, FeedModel, FeedSpec};
 use crate::nginx;
 use crate::server::{self, Memory, ServerProcess};
+use crate::upstream::{self, UpstreamResult};
 use crate::wrk::{self, Load, Scripts, WrkResult};
 
 /// What to run.
@@ -84,6 +85,7 @@ pub struct Report {
     pub peak_after_load: Memory,
     pub load_versions: usize,
     pub load_ids: usize,
+    pub upstream: UpstreamResult,
 }
 
 /// Runs everything and returns the report.
@@ -122,6 +124,7 @@ pub async fn run(opts: &Options, command: String) -> anyhow::Result<Report> {
     server.stop();
 
     let push = push(opts, &scripts, scratch.path()).await?;
+    let upstream = upstream::run(&opts.server_bin, scratch.path()).await?;
     Ok(Report {
         machine,
         command,
@@ -131,6 +134,7 @@ pub async fn run(opts: &Options, command: String) -> anyhow::Result<Report> {
         peak_after_load,
         load_versions: spec.versions(),
         load_ids: spec.ids,
+        upstream,
     })
 }
 
@@ -792,6 +796,7 @@ pub fn markdown(r: &Report, opts: &Options) -> String {
         r.load_versions,
         mib(r.peak_after_load.peak_kib)
     );
+    out.push_str(&upstream::markdown(&r.upstream));
     let _ = writeln!(
         out,
         "| versions | ids | snapshot | ready from snapshot | RSS when ready | peak RSS while starting | ready from the log alone |"

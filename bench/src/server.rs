@@ -67,6 +67,16 @@ impl ServerProcess {
     /// Starts `bin` on the feed in `data` and waits until it answers `/readyz` (polled every
     /// 10 ms, the resolution of [`ServerProcess::startup`]).
     pub fn start(bin: &Path, data: &Path, scratch: &Path) -> anyhow::Result<ServerProcess> {
+        Self::start_with(bin, data, scratch, &[])
+    }
+
+    /// [`ServerProcess::start`] with more command-line arguments (`--upstream <url>`).
+    pub fn start_with(
+        bin: &Path,
+        data: &Path,
+        scratch: &Path,
+        args: &[&str],
+    ) -> anyhow::Result<ServerProcess> {
         let port = free_port();
         let keys = write_keys(scratch)?;
         let tmp = scratch.join("uploads");
@@ -80,6 +90,7 @@ impl ServerProcess {
             .arg(&keys)
             .arg("--temp-dir")
             .arg(&tmp)
+            .args(args)
             // The default log level (info), as a deployment runs it.
             .env_remove("RUST_LOG");
         let started = Instant::now();

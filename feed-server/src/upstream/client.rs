@@ -31,8 +31,8 @@ pub struct Client {
     reachable: AtomicBool,
 }
 
-/// What a metadata document request is for: documents are asked gzip-encoded, package files
-/// as they are (their bytes are stored byte-identical).
+/// What a request is for: documents are asked gzip-encoded, package files as they are (their
+/// bytes are stored byte-identical).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Body {
     Document,
@@ -146,6 +146,9 @@ impl Client {
             .await
             .map_err(|e| unreachable(describe(&e)))?;
         if !gzipped {
+            if body == Body::Document && bytes.len() > MAX_DOCUMENT_BYTES {
+                return Err(unreachable(format!("its document {url} is too large")));
+            }
             return Ok(Some(bytes));
         }
         let mut out = Vec::with_capacity(bytes.len() * 4);

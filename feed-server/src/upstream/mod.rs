@@ -13,6 +13,7 @@ mod flight;
 pub mod metadata;
 pub mod packages;
 pub mod rewrite;
+pub mod search;
 pub mod service_index;
 
 use std::sync::{Arc, Mutex};

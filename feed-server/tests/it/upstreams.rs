@@ -463,3 +463,74 @@ async fn a_push_of_an_upstream_id_needs_the_take_over_scope() {
     down.stop().await;
     up.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_and_autocomplete_list_upstream_hits_after_local_ones() {
+    let up = Upstream::start().await;
+    let down = downstream(&up, 600).await;
+    let c = Client::new();
+    for id in ["Contoso.Core", "Local.Only"] {
+        let r = c
+            .push(
+                &down,
+                Some(ADMIN_KEY),
+                &PackageBuilder::new(id, "1.0.0").build(),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+    }
+    let ids = |doc: &Value, field: Option<&str>| -> Vec<String> {
+        doc["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| match field {
+                Some(f) => e[f].as_str().unwrap().to_ascii_lowercase(),
+                None => e.as_str().unwrap().to_ascii_lowercase(),
+            })
+            .collect()
+    };
+    let page = c
+        .doc(&down.url("query?q=&prerelease=true&semVerLevel=2.0.0"))
+        .await;
+    let got = ids(&page, Some("id"));
+    assert_eq!(got.len(), 4, "{got:?}");
+    let mut local: Vec<_> = got[..2].to_vec();
+    local.sort();
+    assert_eq!(local, ["contoso.core", "local.only"], "local hits first");
+    let mut upstream: Vec<_> = got[2..].to_vec();
+    upstream.sort();
+    assert_eq!(
+        upstream,
+        ["big.lib", "dep.lib"],
+        "neither the local Contoso.Core nor the local pattern's Internal.Secret from upstream"
+    );
+    assert_eq!(page["totalHits"], 2 + 4, "local + upstream hits");
+    for entry in &page["data"].as_array().unwrap()[2..] {
+        let registration = entry["registration"].as_str().unwrap();
+        assert!(
+            registration.starts_with(&down.url("registration-gz-semver2/")),
+            "{registration}"
+        );
+    }
+    // Paging runs across the two parts.
+    let second = c
+        .doc(&down.url("query?q=&prerelease=true&skip=2&take=1"))
+        .await;
+    assert_eq!(second["data"].as_array().unwrap().len(), 1);
+    assert!(upstream.contains(&ids(&second, Some("id"))[0]));
+
+    let ac = c.doc(&down.url("autocomplete?q=&prerelease=true")).await;
+    let got = ids(&ac, None);
+    assert_eq!(got.len(), 4, "{got:?}");
+    assert!(!got.contains(&"internal.secret".to_owned()));
+    assert_eq!(ac["totalHits"], 6);
+
+    // An unreachable upstream: the local hits, with a warning.
+    up.proxy.set(Mode::Refuse);
+    let r = c.get(&down.url("query?q=local&take=5")).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().contains_key("x-nuget-warning"));
+    down.stop().await;
+    up.stop().await;
+}

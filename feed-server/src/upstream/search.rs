@@ -13,6 +13,7 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
+use super::error::Unreachable;
 use super::{Source, Upstreams, rewrite};
 use crate::api::urls::{FeedUrls, Hive};
 use crate::feed::Feed;
@@ -125,7 +126,7 @@ impl Source {
         query: &SearchQuery,
         skip: usize,
         take: usize,
-    ) -> Result<Option<Value>, super::Unreachable> {
+    ) -> Result<Option<Value>, Unreachable> {
         let (endpoints, _) = self.endpoints().await?;
         let base = match service {
             Service::Search => endpoints.search.as_deref(),

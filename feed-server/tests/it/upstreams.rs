@@ -273,6 +273,29 @@ async fn an_upstream_id_reads_through_every_view_with_this_feeds_urls() {
     // The nuspec and the missing version asked the upstream; the nupkg's later reads did not.
     assert_eq!(up.requests(FILE_ROUTE).await, fetched + 3);
 
+    // Metrics per upstream.
+    let metrics = c
+        .get(&format!("{}/metrics", down.root))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let value = |series: &str| -> u64 {
+        let line = metrics
+            .lines()
+            .find(|l| l.starts_with(series))
+            .unwrap_or_else(|| panic!("no {series} in {metrics}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(value("nuget_feed_upstream_requests_total{upstream=\"up\"}") >= 5);
+    assert!(value("nuget_feed_upstream_received_bytes_total{upstream=\"up\"}") > 0);
+    assert!(value("nuget_feed_upstream_cache_total{upstream=\"up\",result=\"hit\"}") > 0);
+    assert!(value("nuget_feed_upstream_cache_total{upstream=\"up\",result=\"miss\"}") > 0);
+    assert_eq!(
+        value("nuget_feed_upstream_errors_total{upstream=\"up\"}"),
+        0
+    );
+
     down.stop().await;
     up.stop().await;
 }

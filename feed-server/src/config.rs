@@ -19,7 +19,6 @@ use nuget_feed_config::{
 // The file's types are part of this module's API (`Config::resolve` takes a `FileConfig`, and
 // `Config` holds the enums), so callers find them next to it.
 pub use nuget_feed_config::{DeleteMode, FileConfig, IdPattern, LogFormat, StorageConfig};
-pub use upstreams::Upstream;
 
 /// Command-line flags and their environment variables; each overrides the file.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -130,7 +129,7 @@ pub struct Config {
     /// Ids that are never looked up upstream.
     pub local_packages: Vec<IdPattern>,
     /// Upstream sources, in the order they are asked.
-    pub upstreams: Vec<Upstream>,
+    pub upstreams: Vec<upstreams::Upstream>,
 }
 
 /// Why a configuration was refused.

@@ -33,7 +33,9 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         allow_deleted_version_reuse: config.allow_deleted_version_reuse,
         ..feed::Options::default()
     };
-    let upstreams = Upstreams::new(&config, &storage).map_err(anyhow::Error::msg)?;
+    let metrics = Metrics::new();
+    let upstreams =
+        Upstreams::new(&config, &storage, &metrics.upstream).map_err(anyhow::Error::msg)?;
     let feed = Feed::open(storage, options)
         .await
         .context("cannot load the feed")?;
@@ -66,7 +68,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         read_tokens,
         advisories,
         advisories_loaded: Utc::now(),
-        metrics: Metrics::new(),
+        metrics,
         cache: DocCache::default(),
         files: FileCache::default(),
         upstreams,

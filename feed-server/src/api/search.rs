@@ -43,11 +43,7 @@ pub fn render_search(
     vulnerabilities: &dyn Fn(&PackageId, &NuGetVersion) -> Vec<Vulnerability>,
 ) -> Vec<u8> {
     // Registration links must point at a hive that shows the versions listed (REG-1).
-    let hive = if query.semver2 {
-        Hive::SemVer2Gz
-    } else {
-        Hive::SemVer1
-    };
+    let hive = Hive::for_listing(query.semver2);
     let filter = filter(query.prerelease, query.semver2);
     // A page of 20 results with their versions is 10-30 KB: sized so that it rarely grows.
     let mut w = JsonWriter::with_capacity(32 * 1024);

@@ -38,6 +38,15 @@ impl Hive {
         }
     }
 
+    /// The hive that search results link to: one that shows the versions they list (REG-1).
+    pub fn for_listing(semver2: bool) -> Hive {
+        if semver2 {
+            Hive::SemVer2Gz
+        } else {
+            Hive::SemVer1
+        }
+    }
+
     /// The hive a path segment names (`None` for anything else).
     pub fn parse(segment: &str) -> Option<Hive> {
         Hive::ALL.into_iter().find(|h| h.segment() == segment)

@@ -1,4 +1,5 @@
-//! Prometheus metrics: requests by route and status, latency, pushes, storage errors.
+//! Prometheus metrics: requests by route and status, latency, pushes, storage errors, and
+//! the upstream sources' ([`UpstreamMetrics`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -12,6 +13,8 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::upstream::metrics::UpstreamMetrics;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -41,6 +44,8 @@ pub struct Inner {
     latency: Family<RouteLabels, Histogram>,
     pub pushes: Family<ResultLabels, Counter>,
     pub storage_errors: Counter,
+    /// Requests, errors, bytes and cache results per upstream source.
+    pub upstream: UpstreamMetrics,
     /// The families' members by route, method and status, looked up without allocating:
     /// counting a request takes a shared lock and two atomic adds (the families' own lookup
     /// would allocate three strings per request).
@@ -119,8 +124,11 @@ impl Metrics {
             "Requests that failed because the object store did",
             storage_errors.clone(),
         );
+        let upstream = UpstreamMetrics::default();
+        upstream.register(&mut registry);
         Metrics(Arc::new(Inner {
             registry,
+            upstream,
             requests,
             latency,
             pushes,

@@ -13,8 +13,9 @@ use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use tokio::sync::Semaphore;
 
-use super::Unreachable;
-use crate::config::Upstream;
+use super::error::Unreachable;
+use super::metrics::SourceMetrics;
+use crate::config::upstreams::Upstream;
 
 /// Largest metadata document accepted from an upstream (nuget.org's biggest registration
 /// pages are a few MB); anything larger is treated as a failure of the upstream.
@@ -29,10 +30,11 @@ pub struct Client {
     slots: Semaphore,
     /// Whether the last request reached it (a 404 counts): flips log once each way.
     reachable: AtomicBool,
+    metrics: SourceMetrics,
 }
 
-/// What a metadata document request is for: documents are asked gzip-encoded, package files
-/// as they are (their bytes are stored byte-identical).
+/// What a request is for: documents are asked gzip-encoded, package files as they are (their
+/// bytes are stored byte-identical).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Body {
     Document,
@@ -40,7 +42,7 @@ pub enum Body {
 }
 
 impl Client {
-    pub fn new(upstream: &Upstream) -> Result<Client, String> {
+    pub fn new(upstream: &Upstream, metrics: SourceMetrics) -> Result<Client, String> {
         let mut headers = HeaderMap::new();
         if let Some(c) = &upstream.credentials {
             let secret = c.secret.expose();
@@ -84,20 +86,29 @@ impl Client {
             timeout: upstream.timeout,
             slots: Semaphore::new(upstream.max_concurrency as usize),
             reachable: AtomicBool::new(true),
+            metrics,
         })
     }
 
     /// GETs `url`: its body, `None` for 404 or 410 (the upstream does not have it), or why the
     /// upstream could not answer (timeouts, resets, refused connections, other statuses).
     pub async fn get(&self, url: &str, body: Body) -> Result<Option<Bytes>, Unreachable> {
+        let started = std::time::Instant::now();
+        self.metrics.requests.inc();
         let result = self.fetch(url, body).await;
+        self.metrics
+            .latency
+            .observe(started.elapsed().as_secs_f64());
         match &result {
-            Ok(_) => {
+            Ok(received) => {
+                let size = received.as_ref().map_or(0, Bytes::len);
+                self.metrics.bytes.inc_by(size as u64);
                 if !self.reachable.swap(true, Ordering::Relaxed) {
                     tracing::info!(upstream = %self.name, "upstream `{}` is reachable again", self.name);
                 }
             }
             Err(e) => {
+                self.metrics.errors.inc();
                 if self.reachable.swap(false, Ordering::Relaxed) {
                     tracing::warn!(upstream = %self.name, error = %e.reason, "upstream `{}` is unreachable: cached data is served", self.name);
                 }
@@ -146,6 +157,9 @@ impl Client {
             .await
             .map_err(|e| unreachable(describe(&e)))?;
         if !gzipped {
+            if body == Body::Document && bytes.len() > MAX_DOCUMENT_BYTES {
+                return Err(unreachable(format!("its document {url} is too large")));
+            }
             return Ok(Some(bytes));
         }
         let mut out = Vec::with_capacity(bytes.len() * 4);

@@ -16,8 +16,9 @@ use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
 use sha2::{Digest, Sha256};
 
-use super::Unreachable;
+use super::error::Unreachable;
 use super::flight::{Flights, lock};
+use super::metrics::SourceMetrics;
 use crate::storage::{Key, Storage};
 
 /// Documents kept in memory per upstream; past it the memory is cleared and documents are read
@@ -50,6 +51,7 @@ pub struct DocCache {
     memory: Mutex<HashMap<String, Arc<Entry>>>,
     /// Refreshes in progress, by document.
     flights: Flights,
+    metrics: SourceMetrics,
 }
 
 impl DocCache {
@@ -60,7 +62,13 @@ impl DocCache {
             ttl,
             memory: Mutex::default(),
             flights: Flights::default(),
+            metrics: SourceMetrics::default(),
         }
+    }
+
+    /// Counts hits, misses and stale answers in `metrics`.
+    pub fn with_metrics(self, metrics: SourceMetrics) -> DocCache {
+        DocCache { metrics, ..self }
     }
 
     /// The document at `url`: fresh from the cache, else from `fetch` (which asks the upstream),
@@ -100,12 +108,14 @@ impl DocCache {
             None => self.load(hash).await,
         };
         if let Some(entry) = cached.as_ref().filter(|e| self.fresh(e)) {
+            self.metrics.hits.inc();
             self.remember(hash, entry.clone());
             return Ok(Answer {
                 entry: entry.clone(),
                 stale: false,
             });
         }
+        self.metrics.misses.inc();
         match fetch().await {
             Ok(body) => {
                 let entry = Arc::new(Entry {
@@ -121,6 +131,7 @@ impl DocCache {
             }
             Err(e) => match cached {
                 Some(entry) => {
+                    self.metrics.stale.inc();
                     self.remember(hash, entry.clone());
                     Ok(Answer { entry, stale: true })
                 }

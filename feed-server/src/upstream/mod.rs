@@ -9,34 +9,31 @@
 //! all under `upstream/{name}/` in the bucket, apart from the feed's event log.
 
 pub mod client;
+mod error;
 mod flight;
 pub mod metadata;
+pub mod metrics;
 pub mod packages;
 pub mod rewrite;
+pub mod search;
 pub mod service_index;
 
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
-use crate::config::{Config, IdPattern, Upstream};
+use crate::config::upstreams::Upstream;
+use crate::config::{Config, IdPattern};
 use crate::feed::Feed;
 use crate::package::{NuGetVersion, PackageId};
 use crate::storage::{PackageFile, Storage};
 use client::{Body, Client};
+pub use error::Unreachable;
 use flight::lock;
 use metadata::{Answer, DocCache};
+use metrics::{SourceMetrics, UpstreamMetrics};
 use packages::{FileCache, FileError, Served};
 use service_index::Endpoints;
-
-/// An upstream could not answer (timeout, reset, refused connection, a 5xx or other status,
-/// a malformed service index) and nothing was cached to answer instead.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("upstream source `{upstream}` is unreachable ({reason})")]
-pub struct Unreachable {
-    pub upstream: String,
-    pub reason: String,
-}
 
 /// The feed's upstream sources and local patterns.
 #[derive(Debug)]
@@ -60,11 +57,15 @@ pub enum Origin<'a> {
 
 impl Upstreams {
     /// The upstreams of `config`, caching under `upstream/` in `storage`.
-    pub fn new(config: &Config, storage: &Storage) -> Result<Upstreams, String> {
+    pub fn new(
+        config: &Config,
+        storage: &Storage,
+        metrics: &UpstreamMetrics,
+    ) -> Result<Upstreams, String> {
         let sources = config
             .upstreams
             .iter()
-            .map(|u| Source::new(u, storage))
+            .map(|u| Source::new(u, storage, metrics.source(u.name())))
             .collect::<Result<_, _>>()?;
         Ok(Upstreams {
             local: config.local_packages.clone(),
@@ -121,11 +122,12 @@ pub struct Source {
 }
 
 impl Source {
-    fn new(config: &Upstream, storage: &Storage) -> Result<Source, String> {
+    fn new(config: &Upstream, storage: &Storage, metrics: SourceMetrics) -> Result<Source, String> {
         Ok(Source {
-            client: Client::new(config)?,
-            docs: DocCache::new(config.name(), storage.clone(), config.metadata_ttl),
-            files: FileCache::new(config.name(), storage.clone()),
+            client: Client::new(config, metrics.clone())?,
+            docs: DocCache::new(config.name(), storage.clone(), config.metadata_ttl)
+                .with_metrics(metrics.clone()),
+            files: FileCache::new(config.name(), storage.clone(), metrics),
             config: config.clone(),
             endpoints: Mutex::default(),
         })

@@ -10,9 +10,10 @@
 
 use bytes::Bytes;
 
-use super::Unreachable;
 use super::client::{Body, Client};
+use super::error::Unreachable;
 use super::flight::Flights;
+use super::metrics::SourceMetrics;
 use crate::package::{NuGetVersion, PackageId};
 use crate::storage::{self, Blob, Key, PackageFile, Storage};
 
@@ -31,14 +32,16 @@ pub struct FileCache {
     storage: Storage,
     /// First downloads in progress, by file.
     flights: Flights,
+    metrics: SourceMetrics,
 }
 
 impl FileCache {
-    pub fn new(upstream: &str, storage: Storage) -> FileCache {
+    pub fn new(upstream: &str, storage: Storage, metrics: SourceMetrics) -> FileCache {
         FileCache {
             upstream: upstream.to_owned(),
             storage,
             flights: Flights::default(),
+            metrics,
         }
     }
 
@@ -59,6 +62,7 @@ impl FileCache {
             file,
         };
         if let Some(blob) = self.stored(key).await? {
+            self.metrics.hits.inc();
             return Ok(Some(Served::Stored(blob)));
         }
         let name = key.path().to_string();
@@ -75,8 +79,10 @@ impl FileCache {
     ) -> Result<Option<Served>, FileError> {
         // The download this one waited for stored it.
         if let Some(blob) = self.stored(key).await? {
+            self.metrics.hits.inc();
             return Ok(Some(Served::Stored(blob)));
         }
+        self.metrics.misses.inc();
         let Some(bytes) = client.get(url, Body::File).await? else {
             return Ok(None);
         };

@@ -17,6 +17,8 @@ pub struct Endpoints {
     pub registration_semver2: Option<String>,
     /// `SearchQueryService` (any version).
     pub search: Option<String>,
+    /// `SearchAutocompleteService` (any version).
+    pub autocomplete: Option<String>,
 }
 
 impl Endpoints {
@@ -71,6 +73,12 @@ impl Endpoints {
                 "SearchQueryService/3.0.0-rc",
                 "SearchQueryService/3.0.0-beta",
                 "SearchQueryService",
+            ]),
+            autocomplete: find(&[
+                "SearchAutocompleteService/3.5.0",
+                "SearchAutocompleteService/3.0.0-rc",
+                "SearchAutocompleteService/3.0.0-beta",
+                "SearchAutocompleteService",
             ]),
         })
     }

@@ -19,3 +19,4 @@ mod outage;
 mod protocol;
 mod proxies;
 mod storage_backends;
+mod upstreams;

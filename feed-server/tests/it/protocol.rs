@@ -1025,15 +1025,7 @@ async fn health_readiness_and_metrics() {
 
 /// A document, gunzipped when it came gzip-encoded (the gzip registration hives always are).
 async fn doc(c: &Client, url: &str) -> Value {
-    let r = c.get(url).await;
-    assert_eq!(r.status(), 200, "GET {url}");
-    let gzip = r.headers().get("content-encoding").is_some();
-    let bytes = r.bytes().await.unwrap();
-    if gzip {
-        gunzip(&bytes)
-    } else {
-        serde_json::from_slice(&bytes).unwrap()
-    }
+    c.doc(url).await
 }
 
 /// The catalog's items, oldest first: `(@type, leaf URL)`.

@@ -4,10 +4,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 
+use serde_json::Value;
+
 use crate::api::search as render;
+use crate::api::urls::FeedUrls;
 use crate::api::vulnerabilities;
 use crate::feed::record::PackageRecord;
 use crate::feed::search::SearchQuery;
@@ -16,6 +19,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::response;
 use crate::http::state::AppState;
 use crate::package::{NuGetVersion, PackageId};
+use crate::upstream::search::{LocalPart, Service};
 
 /// nuget.org's caps (SQ-3).
 pub const MAX_SKIP: usize = 3000;
@@ -102,17 +106,64 @@ pub async fn query(
     let vulns =
         |id: &PackageId, v: &NuGetVersion| vulnerabilities::for_version(&s.advisories, id, v);
     let body = render::render_search(&hits, &records, &q, &urls, &owners, &downloads, &vulns);
-    Ok(response::document(
-        &headers,
-        body,
-        response::JSON,
-        s.doc_options(false),
+    if s.upstreams.is_empty() {
+        return Ok(response::document(
+            &headers,
+            body,
+            response::JSON,
+            s.doc_options(false),
+        ));
+    }
+    let mut doc: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::Internal(format!("cannot read a rendered search page: {e}")))?;
+    let local = LocalPart {
+        total: hits.total,
+        ids: &hits.ids,
+    };
+    let warning = merge_upstreams(&s, Service::Search, &q, local, &urls, &mut doc).await;
+    Ok(with_warning(
+        response::json(&headers, &doc, s.doc_options(false)),
+        warning,
     ))
+}
+
+/// Appends the upstreams' part of the page to `doc` (after the local entries, totals summed);
+/// a warning naming the upstreams that could not be asked, if any.
+async fn merge_upstreams(
+    s: &AppState,
+    service: Service,
+    q: &SearchQuery,
+    local: LocalPart<'_>,
+    urls: &FeedUrls,
+    doc: &mut Value,
+) -> Option<String> {
+    let local_total = local.total as u64;
+    let merged = s.upstreams.search(&s.feed, service, q, local, urls).await;
+    if let Some(data) = doc.get_mut("data").and_then(Value::as_array_mut) {
+        data.extend(merged.data);
+    }
+    if let Some(total) = doc.get_mut("totalHits") {
+        *total = Value::from(local_total + merged.total);
+    }
+    (!merged.unreachable.is_empty()).then(|| {
+        format!(
+            "The upstream source(s) {} could not be searched; results may be incomplete.",
+            merged.unreachable.join(", ")
+        )
+    })
+}
+
+fn with_warning(mut response: Response, warning: Option<String>) -> Response {
+    if let Some(value) = warning.and_then(|w| HeaderValue::from_str(&w).ok()) {
+        response.headers_mut().insert("x-nuget-warning", value);
+    }
+    response
 }
 
 /// `GET {base}/autocomplete`: id mode (`q`) or version mode (`id`).
 pub async fn autocomplete(
     State(s): State<AppState>,
+    Urls(urls): Urls,
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
@@ -121,6 +172,7 @@ pub async fn autocomplete(
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("id"))
         .map(|(_, v)| v.trim().to_owned());
+    let mut warning = None;
     let doc = match id_param {
         Some(id) => {
             let record = PackageId::parse(&id)
@@ -137,10 +189,22 @@ pub async fn autocomplete(
                     .filter_map(|id| state.package(id).cloned())
                     .collect()
             };
-            render::render_autocomplete_ids(&hits, &records)
+            let mut doc = render::render_autocomplete_ids(&hits, &records);
+            if !s.upstreams.is_empty() {
+                let local = LocalPart {
+                    total: hits.total,
+                    ids: &hits.ids,
+                };
+                warning =
+                    merge_upstreams(&s, Service::Autocomplete, &q, local, &urls, &mut doc).await;
+            }
+            doc
         }
     };
-    Ok(response::json(&headers, &doc, s.doc_options(false)))
+    Ok(with_warning(
+        response::json(&headers, &doc, s.doc_options(false)),
+        warning,
+    ))
 }
 
 #[cfg(test)]

@@ -214,6 +214,23 @@ impl Client {
         r.json().await.unwrap()
     }
 
+    /// A JSON document, gunzipped when it came gzip-encoded (the gzip registration hives
+    /// always are, REG-1).
+    pub async fn doc(&self, url: &str) -> serde_json::Value {
+        let r = self.get(url).await;
+        assert_eq!(r.status(), 200, "GET {url}");
+        let gzip = r.headers().get("content-encoding").is_some();
+        let bytes = r.bytes().await.unwrap();
+        if gzip {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut out)
+                .unwrap();
+            serde_json::from_slice(&out).unwrap()
+        } else {
+            serde_json::from_slice(&bytes).unwrap()
+        }
+    }
+
     pub async fn delete(&self, url: &str, key: &str) -> reqwest::Response {
         self.http
             .delete(url)

@@ -1,0 +1,559 @@
+//! Upstream sources (issue 13): a real upstream (another feed server, reached through the
+//! fault proxy) with an id of 205 versions (registration pages are separate documents), a
+//! deprecated, a vulnerable, a SemVer2 and an unlisted version; read through a downstream feed.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use nuget_feed_server::feed::{fsck, gc};
+use nuget_feed_server::testing::PackageBuilder;
+use nuget_test_support::proxy::{FaultProxy, Mode};
+use serde_json::Value;
+
+use crate::common::server::{ADMIN_KEY, Client, TestServer};
+
+const BIG: &str = "Big.Lib";
+const BIG_VERSIONS: usize = 205;
+/// A key that may push anything and take ids over from upstreams.
+const TAKER_KEY: &str = "taker-key-0123456789";
+
+/// The upstream feed and the proxy in front of it.
+struct Upstream {
+    server: TestServer,
+    proxy: FaultProxy,
+}
+
+impl Upstream {
+    async fn start() -> Upstream {
+        let server = TestServer::start(|f, dir| {
+            let path = dir.join("advisories.yaml");
+            std::fs::write(
+                &path,
+                "- id: Dep.Lib\n  url: https://example.com/advisory/1\n  severity: 2\n  versions: \"[1.0.0, 1.0.1)\"\n",
+            )
+            .unwrap();
+            f.vulnerabilities_file = Some(path);
+        })
+        .await;
+        let c = Client::new();
+        let mut pkgs: Vec<PackageBuilder> = (0..BIG_VERSIONS)
+            .map(|n| PackageBuilder::new(BIG, &format!("1.0.{n}")))
+            .collect();
+        for (id, v) in [
+            ("Dep.Lib", "1.0.0"),
+            ("Dep.Lib", "2.0.0"),
+            ("Dep.Lib", "3.0.0-beta.1"),
+            ("Dep.Lib", "4.0.0"),
+            ("Contoso.Core", "99.0.0"),
+            ("Internal.Secret", "2.0.0"),
+        ] {
+            pkgs.push(PackageBuilder::new(id, v).description("from upstream"));
+        }
+        for p in pkgs {
+            let r = c.push(&server, Some(ADMIN_KEY), &p.build()).await;
+            assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        }
+        let r = c
+            .put_body(
+                &server.url("package/Dep.Lib/1.0.0/deprecation"),
+                Some(ADMIN_KEY),
+                r#"{"reasons": ["Legacy"], "message": "Use 2.0."}"#,
+            )
+            .await;
+        assert_eq!(r.status(), 204);
+        let r = c
+            .delete(&server.url("package/Dep.Lib/4.0.0"), ADMIN_KEY)
+            .await;
+        assert_eq!(r.status(), 204, "unlisted");
+        let proxy = FaultProxy::start(server.root.trim_start_matches("http://").to_owned()).await;
+        Upstream { server, proxy }
+    }
+
+    fn index_url(&self) -> String {
+        format!("{}/index.json", self.proxy.endpoint())
+    }
+
+    /// Requests the upstream answered on `route` (its own metrics).
+    async fn requests(&self, route: &str) -> u64 {
+        let text = Client::new()
+            .get(&format!("{}/metrics", self.server.root))
+            .await
+            .text()
+            .await
+            .unwrap();
+        let label = format!("route=\"{route}\"");
+        text.lines()
+            .filter(|l| l.starts_with("nuget_feed_http_requests_total") && l.contains(&label))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+            .sum()
+    }
+
+    async fn stop(self) {
+        drop(self.proxy);
+        self.server.stop().await;
+    }
+}
+
+const FILE_ROUTE: &str = "/flatcontainer/{id}/{version}/{file}";
+const VERSIONS_ROUTE: &str = "/flatcontainer/{id}/index.json";
+
+/// A downstream feed with `up` as its one upstream (`ttl` seconds fresh), `Internal.*` local,
+/// and a key that may take ids over.
+async fn downstream(up: &Upstream, ttl: u64) -> TestServer {
+    let index = up.index_url();
+    TestServer::start(move |f, dir| {
+        let mut upstream = nuget_feed_config::UpstreamConfig::new("up", index);
+        upstream.metadata_ttl_seconds = Some(ttl);
+        upstream.timeout_ms = Some(5000);
+        f.upstreams = vec![upstream];
+        f.local_packages = vec![nuget_feed_config::IdPattern::parse("Internal.*").unwrap()];
+        let keys = dir.join("upstream-keys.yaml");
+        std::fs::write(
+            &keys,
+            format!(
+                "keys:\n  - name: admin\n    key: {ADMIN_KEY}\n  - name: taker\n    key: {TAKER_KEY}\n    scopes: [push, take_over]\n"
+            ),
+        )
+        .unwrap();
+        f.api_keys_file = Some(keys);
+    })
+    .await
+}
+
+async fn bytes(c: &Client, url: &str) -> Vec<u8> {
+    let r = c.get(url).await;
+    assert_eq!(r.status(), 200, "GET {url}");
+    r.bytes().await.unwrap().to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_id_reads_through_every_view_with_this_feeds_urls() {
+    let up = Upstream::start().await;
+    let down = downstream(&up, 600).await;
+    let c = Client::new();
+
+    let theirs = c
+        .json(&up.server.url("flatcontainer/big.lib/index.json"))
+        .await;
+    let ours = c.json(&down.url("flatcontainer/Big.Lib/index.json")).await;
+    assert_eq!(ours, theirs);
+    assert_eq!(ours["versions"].as_array().unwrap().len(), BIG_VERSIONS);
+
+    // REG-5: more than 128 versions: the index links pages that are documents of their own.
+    for hive in ["registration", "registration-gz", "registration-gz-semver2"] {
+        let index = c
+            .doc(&down.url(&format!("{hive}/big.lib/index.json")))
+            .await;
+        assert_eq!(
+            index["@id"],
+            down.url(&format!("{hive}/big.lib/index.json"))
+        );
+        let pages = index["items"].as_array().unwrap();
+        assert!(pages.len() > 1, "{hive}");
+        let page_url = pages[1]["@id"].as_str().unwrap();
+        assert!(pages[1].get("items").is_none(), "{hive}: not inlined");
+        assert!(page_url.starts_with(&down.url(hive)), "{page_url}");
+        let page = c.doc(page_url).await;
+        let leaf = &page["items"][0];
+        let version = leaf["catalogEntry"]["version"].as_str().unwrap();
+        assert_eq!(
+            leaf["packageContent"],
+            down.url(&format!(
+                "flatcontainer/big.lib/{version}/big.lib.{version}.nupkg"
+            ))
+        );
+        assert!(leaf["@id"].as_str().unwrap().starts_with(&down.url(hive)));
+        let leaf_doc = c.doc(leaf["@id"].as_str().unwrap()).await;
+        assert_eq!(leaf_doc["packageContent"], leaf["packageContent"]);
+        assert!(
+            leaf_doc["registration"]
+                .as_str()
+                .unwrap()
+                .starts_with(&down.url(hive))
+        );
+    }
+
+    // Deprecation, vulnerabilities, `published` and listing as the upstream sent them; the
+    // SemVer1 hives do not show the SemVer2 version.
+    let theirs = c
+        .doc(&up.server.url("registration-gz-semver2/dep.lib/index.json"))
+        .await;
+    let ours = c
+        .doc(&down.url("registration-gz-semver2/dep.lib/index.json"))
+        .await;
+    let entries = |doc: &Value| -> Vec<Value> {
+        doc["items"][0]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["catalogEntry"].clone())
+            .collect()
+    };
+    let (theirs, ours) = (entries(&theirs), entries(&ours));
+    assert_eq!(ours.len(), 4);
+    for (t, o) in theirs.iter().zip(&ours) {
+        for field in ["version", "published", "listed", "vulnerabilities"] {
+            assert_eq!(t[field], o[field], "{field}");
+        }
+        assert_eq!(t["deprecation"]["reasons"], o["deprecation"]["reasons"]);
+    }
+    assert_eq!(ours[0]["deprecation"]["reasons"][0], "Legacy");
+    assert_eq!(ours[0]["vulnerabilities"][0]["severity"], "2");
+    assert_eq!(ours[3]["listed"], false, "4.0.0 is unlisted upstream");
+    let semver1 = c.json(&down.url("registration/dep.lib/index.json")).await;
+    assert_eq!(semver1["items"][0]["items"].as_array().unwrap().len(), 3);
+
+    // Package files: byte-identical, and stored in this feed's bucket.
+    let theirs = bytes(
+        &c,
+        &up.server
+            .url("flatcontainer/dep.lib/2.0.0/dep.lib.2.0.0.nupkg"),
+    )
+    .await;
+    let ours = bytes(
+        &c,
+        &down.url("flatcontainer/Dep.Lib/2.0.0/dep.lib.2.0.0.nupkg"),
+    )
+    .await;
+    assert_eq!(ours, theirs);
+    let fetched = up.requests(FILE_ROUTE).await;
+    let again = bytes(
+        &c,
+        &down.url("flatcontainer/dep.lib/2.0.0/dep.lib.2.0.0.nupkg"),
+    )
+    .await;
+    assert_eq!(again, theirs, "served from the bucket");
+    let stored = down
+        .data_dir()
+        .join("upstream/up/packages/dep.lib/2.0.0/dep.lib.2.0.0.nupkg");
+    assert_eq!(std::fs::read(stored).unwrap(), theirs);
+    let nuspec = bytes(&c, &down.url("flatcontainer/dep.lib/2.0.0/dep.lib.nuspec")).await;
+    assert_eq!(
+        nuspec,
+        bytes(
+            &c,
+            &up.server.url("flatcontainer/dep.lib/2.0.0/dep.lib.nuspec")
+        )
+        .await
+    );
+    let missing = c
+        .get(&down.url("flatcontainer/dep.lib/9.0.0/dep.lib.9.0.0.nupkg"))
+        .await;
+    assert_eq!(missing.status(), 404);
+    let unknown = c
+        .get(&down.url("flatcontainer/no.such.lib/index.json"))
+        .await;
+    assert_eq!(unknown.status(), 404);
+
+    // fsck and gc leave the cache alone: no orphans, nothing removed.
+    let storage = down.state.feed.storage().clone();
+    let report = fsck::fsck(&storage, &fsck::FsckOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        report.problems.is_empty() && report.orphans.is_empty(),
+        "{report:?}"
+    );
+    let options = gc::GcOptions {
+        grace: Duration::ZERO,
+        dry_run: false,
+    };
+    gc::gc(&storage, &options).await.unwrap();
+    let after = bytes(
+        &c,
+        &down.url("flatcontainer/dep.lib/2.0.0/dep.lib.2.0.0.nupkg"),
+    )
+    .await;
+    assert_eq!(after, theirs);
+    assert!(
+        down.stored_files()
+            .iter()
+            .any(|f| f.starts_with("upstream/up/docs/"))
+    );
+    // The nuspec and the missing version asked the upstream; the nupkg's later reads did not.
+    assert_eq!(up.requests(FILE_ROUTE).await, fetched + 3);
+
+    // Metrics per upstream.
+    let metrics = c
+        .get(&format!("{}/metrics", down.root))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let value = |series: &str| -> u64 {
+        let line = metrics
+            .lines()
+            .find(|l| l.starts_with(series))
+            .unwrap_or_else(|| panic!("no {series} in {metrics}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(value("nuget_feed_upstream_requests_total{upstream=\"up\"}") >= 5);
+    assert!(value("nuget_feed_upstream_received_bytes_total{upstream=\"up\"}") > 0);
+    assert!(value("nuget_feed_upstream_cache_total{upstream=\"up\",result=\"hit\"}") > 0);
+    assert!(value("nuget_feed_upstream_cache_total{upstream=\"up\",result=\"miss\"}") > 0);
+    assert_eq!(
+        value("nuget_feed_upstream_errors_total{upstream=\"up\"}"),
+        0
+    );
+
+    down.stop().await;
+    up.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_ids_and_local_patterns_hide_the_upstream_entirely() {
+    let up = Upstream::start().await;
+    let down = downstream(&up, 600).await;
+    let c = Client::new();
+    // Local wins, even over a higher upstream version.
+    let r = c
+        .push(
+            &down,
+            Some(ADMIN_KEY),
+            &PackageBuilder::new("Contoso.Core", "1.0.0").build(),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let versions = c
+        .json(&down.url("flatcontainer/contoso.core/index.json"))
+        .await;
+    assert_eq!(versions["versions"], serde_json::json!(["1.0.0"]));
+    for hive in ["registration", "registration-gz-semver2"] {
+        let index = c
+            .doc(&down.url(&format!("{hive}/contoso.core/index.json")))
+            .await;
+        assert_eq!(index["count"], 1);
+        assert_eq!(index["items"][0]["upper"], "1.0.0");
+    }
+    let r = c
+        .get(&down.url("flatcontainer/contoso.core/99.0.0/contoso.core.99.0.0.nupkg"))
+        .await;
+    assert_eq!(r.status(), 404);
+    let r = c
+        .get(&down.url("registration-gz-semver2/contoso.core/99.0.0.json"))
+        .await;
+    assert_eq!(r.status(), 404);
+
+    // A local pattern: never asked upstream, not even once.
+    let before = up.requests(VERSIONS_ROUTE).await;
+    for url in [
+        "flatcontainer/internal.secret/index.json",
+        "registration-gz-semver2/internal.secret/index.json",
+        "flatcontainer/internal.secret/2.0.0/internal.secret.2.0.0.nupkg",
+    ] {
+        assert_eq!(c.get(&down.url(url)).await.status(), 404, "{url}");
+    }
+    assert_eq!(
+        up.requests(VERSIONS_ROUTE).await,
+        before,
+        "no request for Internal.Secret"
+    );
+    // The same reads of an upstream id do ask (so the count above could have moved).
+    c.json(&down.url("flatcontainer/dep.lib/index.json")).await;
+    assert_eq!(up.requests(VERSIONS_ROUTE).await, before + 1);
+    down.stop().await;
+    up.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_upstream_serves_the_cache_with_a_warning_and_never_a_500() {
+    let up = Upstream::start().await;
+    // Metadata is stale at once, so every read asks the upstream first.
+    let down = downstream(&up, 0).await;
+    let c = Client::new();
+    let versions = c.json(&down.url("flatcontainer/big.lib/index.json")).await;
+    let index_url = down.url("registration-gz-semver2/big.lib/index.json");
+    let index = c.doc(&index_url).await;
+    let nupkg_url = down.url("flatcontainer/big.lib/1.0.7/big.lib.1.0.7.nupkg");
+    let nupkg = bytes(&c, &nupkg_url).await;
+
+    up.proxy.set(Mode::Refuse);
+    for (url, expected) in [
+        (down.url("flatcontainer/big.lib/index.json"), versions),
+        (index_url.clone(), index),
+    ] {
+        let r = c.get(&url).await;
+        assert_eq!(r.status(), 200, "{url}");
+        let warning = r.headers()["x-nuget-warning"].to_str().unwrap().to_owned();
+        assert!(warning.contains("'up' is unreachable"), "{warning}");
+        assert_eq!(c.doc(&url).await, expected);
+    }
+    let r = c.get(&nupkg_url).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().contains_key("x-nuget-warning"));
+    assert_eq!(r.bytes().await.unwrap().to_vec(), nupkg);
+
+    // Nothing cached: a 502 that says why, never a 500.
+    for url in [
+        "flatcontainer/big.lib/1.0.8/big.lib.1.0.8.nupkg",
+        "flatcontainer/dep.lib/index.json",
+        "registration-gz-semver2/big.lib/page/1.0.0/1.0.63.json",
+        "registration/dep.lib/index.json",
+    ] {
+        let r = c.get(&down.url(url)).await;
+        assert_eq!(r.status(), 502, "{url}");
+        let body: Value = r.json().await.unwrap();
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains("upstream source `up` is unreachable"),
+            "{message}"
+        );
+    }
+    // A hanging upstream times out the same way.
+    up.proxy.set(Mode::Blackhole);
+    let r = c
+        .get(&down.url("flatcontainer/never.seen/index.json"))
+        .await;
+    assert_eq!(r.status(), 502);
+
+    // Back up: fresh again, without the warning.
+    up.proxy.set(Mode::Pass);
+    let r = c.get(&down.url("flatcontainer/big.lib/index.json")).await;
+    assert_eq!(r.status(), 200);
+    assert!(!r.headers().contains_key("x-nuget-warning"));
+    down.stop().await;
+    up.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_downloads_fetch_from_the_upstream_once() {
+    let up = Upstream::start().await;
+    let down = downstream(&up, 600).await;
+    let url = down.url("flatcontainer/big.lib/1.0.42/big.lib.1.0.42.nupkg");
+    let downloads = (0..8).map(|_| {
+        let url = url.clone();
+        tokio::spawn(async move { bytes(&Client::new(), &url).await })
+    });
+    let got: Vec<Vec<u8>> = futures::future::join_all(downloads)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        up.requests(FILE_ROUTE).await,
+        1,
+        "one upstream download for eight"
+    );
+    let theirs = bytes(
+        &Client::new(),
+        &up.server
+            .url("flatcontainer/big.lib/1.0.42/big.lib.1.0.42.nupkg"),
+    )
+    .await;
+    assert!(got.iter().all(|b| *b == theirs));
+    down.stop().await;
+    up.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_of_an_upstream_id_needs_the_take_over_scope() {
+    let up = Upstream::start().await;
+    let down = downstream(&up, 600).await;
+    let c = Client::new();
+    c.json(&down.url("flatcontainer/dep.lib/index.json")).await;
+    let pkg = PackageBuilder::new("Dep.Lib", "9.0.0").build();
+    let r = c.push(&down, Some(ADMIN_KEY), &pkg).await;
+    assert_eq!(r.status(), 403);
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("take_over") && text.contains("`up`"),
+        "{text}"
+    );
+    let versions = c.json(&down.url("flatcontainer/dep.lib/index.json")).await;
+    assert_eq!(
+        versions["versions"].as_array().unwrap().len(),
+        4,
+        "still the upstream's"
+    );
+
+    let r = c.push(&down, Some(TAKER_KEY), &pkg).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let versions = c.json(&down.url("flatcontainer/dep.lib/index.json")).await;
+    assert_eq!(
+        versions["versions"],
+        serde_json::json!(["9.0.0"]),
+        "local from now on"
+    );
+    // An id never seen upstream needs no take_over.
+    let r = c
+        .push(
+            &down,
+            Some(ADMIN_KEY),
+            &PackageBuilder::new("Fresh.Lib", "1.0.0").build(),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    down.stop().await;
+    up.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_and_autocomplete_list_upstream_hits_after_local_ones() {
+    let up = Upstream::start().await;
+    let down = downstream(&up, 600).await;
+    let c = Client::new();
+    for id in ["Contoso.Core", "Local.Only"] {
+        let r = c
+            .push(
+                &down,
+                Some(ADMIN_KEY),
+                &PackageBuilder::new(id, "1.0.0").build(),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+    }
+    let ids = |doc: &Value, field: Option<&str>| -> Vec<String> {
+        doc["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| match field {
+                Some(f) => e[f].as_str().unwrap().to_ascii_lowercase(),
+                None => e.as_str().unwrap().to_ascii_lowercase(),
+            })
+            .collect()
+    };
+    let page = c
+        .doc(&down.url("query?q=&prerelease=true&semVerLevel=2.0.0"))
+        .await;
+    let got = ids(&page, Some("id"));
+    assert_eq!(got.len(), 4, "{got:?}");
+    let mut local: Vec<_> = got[..2].to_vec();
+    local.sort();
+    assert_eq!(local, ["contoso.core", "local.only"], "local hits first");
+    let mut upstream: Vec<_> = got[2..].to_vec();
+    upstream.sort();
+    assert_eq!(
+        upstream,
+        ["big.lib", "dep.lib"],
+        "neither the local Contoso.Core nor the local pattern's Internal.Secret from upstream"
+    );
+    assert_eq!(page["totalHits"], 2 + 4, "local + upstream hits");
+    for entry in &page["data"].as_array().unwrap()[2..] {
+        let registration = entry["registration"].as_str().unwrap();
+        assert!(
+            registration.starts_with(&down.url("registration-gz-semver2/")),
+            "{registration}"
+        );
+    }
+    // Paging runs across the two parts.
+    let second = c
+        .doc(&down.url("query?q=&prerelease=true&skip=2&take=1"))
+        .await;
+    assert_eq!(second["data"].as_array().unwrap().len(), 1);
+    assert!(upstream.contains(&ids(&second, Some("id"))[0]));
+
+    let ac = c.doc(&down.url("autocomplete?q=&prerelease=true")).await;
+    let got = ids(&ac, None);
+    assert_eq!(got.len(), 4, "{got:?}");
+    assert!(!got.contains(&"internal.secret".to_owned()));
+    assert_eq!(ac["totalHits"], 6);
+
+    // An unreachable upstream: the local hits, with a warning.
+    up.proxy.set(Mode::Refuse);
+    let r = c.get(&down.url("query?q=local&take=5")).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().contains_key("x-nuget-warning"));
+    down.stop().await;
+    up.stop().await;
+}

@@ -6,7 +6,11 @@
 //! [`Config::resolve`] merges them (flag > env > file > default) and validates once, so nothing
 //! after it checks again. [`upstreams`] resolves the upstream sources and reads their secrets.
 
+mod error;
 pub mod upstreams;
+
+pub use error::ConfigError;
+use error::invalid;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -130,31 +134,6 @@ pub struct Config {
     pub local_packages: Vec<IdPattern>,
     /// Upstream sources, in the order they are asked.
     pub upstreams: Vec<upstreams::Upstream>,
-}
-
-/// Why a configuration was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The configuration file could not be read.
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    /// The configuration file is not valid YAML for [`FileConfig`].
-    #[error("config file {path} is invalid: {source}")]
-    Parse {
-        path: PathBuf,
-        #[source]
-        source: nuget_feed_config::Error,
-    },
-    /// A value is out of range or malformed.
-    #[error("invalid {field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
 }
 
 impl Default for Config {
@@ -290,13 +269,6 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
         path: path.to_owned(),
         source,
     })
-}
-
-fn invalid(field: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        field,
-        message: message.into(),
-    }
 }
 
 fn validate_public_base_url(raw: &str) -> Result<String, ConfigError> {

@@ -9,7 +9,7 @@ use nuget_feed_config::{
     DEFAULT_UPSTREAM_TIMEOUT_MS, UpstreamConfig, UpstreamCredentials, validate_upstreams,
 };
 
-use super::{ConfigError, invalid};
+use super::error::{ConfigError, invalid};
 
 /// A password, token or API key for an upstream. Debug shows only that there is one.
 #[derive(Clone, PartialEq, Eq)]

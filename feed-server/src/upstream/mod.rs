@@ -73,6 +73,11 @@ impl Upstreams {
         })
     }
 
+    /// Whether any upstream is configured.
+    pub fn is_empty(&self) -> bool {
+        self.sources.is_empty()
+    }
+
     /// Whether `id` belongs to this feed alone: it has (or had) a version here, or matches a
     /// `local_packages` pattern.
     fn is_local(&self, feed: &Feed, id: &PackageId) -> bool {
@@ -201,6 +206,18 @@ impl Source {
             .cached(&Self::versions_url(&endpoints, id))
             .await
             .is_some_and(|e| e.body.is_some())
+    }
+
+    /// A pre-signed URL of `file` of `id` `version` cached in the bucket (`None`: not cached
+    /// yet, or a store that cannot sign).
+    pub async fn signed_file_url(
+        &self,
+        id: &PackageId,
+        version: &NuGetVersion,
+        file: PackageFile,
+        expires_in: std::time::Duration,
+    ) -> Result<Option<url::Url>, FileError> {
+        self.files.signed_url(id, version, file, expires_in).await
     }
 
     /// `file` (`.nupkg` or `.nuspec`) of `id` `version`: from the bucket, else from the

@@ -8,6 +8,8 @@
 //! save the client the wait for the whole file; that needs a body that fans one upstream
 //! stream out to the bucket and to the waiting clients, which this module does not have yet.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 
 use super::client::{Body, Client};
@@ -69,6 +71,31 @@ impl FileCache {
         self.flights
             .run(&name, || self.fetch_in_flight(client, url, key))
             .await
+    }
+
+    /// A pre-signed URL of `file` of `id` `version` in the bucket, valid for `expires_in`;
+    /// `None` when it is not stored yet or the store cannot sign.
+    pub async fn signed_url(
+        &self,
+        id: &PackageId,
+        version: &NuGetVersion,
+        file: PackageFile,
+        expires_in: Duration,
+    ) -> Result<Option<url::Url>, FileError> {
+        let key = Key::UpstreamFile {
+            upstream: &self.upstream,
+            id,
+            version,
+            file,
+        };
+        if !self.storage.can_sign() {
+            return Ok(None);
+        }
+        match self.storage.head(key).await {
+            Ok(_) => Ok(self.storage.signed_get_url(key, expires_in).await?),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(FileError::Storage(e)),
+        }
     }
 
     async fn fetch_in_flight(

@@ -47,11 +47,6 @@ pub struct Merged {
 }
 
 impl Upstreams {
-    /// Whether any upstream is configured.
-    pub fn is_empty(&self) -> bool {
-        self.sources.is_empty()
-    }
-
     /// The upstreams' entries of the page `query` asks for, after `local`.
     pub async fn search(
         &self,

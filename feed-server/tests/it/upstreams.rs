@@ -557,3 +557,50 @@ async fn search_and_autocomplete_list_upstream_hits_after_local_ones() {
     down.stop().await;
     up.stop().await;
 }
+
+/// With redirect_downloads on S3 (moto), a cached upstream package is a redirect to its
+/// pre-signed URL in the cache, as a local one is; the first download is served directly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_upstream_packages_redirect_to_presigned_urls_on_s3() {
+    let Some(moto) = nuget_test_support::moto::Moto::start_or_skip() else {
+        return;
+    };
+    moto.create_bucket("feeds");
+    let options = moto.storage_options();
+    let up = Upstream::start().await;
+    let index = up.index_url();
+    let down = TestServer::start(move |f, _| {
+        f.storage = Some(nuget_feed_server::config::StorageConfig {
+            url: Some("s3://feeds/mirror".into()),
+            options,
+        });
+        f.redirect_downloads = Some(true);
+        f.upstreams = vec![nuget_feed_config::UpstreamConfig::new("up", index)];
+    })
+    .await;
+    let no_follow = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let url = down.url("flatcontainer/dep.lib/2.0.0/dep.lib.2.0.0.nupkg");
+    let theirs = bytes(
+        &Client::new(),
+        &up.server
+            .url("flatcontainer/dep.lib/2.0.0/dep.lib.2.0.0.nupkg"),
+    )
+    .await;
+    let first = no_follow.get(&url).send().await.unwrap();
+    assert_eq!(first.status(), 200, "the first download fetches and stores");
+    assert_eq!(first.bytes().await.unwrap().to_vec(), theirs);
+    let r = no_follow.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.contains("mirror/upstream/up/packages/dep.lib/2.0.0/"),
+        "{location}"
+    );
+    let stored = no_follow.get(&location).send().await.unwrap();
+    assert_eq!(stored.bytes().await.unwrap().to_vec(), theirs);
+    down.stop().await;
+    up.stop().await;
+}

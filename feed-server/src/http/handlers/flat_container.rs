@@ -76,7 +76,8 @@ pub async fn file(
     let push_seq = s.feed.state().version(&pid, &v).map(|r| r.push_seq);
     let Some(push_seq) = push_seq else {
         // Not a version here: an upstream's, if the id is not local (else 404 there).
-        return upstream::file(&s, &pid, &v, kind, content_type).await;
+        let redirect = s.config.redirect_downloads.then_some(REDIRECT_TTL);
+        return upstream::file(&s, &pid, &v, kind, content_type, redirect).await;
     };
     if s.config.redirect_downloads && kind == PackageFile::Nupkg {
         // The store serves the bytes; a signed URL lives long enough to start a download.

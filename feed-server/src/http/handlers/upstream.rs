@@ -7,6 +7,8 @@
 //! own (`upstream-*`), stamped with the time the upstream gave them. A document served past its
 //! TTL because the upstream failed carries an `X-NuGet-Warning` header.
 
+use std::time::Duration;
+
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 
@@ -133,15 +135,23 @@ fn warn_stale(response: &mut Response, source: &Source) {
 }
 
 /// `GET {flat}/{id}/{version}/{file}` of an upstream id: `.nupkg` and `.nuspec` (cached in
-/// the bucket on first download); icons, readmes and licenses are not mirrored (404).
+/// the bucket on first download); icons, readmes and licenses are not mirrored (404). With
+/// `redirect` (redirect_downloads), a cached `.nupkg` is a redirect to a pre-signed URL valid
+/// that long, as a local one is.
 pub async fn file(
     s: &AppState,
     id: &PackageId,
     version: &NuGetVersion,
     kind: PackageFile,
     content_type: &'static str,
+    redirect: Option<Duration>,
 ) -> ApiResult<Response> {
     let (source, versions) = upstream_of(s, id).await?;
+    if let Some(ttl) = redirect.filter(|_| kind == PackageFile::Nupkg)
+        && let Some(url) = source.signed_file_url(id, version, kind, ttl).await?
+    {
+        return Ok(response::redirect(url.as_str()));
+    }
     let private = s.read_tokens.is_some();
     let mut response = match source.file(id, version, kind).await? {
         Some(Served::Stored(blob)) => response::file(blob, content_type, private),

@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use super::build::{self, Prepared, Resources};
 use super::dereference::{Dereferenced, GeneratedSecret, Lookup, Route};
 use super::fixtures::{
-    AZURE_HA, EXAMPLE, VOLUME_TOKENS, counter, deref_for, feed, summary, to_json, validated,
+    AZURE_HA, EXAMPLE, UPSTREAMS, VOLUME_TOKENS, counter, deref_for, feed, summary, to_json,
+    validated,
 };
 use super::validate::{self, Error};
 use crate::crd::NuGetFeed;
@@ -28,6 +29,7 @@ fn golden_manifests() {
         ("s3_example", EXAMPLE),
         ("volume_tokens", VOLUME_TOKENS),
         ("azure_ha", AZURE_HA),
+        ("upstreams", UPSTREAMS),
     ] {
         let out = built(yaml).to_yaml().unwrap();
         insta::assert_snapshot!(name, out);
@@ -90,6 +92,59 @@ fn config_hash_changes_with_keys_and_config() {
     )
     .unwrap();
     assert_ne!(hash(&a), hash(&c));
+}
+
+/// Issue 13: the config's upstream credentials are the files the Deployment mounts, the
+/// config parses back as the feed server's `FileConfig`, and a rotated upstream credential
+/// (new Secret data) rolls the pods as a rotated storage credential does.
+#[test]
+fn upstream_config_names_the_mounted_files_and_rotation_rolls_the_pods() {
+    let r = built(UPSTREAMS);
+    let text = r.config_map.data.as_ref().unwrap()["config.yaml"].clone();
+    let file = nuget_feed_config::FileConfig::parse(&text).unwrap();
+    nuget_feed_config::validate_upstreams(&file.upstreams).unwrap();
+    assert_eq!(file.local_packages[0].as_str(), "Contoso.*");
+    let secret_file = file.upstreams[1]
+        .credentials
+        .as_ref()
+        .unwrap()
+        .secret_file
+        .clone()
+        .unwrap();
+    let d = to_json(&r.deployment);
+    let mount = d["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "upstream-credentials")
+        .unwrap()["mountPath"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(secret_file, std::path::Path::new(&mount).join("private"));
+    assert!(
+        !text.contains("upstream-creds"),
+        "the config names no Secret"
+    );
+
+    let f = feed(UPSTREAMS);
+    let hash = |d: &Dereferenced| {
+        let r =
+            build::build(&validate::validate(&f, d, &Settings::default(), &mut counter()).unwrap())
+                .unwrap();
+        to_json(&r.deployment)["spec"]["template"]["metadata"]["annotations"]["nuget-operator.io/config-hash"].clone()
+    };
+    let before = deref_for(&f);
+    let mut rotated = before.clone();
+    rotated.upstream_secrets.insert(
+        "upstream-creds".into(),
+        Lookup::Found(super::dereference::SecretSummary {
+            name: "upstream-creds".into(),
+            keys: BTreeSet::from(["password".into()]),
+            data_hash: "h2".into(),
+        }),
+    );
+    assert_ne!(hash(&before), hash(&rotated));
 }
 
 /// Every child is controlled by the feed (garbage collection, pruning) and labelled (watches).
@@ -402,7 +457,7 @@ fn as_json(yaml: &str) -> Value {
 
 #[test]
 fn cel_accepts_the_examples() {
-    for yaml in [EXAMPLE, VOLUME_TOKENS, AZURE_HA] {
+    for yaml in [EXAMPLE, VOLUME_TOKENS, AZURE_HA, UPSTREAMS] {
         let v = to_json(&feed(yaml));
         cel(&v, None).unwrap();
     }
@@ -447,6 +502,21 @@ fn cel_rejects_two_issuers_and_token_mode_without_tokens() {
     let mut v = as_json(EXAMPLE);
     v["spec"]["readAccess"] = json!({"mode": "Token", "tokens": []});
     assert!(cel(&v, None).unwrap_err().contains("at least one"));
+}
+
+/// A username belongs to Basic credentials only; the apiserver says so at admission.
+#[test]
+fn cel_ties_the_upstream_username_to_scheme_basic() {
+    let mut v = as_json(UPSTREAMS);
+    v["spec"]["upstreams"][1]["credentials"]["scheme"] = json!("Bearer");
+    assert!(cel(&v, None).unwrap_err().contains("username"));
+    v["spec"]["upstreams"][1]["credentials"]
+        .as_object_mut()
+        .unwrap()
+        .remove("username");
+    cel(&v, None).unwrap();
+    v["spec"]["upstreams"][1]["credentials"]["scheme"] = json!("Basic");
+    assert!(cel(&v, None).unwrap_err().contains("username"));
 }
 
 #[test]

@@ -6,6 +6,8 @@
 //! the authority, because old apiservers (such as 1.20) drop CEL rules and because some checks
 //! (references, path and storage location clashes) need other objects.
 
+mod upstreams;
+
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ResourceRequirements, SecretKeySelector};
@@ -29,6 +31,8 @@ use crate::reconcile::dereference::{Dereferenced, GeneratedSecret, Lookup, Route
 use crate::reconcile::location::{self, Location, Seniority};
 use crate::reconcile::names;
 use crate::settings::Settings;
+
+pub use upstreams::{SecretFile, UpstreamPlan, secret_file};
 
 /// Longest feed name: children append up to `-read-tokens` (12 characters) and Services must
 /// be 63-character DNS labels.
@@ -88,6 +92,22 @@ pub enum Error {
     /// The storage credentials Secret lacks a required key.
     #[error("storage credentials Secret `{secret}` has no key `{key}`")]
     MissingCredentialsKey { secret: String, key: String },
+    /// A malformed or duplicate upstream, or a malformed local package pattern, as the feed
+    /// server would refuse it.
+    #[error("{0}")]
+    BadUpstream(String),
+    /// The Secret an upstream's credentials name does not exist.
+    #[error(
+        "upstream `{upstream}`: credentials Secret `{secret}` not found in the feed's namespace"
+    )]
+    MissingUpstreamSecret { upstream: String, secret: String },
+    /// The Secret an upstream's credentials name lacks the key.
+    #[error("upstream `{upstream}`: credentials Secret `{secret}` has no key `{key}`")]
+    MissingUpstreamSecretKey {
+        upstream: String,
+        secret: String,
+        key: String,
+    },
     /// A Secret with the name of a generated Secret exists but belongs to someone else.
     #[error(
         "Secret `{0}` exists but was not created by this NuGetFeed; delete or rename it so the operator can create its own"
@@ -119,9 +139,10 @@ impl Error {
     /// The condition reason and metric label.
     pub fn category(&self) -> &'static str {
         match self {
-            Error::MissingCredentialsSecret(_) | Error::MissingCredentialsKey { .. } => {
-                REASON_MISSING_REFERENCE
-            }
+            Error::MissingCredentialsSecret(_)
+            | Error::MissingCredentialsKey { .. }
+            | Error::MissingUpstreamSecret { .. }
+            | Error::MissingUpstreamSecretKey { .. } => REASON_MISSING_REFERENCE,
             Error::PathClash { .. } => REASON_PATH_CLASH,
             Error::StorageClash { .. } => REASON_STORAGE_CLASH,
             _ => REASON_INVALID_SPEC,
@@ -136,6 +157,8 @@ impl Error {
             self,
             Error::MissingCredentialsSecret(_)
                 | Error::MissingCredentialsKey { .. }
+                | Error::MissingUpstreamSecret { .. }
+                | Error::MissingUpstreamSecretKey { .. }
                 | Error::ForeignSecret(_)
                 | Error::PathClash { .. }
                 | Error::StorageClash { .. }
@@ -210,6 +233,7 @@ pub struct ValidatedFeed {
     pub public_base_url: String,
     pub ingress: Option<IngressPlan>,
     pub storage: StoragePlan,
+    pub upstreams: UpstreamPlan,
     pub api_keys: Vec<ValidatedApiKey>,
     pub api_key_secret: CredentialSet,
     pub read_tokens: Option<CredentialSet>,
@@ -254,6 +278,7 @@ pub fn validate(
         return Err(Error::PurgeVolume);
     }
     check_location(feed, &deref.locations)?;
+    let upstreams = upstreams::plan(spec, &deref.upstream_secrets)?;
     if let Some(image) = &spec.image
         && (image.trim().is_empty() || image.chars().any(char::is_whitespace))
     {
@@ -339,6 +364,7 @@ pub fn validate(
         public_base_url,
         ingress,
         storage,
+        upstreams,
         api_keys,
         api_key_secret,
         read_tokens,

@@ -516,7 +516,8 @@ pub struct NetworkPolicySpec {
     pub enabled: bool,
     /// Who may connect to the feed server's port, typically the ingress controller's namespace
     /// (`namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ingress-nginx}}`).
-    /// Empty: pods in the feed's namespace only. Egress is not restricted (object storage).
+    /// Empty: pods in the feed's namespace only. Egress is not restricted (object storage,
+    /// upstream sources).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ingress_from: Vec<NetworkPolicyPeer>,
 }

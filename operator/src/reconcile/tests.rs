@@ -16,6 +16,8 @@ use super::validate::{self, Error};
 use crate::crd::NuGetFeed;
 use crate::settings::Settings;
 
+mod upstreams;
+
 fn built(yaml: &str) -> Resources<Prepared> {
     build::build(&validated(yaml)).unwrap()
 }
@@ -92,59 +94,6 @@ fn config_hash_changes_with_keys_and_config() {
     )
     .unwrap();
     assert_ne!(hash(&a), hash(&c));
-}
-
-/// Issue 13: the config's upstream credentials are the files the Deployment mounts, the
-/// config parses back as the feed server's `FileConfig`, and a rotated upstream credential
-/// (new Secret data) rolls the pods as a rotated storage credential does.
-#[test]
-fn upstream_config_names_the_mounted_files_and_rotation_rolls_the_pods() {
-    let r = built(UPSTREAMS);
-    let text = r.config_map.data.as_ref().unwrap()["config.yaml"].clone();
-    let file = nuget_feed_config::FileConfig::parse(&text).unwrap();
-    nuget_feed_config::validate_upstreams(&file.upstreams).unwrap();
-    assert_eq!(file.local_packages[0].as_str(), "Contoso.*");
-    let secret_file = file.upstreams[1]
-        .credentials
-        .as_ref()
-        .unwrap()
-        .secret_file
-        .clone()
-        .unwrap();
-    let d = to_json(&r.deployment);
-    let mount = d["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["name"] == "upstream-credentials")
-        .unwrap()["mountPath"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(secret_file, std::path::Path::new(&mount).join("private"));
-    assert!(
-        !text.contains("upstream-creds"),
-        "the config names no Secret"
-    );
-
-    let f = feed(UPSTREAMS);
-    let hash = |d: &Dereferenced| {
-        let r =
-            build::build(&validate::validate(&f, d, &Settings::default(), &mut counter()).unwrap())
-                .unwrap();
-        to_json(&r.deployment)["spec"]["template"]["metadata"]["annotations"]["nuget-operator.io/config-hash"].clone()
-    };
-    let before = deref_for(&f);
-    let mut rotated = before.clone();
-    rotated.upstream_secrets.insert(
-        "upstream-creds".into(),
-        Lookup::Found(super::dereference::SecretSummary {
-            name: "upstream-creds".into(),
-            keys: BTreeSet::from(["password".into()]),
-            data_hash: "h2".into(),
-        }),
-    );
-    assert_ne!(hash(&before), hash(&rotated));
 }
 
 /// Every child is controlled by the feed (garbage collection, pruning) and labelled (watches).

@@ -6,7 +6,7 @@
 //! the authority, because old apiservers (such as 1.20) drop CEL rules and because some checks
 //! (references, path and storage location clashes) need other objects.
 
-mod upstreams;
+pub mod upstreams;
 
 use std::collections::BTreeMap;
 
@@ -31,8 +31,7 @@ use crate::reconcile::dereference::{Dereferenced, GeneratedSecret, Lookup, Route
 use crate::reconcile::location::{self, Location, Seniority};
 use crate::reconcile::names;
 use crate::settings::Settings;
-
-pub use upstreams::{SecretFile, UpstreamPlan, secret_file};
+use upstreams::UpstreamPlan;
 
 /// Longest feed name: children append up to `-read-tokens` (12 characters) and Services must
 /// be 63-character DNS labels.
@@ -92,22 +91,9 @@ pub enum Error {
     /// The storage credentials Secret lacks a required key.
     #[error("storage credentials Secret `{secret}` has no key `{key}`")]
     MissingCredentialsKey { secret: String, key: String },
-    /// A malformed or duplicate upstream, or a malformed local package pattern, as the feed
-    /// server would refuse it.
-    #[error("{0}")]
-    BadUpstream(String),
-    /// The Secret an upstream's credentials name does not exist.
-    #[error(
-        "upstream `{upstream}`: credentials Secret `{secret}` not found in the feed's namespace"
-    )]
-    MissingUpstreamSecret { upstream: String, secret: String },
-    /// The Secret an upstream's credentials name lacks the key.
-    #[error("upstream `{upstream}`: credentials Secret `{secret}` has no key `{key}`")]
-    MissingUpstreamSecretKey {
-        upstream: String,
-        secret: String,
-        key: String,
-    },
+    /// `spec.upstreams` or `spec.localPackages` is refused, or names a missing Secret or key.
+    #[error(transparent)]
+    Upstream(#[from] upstreams::Error),
     /// A Secret with the name of a generated Secret exists but belongs to someone else.
     #[error(
         "Secret `{0}` exists but was not created by this NuGetFeed; delete or rename it so the operator can create its own"
@@ -139,10 +125,10 @@ impl Error {
     /// The condition reason and metric label.
     pub fn category(&self) -> &'static str {
         match self {
-            Error::MissingCredentialsSecret(_)
-            | Error::MissingCredentialsKey { .. }
-            | Error::MissingUpstreamSecret { .. }
-            | Error::MissingUpstreamSecretKey { .. } => REASON_MISSING_REFERENCE,
+            Error::MissingCredentialsSecret(_) | Error::MissingCredentialsKey { .. } => {
+                REASON_MISSING_REFERENCE
+            }
+            Error::Upstream(e) if e.is_missing_reference() => REASON_MISSING_REFERENCE,
             Error::PathClash { .. } => REASON_PATH_CLASH,
             Error::StorageClash { .. } => REASON_STORAGE_CLASH,
             _ => REASON_INVALID_SPEC,
@@ -153,12 +139,13 @@ impl Error {
     /// Secret), so a slow periodic re-check is warranted; otherwise only a change of the feed
     /// can fix it.
     pub fn recheck_later(&self) -> bool {
+        if let Error::Upstream(e) = self {
+            return e.is_missing_reference();
+        }
         matches!(
             self,
             Error::MissingCredentialsSecret(_)
                 | Error::MissingCredentialsKey { .. }
-                | Error::MissingUpstreamSecret { .. }
-                | Error::MissingUpstreamSecretKey { .. }
                 | Error::ForeignSecret(_)
                 | Error::PathClash { .. }
                 | Error::StorageClash { .. }

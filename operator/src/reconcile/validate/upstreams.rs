@@ -10,10 +10,41 @@ use std::path::PathBuf;
 
 use nuget_feed_config::{IdPattern, UpstreamConfig, UpstreamCredentials, validate_upstreams};
 
-use super::Error;
 use crate::consts::UPSTREAM_CREDENTIALS_DIR;
 use crate::crd::{NuGetFeedSpec, UpstreamSpec};
 use crate::reconcile::dereference::Lookup;
+
+/// Why the upstreams cannot be rendered. `validate::Error` wraps it; its category is
+/// `MissingReference` for the Secret cases and `InvalidSpec` otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// An upstream or a pattern the feed server would refuse, in the server's words, prefixed
+    /// with the field (`spec.upstreams`, `spec.upstreams[<name>].allow`, `spec.localPackages`).
+    #[error("{0}")]
+    Invalid(String),
+    /// The Secret an upstream's credentials name does not exist.
+    #[error(
+        "upstream `{upstream}`: credentials Secret `{secret}` not found in the feed's namespace"
+    )]
+    MissingSecret { upstream: String, secret: String },
+    /// The Secret an upstream's credentials name lacks the key.
+    #[error("upstream `{upstream}`: credentials Secret `{secret}` has no key `{key}`")]
+    MissingSecretKey {
+        upstream: String,
+        secret: String,
+        key: String,
+    },
+}
+
+impl Error {
+    /// Whether the cause is a tenant's Secret (fixed without an edit of the feed).
+    pub fn is_missing_reference(&self) -> bool {
+        matches!(
+            self,
+            Error::MissingSecret { .. } | Error::MissingSecretKey { .. }
+        )
+    }
+}
 
 /// What the feed server is told about upstreams, and which Secret keys its pods mount.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -50,8 +81,7 @@ pub fn plan(
         .iter()
         .map(config)
         .collect::<Result<Vec<_>, _>>()?;
-    validate_upstreams(&upstreams)
-        .map_err(|e| Error::BadUpstream(format!("spec.upstreams: {e}")))?;
+    validate_upstreams(&upstreams).map_err(|e| Error::Invalid(format!("spec.upstreams: {e}")))?;
 
     let mut plan = UpstreamPlan {
         local_packages,
@@ -68,14 +98,14 @@ pub fn plan(
                 Some(summary.data_hash.clone())
             }
             Some(Lookup::Found(_)) => {
-                return Err(Error::MissingUpstreamSecretKey {
+                return Err(Error::MissingSecretKey {
                     upstream: upstream.name.clone(),
                     secret: secret.name.clone(),
                     key: secret.key.clone(),
                 });
             }
             Some(Lookup::Missing(_)) => {
-                return Err(Error::MissingUpstreamSecret {
+                return Err(Error::MissingSecret {
                     upstream: upstream.name.clone(),
                     secret: secret.name.clone(),
                 });
@@ -116,7 +146,7 @@ fn config(upstream: &UpstreamSpec) -> Result<UpstreamConfig, Error> {
 }
 
 /// Where the pod finds the credential of the upstream `name`.
-pub fn secret_file(name: &str) -> PathBuf {
+fn secret_file(name: &str) -> PathBuf {
     PathBuf::from(format!("{UPSTREAM_CREDENTIALS_DIR}/{name}"))
 }
 
@@ -125,128 +155,5 @@ fn parse_patterns(patterns: &[String], field: &str) -> Result<Vec<IdPattern>, Er
         .iter()
         .map(|p| IdPattern::parse(p))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Error::BadUpstream(format!("{field}: {e}")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::reconcile::fixtures::{UPSTREAMS, feed, summary};
-
-    fn secrets(lookup: Lookup) -> BTreeMap<String, Lookup> {
-        BTreeMap::from([("upstream-creds".to_owned(), lookup)])
-    }
-
-    fn found() -> BTreeMap<String, Lookup> {
-        secrets(summary("upstream-creds", &["password", "token"]))
-    }
-
-    /// The spec becomes the config file's upstreams, with the secret as a mounted file and
-    /// the timeout in the file's milliseconds.
-    #[test]
-    fn upstreams_become_config_with_secret_files() {
-        let plan = plan(&feed(UPSTREAMS).spec, &found()).unwrap();
-        assert_eq!(plan.local_packages[0].as_str(), "Contoso.*");
-        let names: Vec<&str> = plan.upstreams.iter().map(|u| u.name.as_str()).collect();
-        assert_eq!(names, ["nuget-org", "private"]);
-        let public = &plan.upstreams[0];
-        assert_eq!(public.timeout_ms, Some(30_000));
-        assert_eq!(public.metadata_ttl_seconds, Some(600));
-        assert!(public.credentials.is_none());
-        assert!(!public.admits("Contoso.Core"));
-        let private = plan.upstreams[1].credentials.as_ref().unwrap();
-        assert_eq!(private.scheme, nuget_feed_config::CredentialScheme::Basic);
-        assert_eq!(private.username.as_deref(), Some("ci"));
-        assert_eq!(
-            private.secret_file,
-            Some(PathBuf::from(
-                "/var/run/secrets/nuget-feed/upstreams/private"
-            ))
-        );
-        assert_eq!(
-            plan.secret_files["upstream-creds"],
-            [SecretFile {
-                key: "password".into(),
-                path: "private".into()
-            }]
-        );
-        assert_eq!(plan.secret_hashes["upstream-creds"].as_deref(), Some("h1"));
-    }
-
-    /// A Secret or key the pod could not mount would keep the pods from starting: it is a
-    /// condition naming the upstream, the Secret and the key instead.
-    #[test]
-    fn missing_secret_or_key_is_a_missing_reference() {
-        let spec = feed(UPSTREAMS).spec;
-        let e = plan(&spec, &secrets(Lookup::Missing("upstream-creds".into()))).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "upstream `private`: credentials Secret `upstream-creds` not found in the feed's namespace"
-        );
-        assert_eq!(e.category(), crate::consts::REASON_MISSING_REFERENCE);
-        assert!(e.recheck_later());
-        let e = plan(&spec, &secrets(summary("upstream-creds", &["token"]))).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "upstream `private`: credentials Secret `upstream-creds` has no key `password`"
-        );
-        assert!(e.recheck_later());
-        // Offline nothing can be checked, and nothing is refused.
-        plan(&spec, &secrets(Lookup::Unchecked("upstream-creds".into()))).unwrap();
-    }
-
-    /// What the feed server would refuse at start-up is an InvalidSpec naming the field,
-    /// in the server's own words.
-    #[test]
-    fn what_the_feed_server_refuses_is_an_invalid_spec() {
-        let base = feed(UPSTREAMS).spec;
-        let refused = |edit: &dyn Fn(&mut NuGetFeedSpec)| {
-            let mut spec = base.clone();
-            edit(&mut spec);
-            let e = plan(&spec, &found()).unwrap_err();
-            assert_eq!(e.category(), crate::consts::REASON_INVALID_SPEC);
-            assert!(!e.recheck_later());
-            e.to_string()
-        };
-        let m = refused(&|s| s.local_packages.push("Contoso.?".into()));
-        assert!(
-            m.starts_with("spec.localPackages: package pattern `Contoso.?`"),
-            "{m}"
-        );
-        let m = refused(&|s| s.upstreams[0].deny.push("a b".into()));
-        assert!(
-            m.starts_with("spec.upstreams[nuget-org].deny: package pattern `a b`"),
-            "{m}"
-        );
-        let m = refused(&|s| s.upstreams[1].name = "nuget-org".into());
-        assert_eq!(
-            m,
-            "spec.upstreams: upstream `nuget-org`: another upstream has the same name"
-        );
-        let m = refused(&|s| s.upstreams[0].name = "NuGet.org".into());
-        assert!(
-            m.starts_with("spec.upstreams: upstream `NuGet.org`: the name must be"),
-            "{m}"
-        );
-        let m = refused(&|s| s.upstreams[0].url = "ftp://mirror/index.json".into());
-        assert!(m.contains("url `ftp://mirror/index.json`"), "{m}");
-        let m = refused(&|s| {
-            s.upstreams[1].credentials.as_mut().unwrap().scheme =
-                crate::crd::UpstreamCredentialScheme::Bearer;
-        });
-        assert!(m.contains("username with scheme basic"), "{m}");
-        let m = refused(&|s| s.upstreams[0].max_concurrency = Some(0));
-        assert!(m.contains("max_concurrency must be above 0"), "{m}");
-    }
-
-    #[test]
-    fn a_feed_without_upstreams_plans_nothing() {
-        let mut spec = feed(UPSTREAMS).spec;
-        spec.upstreams.clear();
-        spec.local_packages.clear();
-        assert_eq!(
-            plan(&spec, &BTreeMap::new()).unwrap(),
-            UpstreamPlan::default()
-        );
-    }
+        .map_err(|e| Error::Invalid(format!("{field}: {e}")))
 }

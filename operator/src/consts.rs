@@ -81,6 +81,9 @@ pub const AUTH_DIR: &str = "/etc/nuget-feed/auth";
 pub const API_KEYS_FILE_KEY: &str = "api-keys.yaml";
 pub const READ_TOKENS_FILE_KEY: &str = "read-tokens.txt";
 pub const GCS_CREDENTIALS_DIR: &str = "/var/run/secrets/nuget-feed/gcs";
+/// Upstream credentials, one file per upstream (named after it) projected from the tenant's
+/// Secrets.
+pub const UPSTREAM_CREDENTIALS_DIR: &str = "/var/run/secrets/nuget-feed/upstreams";
 pub const DATA_DIR: &str = "/data";
 pub const TMP_DIR: &str = "/tmp";
 /// The feed server reads its config path from this variable (its `--config` flag's env).

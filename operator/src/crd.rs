@@ -124,6 +124,24 @@ pub struct NuGetFeedSpec {
     /// (say, of a deleted Retain feed) adopts that data: this is how a retained feed is restored.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+
+    /// Package id patterns (as in `apiKeys[].packages`, e.g. `Contoso.*`) that belong to this
+    /// feed alone: they are never looked up upstream, even before their first push here, so a
+    /// public package with the name of an internal one can never be restored from this feed
+    /// (dependency confusion).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    #[schemars(length(max = 256))]
+    pub local_packages: Vec<String>,
+
+    /// Other NuGet V3 feeds (nuget.org, another feed, Azure Artifacts, a static feed) whose
+    /// packages this feed serves and caches in its own storage, for ids it does not have
+    /// itself. Asked in order; the first that knows an id serves all of its versions. An id
+    /// with any version on this feed, or matching `localPackages`, is never looked up upstream.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
+    #[schemars(length(max = 16))]
+    pub upstreams: Vec<UpstreamSpec>,
 }
 
 fn default_replicas() -> i32 {
@@ -299,7 +317,9 @@ pub struct ApiKeySpec {
     pub name: String,
     /// What the key may do. `push`: push new versions and their symbol packages. `unlist`:
     /// manage existing versions (unlist, or delete with `deleteMode: Delete`; relist; deprecate
-    /// and undeprecate). Default both.
+    /// and undeprecate). `take_over` (with `push`): push an id this feed has so far served only
+    /// from an upstream, which makes the id local (logged; never a default). Default `push` and
+    /// `unlist`.
     #[serde(default = "default_scopes")]
     #[schemars(length(min = 1))]
     pub scopes: Vec<Scope>,
@@ -319,6 +339,92 @@ fn default_scopes() -> Vec<Scope> {
 
 fn default_packages() -> Vec<String> {
     vec!["*".to_owned()]
+}
+
+/// One upstream source.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct UpstreamSpec {
+    /// A DNS label, unique among the feed's upstreams: it names the upstream in the feed
+    /// server's logs and metrics and keys its cache in the feed's storage.
+    #[schemars(regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"), length(max = 63))]
+    pub name: String,
+    /// URL of the upstream's V3 service index, e.g. `https://api.nuget.org/v3/index.json`.
+    #[schemars(regex(pattern = r"^https?://\S+$"))]
+    pub url: String,
+    /// Seconds one request to the upstream may take before the feed serves from its cache.
+    /// Default 30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3600))]
+    pub timeout_seconds: Option<u32>,
+    /// Seconds metadata fetched from the upstream is served before it is asked again.
+    /// Default 600.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub metadata_ttl_seconds: Option<u64>,
+    /// Most requests in flight to this upstream at once, per feed server pod. Default 16.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1024))]
+    pub max_concurrency: Option<u32>,
+    /// Only ids matching one of these patterns are looked up here. Default: every id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
+    /// Ids matching one of these patterns are never looked up here, even if allowed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deny: Vec<String>,
+    /// How the feed server authenticates to the upstream. Default: anonymous.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<UpstreamCredentialsSpec>,
+}
+
+/// Credentials for an upstream. The secret stays in the referenced Secret: the operator mounts
+/// that one key read-only into the feed server pods and never copies its value.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("(self.scheme == 'Basic') == has(self.username)")
+    .message("set username with scheme Basic, and only then"))]
+pub struct UpstreamCredentialsSpec {
+    /// `Basic` (`Authorization: Basic` with `username` and the secret as password), `Bearer`
+    /// (`Authorization: Bearer <secret>`) or `ApiKey` (`X-NuGet-ApiKey: <secret>`).
+    pub scheme: UpstreamCredentialScheme,
+    /// The user name of scheme `Basic` (Azure Artifacts accepts any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub username: Option<String>,
+    /// The Secret key holding the password, token or API key.
+    pub secret_ref: SecretKeyRef,
+}
+
+/// A key of a Secret in the feed's namespace.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretKeyRef {
+    /// Name of the Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Key in the Secret's data.
+    #[schemars(regex(pattern = r"^[-._a-zA-Z0-9]+$"), length(max = 253))]
+    pub key: String,
+}
+
+/// Where the upstream secret goes in each request.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpstreamCredentialScheme {
+    Basic,
+    Bearer,
+    ApiKey,
+}
+
+/// The feed server's config file spells the schemes in snake_case (`basic`, `api_key`), while
+/// Kubernetes APIs use PascalCase values, so the CRD keeps its own enum.
+impl From<UpstreamCredentialScheme> for nuget_feed_config::CredentialScheme {
+    fn from(scheme: UpstreamCredentialScheme) -> Self {
+        match scheme {
+            UpstreamCredentialScheme::Basic => nuget_feed_config::CredentialScheme::Basic,
+            UpstreamCredentialScheme::Bearer => nuget_feed_config::CredentialScheme::Bearer,
+            UpstreamCredentialScheme::ApiKey => nuget_feed_config::CredentialScheme::ApiKey,
+        }
+    }
 }
 
 /// Read access to the feed.
@@ -410,7 +516,8 @@ pub struct NetworkPolicySpec {
     pub enabled: bool,
     /// Who may connect to the feed server's port, typically the ingress controller's namespace
     /// (`namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ingress-nginx}}`).
-    /// Empty: pods in the feed's namespace only. Egress is not restricted (object storage).
+    /// Empty: pods in the feed's namespace only. Egress is not restricted (object storage,
+    /// upstream sources).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ingress_from: Vec<NetworkPolicyPeer>,
 }

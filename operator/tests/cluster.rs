@@ -563,6 +563,158 @@ async fn wait_gone(client: &Client, ns: &str, name: &str) {
     .await;
 }
 
+/// Issue 13: an upstream's credentials come from the tenant's Secret as a read-only file.
+/// Until the Secret exists the feed is Degraded naming the upstream and the Secret, with no
+/// Deployment; then the Deployment mounts exactly that key where the config says, and new
+/// Secret data rolls the pods (noticed on the next reconcile, as for storage credentials).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_credentials_are_mounted_from_the_tenants_secret() {
+    let Some(cluster) = support::start().await else {
+        return;
+    };
+    let client = cluster.client.clone();
+    install_crd(&client).await;
+    let ns = format!("nfu-{}", &nuget_operator::keys::random_secret()[..8]);
+    create_namespace(&client, &ns, json!({})).await;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let operator = tokio::spawn(run::run(client.clone(), options(&[&ns]), async {
+        let _ = stop_rx.await;
+    }));
+
+    create_feed(
+        &client,
+        &ns,
+        "proxy",
+        json!({
+            "storage": {"volume": {"claimName": "proxy-data"}},
+            "localPackages": ["Contoso.*"],
+            "upstreams": [
+                {"name": "nuget-org", "url": "https://api.nuget.org/v3/index.json"},
+                {"name": "private", "url": "https://pkgs.example.com/v3/index.json",
+                 "credentials": {"scheme": "Bearer", "secretRef": {"name": "upstream-creds", "key": "token"}}}
+            ]
+        }),
+    )
+    .await;
+    let feed = degraded(&client, &ns, "proxy", "True").await;
+    let c = feed.condition("Degraded").unwrap();
+    assert_eq!(c.reason, "MissingReference");
+    assert_eq!(
+        c.message,
+        "upstream `private`: credentials Secret `upstream-creds` not found in the feed's namespace"
+    );
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    assert!(deployments.get_opt("proxy").await.unwrap().is_none());
+
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let secret = |token: &str| -> Secret {
+        serde_json::from_value(json!({
+            "metadata": {"name": "upstream-creds"},
+            "stringData": {"token": token, "other": "not for the feed"}
+        }))
+        .unwrap()
+    };
+    secrets
+        .create(&PostParams::default(), &secret("first"))
+        .await
+        .unwrap();
+    // The tenant's Secret is not watched: a change of the feed (here a label; in production
+    // the periodic re-check) makes the operator look again.
+    let feeds: Api<NuGetFeed> = Api::namespaced(client.clone(), &ns);
+    let poke = |n: &'static str| {
+        let feeds = feeds.clone();
+        async move {
+            feeds
+                .patch(
+                    "proxy",
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"metadata": {"labels": {"poke": n}}})),
+                )
+                .await
+                .unwrap();
+        }
+    };
+    poke("1").await;
+    degraded(&client, &ns, "proxy", "False").await;
+    let dep = deployments.get("proxy").await.unwrap();
+    let pod = serde_json::to_value(&dep.spec.as_ref().unwrap().template.spec).unwrap();
+    let volume = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "upstream-credentials")
+        .unwrap();
+    assert_eq!(
+        volume["projected"]["sources"],
+        json!([{"secret": {"name": "upstream-creds", "items": [{"key": "token", "path": "private"}]}}])
+    );
+    let mount = pod["containers"][0]["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "upstream-credentials")
+        .unwrap()
+        .clone();
+    assert_eq!(mount["readOnly"], json!(true));
+    let config = Api::<ConfigMap>::namespaced(client.clone(), &ns)
+        .get("proxy-config")
+        .await
+        .unwrap()
+        .data
+        .unwrap()["config.yaml"]
+        .clone();
+    let file = nuget_feed_config::FileConfig::parse(&config).unwrap();
+    assert_eq!(
+        file.upstreams[1].credentials.as_ref().unwrap().secret_file,
+        Some(std::path::Path::new(mount["mountPath"].as_str().unwrap()).join("private"))
+    );
+    assert!(!config.contains("first"), "the config holds no secret");
+
+    // Rotation: new data in the tenant's Secret rolls the pods.
+    let hash = |d: &Deployment| {
+        d.spec
+            .as_ref()
+            .unwrap()
+            .template
+            .metadata
+            .as_ref()
+            .unwrap()
+            .annotations
+            .as_ref()
+            .unwrap()["nuget-operator.io/config-hash"]
+            .clone()
+    };
+    let old_hash = hash(&dep);
+    secrets
+        .replace("upstream-creds", &PostParams::default(), &{
+            let mut s = secret("second");
+            s.metadata.resource_version = secrets
+                .get("upstream-creds")
+                .await
+                .unwrap()
+                .resource_version();
+            s
+        })
+        .await
+        .unwrap();
+    poke("2").await;
+    eventually(
+        "the pod template to follow the rotated Secret",
+        WAIT,
+        || {
+            let deployments = deployments.clone();
+            let old_hash = old_hash.clone();
+            async move {
+                let d = deployments.get("proxy").await.ok()?;
+                (hash(&d) != old_hash).then_some(())
+            }
+        },
+    )
+    .await;
+
+    stop(stop_tx, operator).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn feeds_never_touch_each_others_data_and_failures_show() {
     let Some(cluster) = support::start().await else {

@@ -42,11 +42,12 @@ use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(45);
 /// The example folders and the feeds they define (all in namespace team-a).
-const EXAMPLES: [(&str, &str); 4] = [
+const EXAMPLES: [(&str, &str); 5] = [
     ("s3", "releases"),
     ("pvc", "main"),
     ("read-protected", "internal"),
     ("api-keys", "shared"),
+    ("upstreams", "proxy"),
 ];
 
 /// Verbs the chart grants that this API server cannot show being used, and why they are
@@ -532,6 +533,7 @@ async fn operator_reconciles_the_examples_with_exactly_the_chart_rbac() {
         let keys = secrets.get(&format!("{name}-api-keys")).await.unwrap();
         let expected: BTreeSet<&str> = match name {
             "shared" => ["release-bot", "contoso-ci", "janitor"].into(),
+            "proxy" => ["contoso-ci"].into(),
             _ => ["default"].into(),
         };
         let actual: BTreeSet<String> = keys.data.unwrap().into_keys().collect();

@@ -1,4 +1,5 @@
-//! The feed manifests in `examples/` (S3, PVC, read-protected, several API keys): each folder
+//! The feed manifests in `examples/` (S3, PVC, read-protected, several API keys, upstream
+//! sources): each folder
 //! holds one `feed.yaml` with one NuGetFeed that passes the CRD's CEL rules in process (kube's
 //! `cel` feature; kube-apiserver 1.20 drops them), and `nuget-operator render -f` turns it,
 //! with the platform defaults the chart passes, into children whose feed server config loads
@@ -18,7 +19,7 @@ use nuget_test_support::chart::{ChartTools, key, parse_docs, validate_strict};
 use nuget_test_support::tools::{repo_root, workspace_bin};
 use serde_json::Value;
 
-const EXAMPLES: [&str; 4] = ["s3", "pvc", "read-protected", "api-keys"];
+const EXAMPLES: [&str; 5] = ["s3", "pvc", "read-protected", "api-keys", "upstreams"];
 
 fn example_dir(name: &str) -> PathBuf {
     repo_root().join("examples").join(name)
@@ -105,6 +106,16 @@ fn examples_pass_the_crd_rules_and_render() {
         let config_map = rendered.iter().find(|d| d["kind"] == "ConfigMap").unwrap();
         let text = config_map["data"]["config.yaml"].as_str().unwrap();
         let file = FileConfig::parse(text).unwrap_or_else(|e| panic!("examples/{name}: {e}"));
+        nuget_feed_config::validate_upstreams(&file.upstreams)
+            .unwrap_or_else(|e| panic!("examples/{name}: {e}"));
+        let upstreams: Vec<&str> = file.upstreams.iter().map(|u| u.name.as_str()).collect();
+        match name {
+            "upstreams" => {
+                assert_eq!(upstreams, ["nuget-org", "partner"]);
+                assert!(file.local_packages[0].matches("Contoso.Core"));
+            }
+            _ => assert!(upstreams.is_empty(), "examples/{name}"),
+        }
         let config = Config::resolve(file, Args::default())
             .unwrap_or_else(|e| panic!("examples/{name}: {e}"));
         let feed_name = typed.metadata.name.as_deref().unwrap();
@@ -172,4 +183,5 @@ fn examples_and_their_rendered_children_validate_strictly() {
     let keys: Vec<String> = docs.iter().map(key).collect();
     assert!(keys.contains(&"PersistentVolumeClaim/team-a/main-packages".to_owned()));
     assert!(keys.contains(&"Secret/team-a/feed-s3".to_owned()));
+    assert!(keys.contains(&"Secret/team-a/upstream-creds".to_owned()));
 }

@@ -151,7 +151,7 @@ where
 }
 
 /// Hash of everything the pods read at start-up: the config file, the hashed key files and the
-/// storage credentials. A change of any of them changes the pod template and rolls the pods.
+/// storage and upstream credentials. A change of any of them changes the pod template and rolls the pods.
 fn config_hash(feed: &ValidatedFeed, config_map: &ConfigMap, auth: &Secret) -> String {
     let mut h = Sha256::new();
     for (k, v) in config_map.data.iter().flatten() {
@@ -164,6 +164,10 @@ fn config_hash(feed: &ValidatedFeed, config_map: &ConfigMap, auth: &Secret) -> S
     }
     if let Some(c) = &feed.storage.credentials_hash {
         h.update(c.as_bytes());
+    }
+    for (secret, hash) in &feed.upstreams.secret_hashes {
+        h.update(secret.as_bytes());
+        h.update(hash.as_deref().unwrap_or_default().as_bytes());
     }
     hex::encode(h.finalize())[..16].to_owned()
 }

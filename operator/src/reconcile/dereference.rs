@@ -1,10 +1,10 @@
-//! Step 1: read what the spec refers to (the storage credentials Secret), what the operator
+//! Step 1: read what the spec refers to (the storage and upstream credentials Secrets), what the operator
 //! generated earlier (the plaintext API-key and read-token Secrets), and the routes and storage
 //! locations of the other feeds (for the clash checks). Nothing is judged here; `validate` does
 //! that.
 //!
 //! The generated Secrets come from the controller's cache ([`Cache`]); only the tenant's
-//! credentials Secret, which the operator does not own and cannot watch by label, is read
+//! credentials Secrets, which the operator does not own and cannot watch by label, are read
 //! from the apiserver. A public feed has no read-token Secret, so none is looked up.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -86,6 +86,8 @@ pub struct Route {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Dereferenced {
     pub credentials: Lookup,
+    /// The Secrets named by `spec.upstreams[].credentials.secretRef`, by name (each read once).
+    pub upstream_secrets: BTreeMap<String, Lookup>,
     pub api_keys: Option<GeneratedSecret>,
     pub read_tokens: Option<GeneratedSecret>,
     pub routes: Vec<Route>,
@@ -106,12 +108,12 @@ pub async fn dereference(
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace);
     let credentials = match credentials_secret_name(feed) {
         None => Lookup::NotReferenced,
-        Some(name) => match secrets.get_opt(&name).await {
-            Ok(Some(secret)) => Lookup::Found(summarize(&secret)),
-            Ok(None) => Lookup::Missing(name),
-            Err(source) => return Err(Error::ReadSecret { name, source }),
-        },
+        Some(name) => lookup(&secrets, name).await?,
     };
+    let mut upstream_secrets = BTreeMap::new();
+    for name in upstream_secret_names(feed) {
+        upstream_secrets.insert(name.clone(), lookup(&secrets, name).await?);
+    }
     // Cached; what the operator wrote last while the cache has not shown it yet, so a key
     // just generated is never generated again.
     let generated_secret = |name: String| {
@@ -126,6 +128,7 @@ pub async fn dereference(
     };
     Ok(Dereferenced {
         credentials,
+        upstream_secrets,
         api_keys,
         read_tokens,
         routes: routes(feed, others, settings),
@@ -141,6 +144,10 @@ pub fn offline(feed: &NuGetFeed) -> Dereferenced {
             Some(name) => Lookup::Unchecked(name),
             None => Lookup::NotReferenced,
         },
+        upstream_secrets: upstream_secret_names(feed)
+            .into_iter()
+            .map(|name| (name.clone(), Lookup::Unchecked(name)))
+            .collect(),
         ..Dereferenced::default()
     }
 }
@@ -172,6 +179,25 @@ fn credentials_secret_name(feed: &NuGetFeed) -> Option<String> {
         .and_then(|b| b.credentials_secret.clone())
         .or_else(|| s.azure.as_ref().and_then(|b| b.credentials_secret.clone()))
         .or_else(|| s.gcs.as_ref().and_then(|b| b.credentials_secret.clone()))
+}
+
+/// Reads the tenant's Secret `name`, keeping only its key names and a hash of its data.
+async fn lookup(secrets: &Api<Secret>, name: String) -> Result<Lookup, Error> {
+    match secrets.get_opt(&name).await {
+        Ok(Some(secret)) => Ok(Lookup::Found(summarize(&secret))),
+        Ok(None) => Ok(Lookup::Missing(name)),
+        Err(source) => Err(Error::ReadSecret { name, source }),
+    }
+}
+
+/// The distinct Secrets the upstreams' credentials name.
+fn upstream_secret_names(feed: &NuGetFeed) -> BTreeSet<String> {
+    feed.spec
+        .upstreams
+        .iter()
+        .filter_map(|u| u.credentials.as_ref())
+        .map(|c| c.secret_ref.name.clone())
+        .collect()
 }
 
 fn summarize(secret: &Secret) -> SecretSummary {

@@ -56,6 +56,33 @@ spec:
   resources: {requests: {cpu: 200m, memory: 256Mi}}
 "#;
 
+/// Issue 13: nuget.org for public packages, a private upstream with Basic credentials from a
+/// Secret, and the company's own prefix kept local.
+pub const UPSTREAMS: &str = r#"
+apiVersion: nuget-operator.io/v1alpha1
+kind: NuGetFeed
+metadata: {name: proxy, namespace: team-c, uid: 7b0c5b1e-0000-4000-8000-000000000004, generation: 1}
+spec:
+  storage: {volume: {claimName: proxy-data}}
+  localPackages: ["Contoso.*"]
+  apiKeys:
+    - {name: ci, scopes: [push, take_over], packages: ["Contoso.*"]}
+  upstreams:
+    - name: nuget-org
+      url: https://api.nuget.org/v3/index.json
+      timeoutSeconds: 30
+      metadataTtlSeconds: 600
+      maxConcurrency: 16
+      deny: ["Contoso.*"]
+    - name: private
+      url: https://pkgs.example.com/nuget/v3/index.json
+      allow: ["Partner.*"]
+      credentials:
+        scheme: Basic
+        username: ci
+        secretRef: {name: upstream-creds, key: password}
+"#;
+
 pub fn feed(yaml: &str) -> NuGetFeed {
     serde_yaml_ng::from_str(yaml).unwrap()
 }
@@ -76,7 +103,8 @@ pub fn summary(name: &str, keys: &[&str]) -> Lookup {
     })
 }
 
-/// What `dereference` finds for the fixtures: every credentials Secret present and complete.
+/// What `dereference` finds for the fixtures: every credentials Secret (storage and
+/// upstreams) present and complete.
 pub fn deref_for(f: &NuGetFeed) -> Dereferenced {
     let credentials = if f.spec.storage.s3.is_some() {
         summary("feed-s3", &["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"])
@@ -85,8 +113,19 @@ pub fn deref_for(f: &NuGetFeed) -> Dereferenced {
     } else {
         Lookup::NotReferenced
     };
+    let upstream_secrets = f
+        .spec
+        .upstreams
+        .iter()
+        .filter_map(|u| u.credentials.as_ref())
+        .map(|c| {
+            let name = &c.secret_ref.name;
+            (name.clone(), summary(name, &[c.secret_ref.key.as_str()]))
+        })
+        .collect();
     Dereferenced {
         credentials,
+        upstream_secrets,
         ..Dereferenced::default()
     }
 }

@@ -9,11 +9,14 @@ use serde_json::{Value, json};
 use super::build::{self, Prepared, Resources};
 use super::dereference::{Dereferenced, GeneratedSecret, Lookup, Route};
 use super::fixtures::{
-    AZURE_HA, EXAMPLE, VOLUME_TOKENS, counter, deref_for, feed, summary, to_json, validated,
+    AZURE_HA, EXAMPLE, UPSTREAMS, VOLUME_TOKENS, counter, deref_for, feed, summary, to_json,
+    validated,
 };
 use super::validate::{self, Error};
 use crate::crd::NuGetFeed;
 use crate::settings::Settings;
+
+mod upstreams;
 
 fn built(yaml: &str) -> Resources<Prepared> {
     build::build(&validated(yaml)).unwrap()
@@ -28,6 +31,7 @@ fn golden_manifests() {
         ("s3_example", EXAMPLE),
         ("volume_tokens", VOLUME_TOKENS),
         ("azure_ha", AZURE_HA),
+        ("upstreams", UPSTREAMS),
     ] {
         let out = built(yaml).to_yaml().unwrap();
         insta::assert_snapshot!(name, out);
@@ -402,7 +406,7 @@ fn as_json(yaml: &str) -> Value {
 
 #[test]
 fn cel_accepts_the_examples() {
-    for yaml in [EXAMPLE, VOLUME_TOKENS, AZURE_HA] {
+    for yaml in [EXAMPLE, VOLUME_TOKENS, AZURE_HA, UPSTREAMS] {
         let v = to_json(&feed(yaml));
         cel(&v, None).unwrap();
     }
@@ -447,6 +451,21 @@ fn cel_rejects_two_issuers_and_token_mode_without_tokens() {
     let mut v = as_json(EXAMPLE);
     v["spec"]["readAccess"] = json!({"mode": "Token", "tokens": []});
     assert!(cel(&v, None).unwrap_err().contains("at least one"));
+}
+
+/// A username belongs to Basic credentials only; the apiserver says so at admission.
+#[test]
+fn cel_ties_the_upstream_username_to_scheme_basic() {
+    let mut v = as_json(UPSTREAMS);
+    v["spec"]["upstreams"][1]["credentials"]["scheme"] = json!("Bearer");
+    assert!(cel(&v, None).unwrap_err().contains("username"));
+    v["spec"]["upstreams"][1]["credentials"]
+        .as_object_mut()
+        .unwrap()
+        .remove("username");
+    cel(&v, None).unwrap();
+    v["spec"]["upstreams"][1]["credentials"]["scheme"] = json!("Basic");
+    assert!(cel(&v, None).unwrap_err().contains("username"));
 }
 
 #[test]

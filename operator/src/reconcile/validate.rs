@@ -6,6 +6,8 @@
 //! the authority, because old apiservers (such as 1.20) drop CEL rules and because some checks
 //! (references, path and storage location clashes) need other objects.
 
+pub mod upstreams;
+
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ResourceRequirements, SecretKeySelector};
@@ -29,6 +31,7 @@ use crate::reconcile::dereference::{Dereferenced, GeneratedSecret, Lookup, Route
 use crate::reconcile::location::{self, Location, Seniority};
 use crate::reconcile::names;
 use crate::settings::Settings;
+use upstreams::UpstreamPlan;
 
 /// Longest feed name: children append up to `-read-tokens` (12 characters) and Services must
 /// be 63-character DNS labels.
@@ -88,6 +91,9 @@ pub enum Error {
     /// The storage credentials Secret lacks a required key.
     #[error("storage credentials Secret `{secret}` has no key `{key}`")]
     MissingCredentialsKey { secret: String, key: String },
+    /// `spec.upstreams` or `spec.localPackages` is refused, or names a missing Secret or key.
+    #[error(transparent)]
+    Upstream(#[from] upstreams::Error),
     /// A Secret with the name of a generated Secret exists but belongs to someone else.
     #[error(
         "Secret `{0}` exists but was not created by this NuGetFeed; delete or rename it so the operator can create its own"
@@ -122,6 +128,7 @@ impl Error {
             Error::MissingCredentialsSecret(_) | Error::MissingCredentialsKey { .. } => {
                 REASON_MISSING_REFERENCE
             }
+            Error::Upstream(e) if e.is_missing_reference() => REASON_MISSING_REFERENCE,
             Error::PathClash { .. } => REASON_PATH_CLASH,
             Error::StorageClash { .. } => REASON_STORAGE_CLASH,
             _ => REASON_INVALID_SPEC,
@@ -132,6 +139,9 @@ impl Error {
     /// Secret), so a slow periodic re-check is warranted; otherwise only a change of the feed
     /// can fix it.
     pub fn recheck_later(&self) -> bool {
+        if let Error::Upstream(e) = self {
+            return e.is_missing_reference();
+        }
         matches!(
             self,
             Error::MissingCredentialsSecret(_)
@@ -210,6 +220,7 @@ pub struct ValidatedFeed {
     pub public_base_url: String,
     pub ingress: Option<IngressPlan>,
     pub storage: StoragePlan,
+    pub upstreams: UpstreamPlan,
     pub api_keys: Vec<ValidatedApiKey>,
     pub api_key_secret: CredentialSet,
     pub read_tokens: Option<CredentialSet>,
@@ -254,6 +265,7 @@ pub fn validate(
         return Err(Error::PurgeVolume);
     }
     check_location(feed, &deref.locations)?;
+    let upstreams = upstreams::plan(spec, &deref.upstream_secrets)?;
     if let Some(image) = &spec.image
         && (image.trim().is_empty() || image.chars().any(char::is_whitespace))
     {
@@ -339,6 +351,7 @@ pub fn validate(
         public_base_url,
         ingress,
         storage,
+        upstreams,
         api_keys,
         api_key_secret,
         read_tokens,

@@ -39,6 +39,8 @@ pub fn config_file(feed: &ValidatedFeed) -> Result<String, nuget_feed_config::Er
         // The root filesystem is read-only; /tmp is an emptyDir.
         temp_dir: Some(PathBuf::from(TMP_DIR)),
         log_format: Some(LogFormat::Json),
+        local_packages: feed.upstreams.local_packages.clone(),
+        upstreams: feed.upstreams.upstreams.clone(),
         ..FileConfig::default()
     };
     file.to_yaml()

@@ -1,14 +1,17 @@
 //! The feed server's Deployment: restricted Pod Security (non-root, read-only root filesystem,
 //! no capabilities, RuntimeDefault seccomp, no service-account token), probes on the server's
 //! root health endpoints, and a pod-template hash of config and key material so changes roll.
+//! Tenant credentials reach the pod only as environment references or read-only files mounted
+//! from their Secrets; the operator never copies a value.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
-    HTTPGetAction, PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec,
-    Probe, SeccompProfile, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
+    HTTPGetAction, KeyToPath, PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec,
+    PodTemplateSpec, Probe, ProjectedVolumeSource, SeccompProfile, SecretProjection,
+    SecretVolumeSource, SecurityContext, Volume, VolumeMount, VolumeProjection,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -17,7 +20,7 @@ use super::metadata::meta;
 use crate::consts::{
     ANNOTATION_CONFIG_HASH, AUTH_DIR, COMPONENT_SERVER, CONFIG_DIR, CONFIG_FILE_KEY, DATA_DIR,
     ENV_CONFIG, GCS_CREDENTIALS_DIR, LIVENESS_PATH, READINESS_PATH, RUN_AS_USER, SERVER_PORT,
-    SERVER_PORT_NAME, TMP_DIR,
+    SERVER_PORT_NAME, TMP_DIR, UPSTREAM_CREDENTIALS_DIR,
 };
 use crate::reconcile::names;
 use crate::reconcile::validate::ValidatedFeed;
@@ -81,6 +84,14 @@ pub(super) fn build(feed: &ValidatedFeed, config_hash: &str) -> Deployment {
             ..Volume::default()
         });
         mounts.push(mount("gcs-credentials", GCS_CREDENTIALS_DIR, true));
+    }
+    if let Some(volume) = upstream_credentials(feed) {
+        volumes.push(volume);
+        mounts.push(mount(
+            UPSTREAM_CREDENTIALS_VOLUME,
+            UPSTREAM_CREDENTIALS_DIR,
+            true,
+        ));
     }
 
     let probe = |path: &str, period: i32, failures: i32| Probe {
@@ -179,6 +190,44 @@ pub(super) fn build(feed: &ValidatedFeed, config_hash: &str) -> Deployment {
     }
 }
 
+const UPSTREAM_CREDENTIALS_VOLUME: &str = "upstream-credentials";
+
+/// One projected volume with exactly the Secret keys the upstreams name, each as a file named
+/// after its upstream (the `secret_file` of the config), so the pod sees no other key of the
+/// tenant's Secrets. None when no upstream has credentials.
+fn upstream_credentials(feed: &ValidatedFeed) -> Option<Volume> {
+    let sources: Vec<VolumeProjection> = feed
+        .upstreams
+        .secret_files
+        .iter()
+        .map(|(secret, files)| VolumeProjection {
+            secret: Some(SecretProjection {
+                name: secret.clone(),
+                items: Some(
+                    files
+                        .iter()
+                        .map(|f| KeyToPath {
+                            key: f.key.clone(),
+                            path: f.path.clone(),
+                            mode: None,
+                        })
+                        .collect(),
+                ),
+                optional: None,
+            }),
+            ..VolumeProjection::default()
+        })
+        .collect();
+    (!sources.is_empty()).then(|| Volume {
+        name: UPSTREAM_CREDENTIALS_VOLUME.to_owned(),
+        projected: Some(ProjectedVolumeSource {
+            sources: Some(sources),
+            default_mode: None,
+        }),
+        ..Volume::default()
+    })
+}
+
 fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
     VolumeMount {
         name: name.to_owned(),
@@ -193,7 +242,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::reconcile::fixtures::{EXAMPLE, VOLUME_TOKENS, to_json, validated};
+    use crate::reconcile::fixtures::{EXAMPLE, UPSTREAMS, VOLUME_TOKENS, to_json, validated};
 
     fn pod(yaml: &str) -> serde_json::Value {
         to_json(&build(&validated(yaml), "h"))["spec"]["template"]["spec"].clone()
@@ -249,5 +298,48 @@ mod tests {
             .filter_map(|v| v["secret"]["secretName"].as_str())
             .collect();
         assert_eq!(secrets, vec!["internal-auth"]);
+    }
+
+    /// Upstream credentials are the named Secret keys mounted read-only as the files the
+    /// config names; never an environment variable with the value, never the whole Secret.
+    #[test]
+    fn upstream_credentials_are_projected_read_only_files() {
+        let pod = pod(UPSTREAMS);
+        let volume = pod["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == "upstream-credentials")
+            .unwrap();
+        assert_eq!(
+            volume["projected"]["sources"],
+            json!([{"secret": {"name": "upstream-creds", "items": [{"key": "password", "path": "private"}]}}])
+        );
+        let c = &pod["containers"][0];
+        let mount = c["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == "upstream-credentials")
+            .unwrap();
+        assert_eq!(
+            mount,
+            &json!({"name": "upstream-credentials", "mountPath": "/var/run/secrets/nuget-feed/upstreams", "readOnly": true})
+        );
+        assert!(
+            c["env"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["valueFrom"]["secretKeyRef"]["name"] != "upstream-creds")
+        );
+        // No credentials, no volume.
+        assert!(
+            super::tests::pod(EXAMPLE)["volumes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|v| v["name"] != "upstream-credentials")
+        );
     }
 }

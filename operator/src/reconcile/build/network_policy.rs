@@ -1,5 +1,5 @@
 //! An optional NetworkPolicy: only the given peers (default: pods of the feed's namespace) may
-//! reach the feed server's port. Egress stays open for object storage.
+//! reach the feed server's port. Egress stays open for object storage and upstream sources.
 
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,

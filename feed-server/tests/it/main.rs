@@ -18,4 +18,5 @@ mod maintenance;
 mod outage;
 mod protocol;
 mod proxies;
+mod refused_uploads;
 mod storage_backends;

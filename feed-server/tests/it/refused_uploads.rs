@@ -182,6 +182,15 @@ struct Refusal {
     message: &'static str,
 }
 
+impl Refusal {
+    /// The request's headers, with `content_type`.
+    fn headers<'a>(&self, content_type: &'a str) -> Vec<(&'static str, &'a str)> {
+        let mut headers = vec![("Content-Type", content_type)];
+        headers.extend(self.key.map(|k| ("X-NuGet-ApiKey", k)));
+        headers
+    }
+}
+
 /// Every early refusal of a push: by size, by key, by path.
 const REFUSALS: [Refusal; 5] = [
     Refusal {
@@ -226,8 +235,7 @@ async fn refusals_reach_a_client_that_writes_its_whole_body_first() {
     let (content_type, body) = nuget_multipart(&nupkg);
     for framing in [Framing::Chunked, Framing::Length] {
         for r in &REFUSALS {
-            let mut headers = vec![("Content-Type", content_type.as_str())];
-            headers.extend(r.key.map(|k| ("X-NuGet-ApiKey", k)));
+            let headers = r.headers(&content_type);
             let answer = put_then_read(&addr, "feed", r.path, &headers, &body, framing)
                 .await
                 .unwrap_or_else(|e| panic!("{framing:?} PUT {}: {e}", r.path));
@@ -246,32 +254,66 @@ async fn refusals_reach_a_client_that_writes_its_whole_body_first() {
     s.stop().await;
 }
 
+/// A malformed multipart type is refused before the body is read too; only a chunked body
+/// gets that far (a Content-Length this large is refused first, with 413).
+#[tokio::test]
+async fn a_malformed_chunked_push_gets_its_400() {
+    let s = server().await;
+    let addr = s.root.trim_start_matches("http://").to_owned();
+    let (_, body) = nuget_multipart(&big_package("Big.Package"));
+    let headers = [
+        ("Content-Type", "multipart/form-data"),
+        ("X-NuGet-ApiKey", ADMIN_KEY),
+    ];
+    let answer = put_then_read(
+        &addr,
+        "feed",
+        "/package/",
+        &headers,
+        &body,
+        Framing::Chunked,
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.status, 400, "{answer:?}");
+    assert!(
+        answer.body.contains("malformed multipart Content-Type"),
+        "{answer:?}"
+    );
+    assert_unharmed(&s).await;
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn refusals_reach_reqwest_chunked_and_with_a_content_length() {
     let s = server().await;
     let c = Client::new();
     let nupkg = big_package("Big.Package");
     let (content_type, body) = nuget_multipart(&nupkg);
-    for r in &REFUSALS {
-        let url = s.url(r.path);
-        // Chunked, like NuGet.exe.
-        let chunked = c.push_to(&url, r.key, &nupkg).await;
-        assert_eq!(chunked.status(), r.status, "chunked PUT {}", r.path);
-        let text = chunked.text().await.unwrap();
-        assert!(text.contains(r.message), "chunked PUT {}: {text}", r.path);
-        // With a Content-Length.
-        let mut put = c
-            .http
-            .put(&url)
-            .header("content-type", &content_type)
-            .body(body.clone());
-        if let Some(key) = r.key {
-            put = put.header("X-NuGet-ApiKey", key);
+    for framing in [Framing::Chunked, Framing::Length] {
+        for r in &REFUSALS {
+            let mut put = c.http.put(s.url(r.path));
+            for (name, value) in r.headers(&content_type) {
+                put = put.header(name, value);
+            }
+            let put = match framing {
+                // In pieces, as `Client::push_to` sends NuGet.exe's chunked body.
+                Framing::Chunked => {
+                    let pieces: Vec<Result<Vec<u8>, std::io::Error>> =
+                        body.chunks(7000).map(|c| Ok(c.to_vec())).collect();
+                    put.body(reqwest::Body::wrap_stream(futures::stream::iter(pieces)))
+                }
+                Framing::Length => put.body(body.clone()),
+            };
+            let answer = put.send().await.unwrap();
+            assert_eq!(answer.status(), r.status, "{framing:?} PUT {}", r.path);
+            let text = answer.text().await.unwrap();
+            assert!(
+                text.contains(r.message),
+                "{framing:?} PUT {}: {text}",
+                r.path
+            );
         }
-        let sized = put.send().await.unwrap();
-        assert_eq!(sized.status(), r.status, "sized PUT {}", r.path);
-        let text = sized.text().await.unwrap();
-        assert!(text.contains(r.message), "sized PUT {}: {text}", r.path);
     }
     assert_unharmed(&s).await;
     s.stop().await;
@@ -318,9 +360,8 @@ async fn a_refusal_reaches_the_client_through_nginx_not_a_502() {
     let nupkg = big_package("Big.Package");
     let (content_type, body) = nuget_multipart(&nupkg);
     for framing in [Framing::Chunked, Framing::Length] {
-        for r in REFUSALS.iter().filter(|r| r.status != 405) {
-            let mut headers = vec![("Content-Type", content_type.as_str())];
-            headers.extend(r.key.map(|k| ("X-NuGet-ApiKey", k)));
+        for r in &REFUSALS {
+            let headers = r.headers(&content_type);
             let answer = put_then_read(
                 &front,
                 "nuget.example.com",

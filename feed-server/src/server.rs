@@ -86,6 +86,10 @@ pub async fn serve(
     let feed = state.feed.clone();
     let limits = http::conn::Limits {
         header_read_timeout: std::time::Duration::from_millis(state.config.header_timeout_ms),
+        drain: http::drain::Budget::for_limits(
+            state.config.max_package_bytes,
+            std::time::Duration::from_millis(state.config.upload_idle_timeout_ms),
+        ),
     };
     let app = http::router(state);
     http::conn::serve(listener, app, limits, shutdown).await;

@@ -3,7 +3,9 @@
 //! request headers in time, slow-loris style, or a keep-alive connection left idle that long, is
 //! disconnected) and a maximum header size (431 Request Header Fields Too Large beyond it).
 //! Request bodies are limited where they are read: uploads by their size and an idle timeout
-//! (`upload`), everything else by a small body limit (the router).
+//! (`upload`), everything else by a small body limit (the router); whatever the app leaves
+//! unread is drained after the answer, within a budget (`drain`), so the answer reaches the
+//! client.
 //!
 //! This is `axum::serve` (which exposes none of these settings) with the settings, and the same
 //! graceful shutdown: stop accepting, let requests in flight finish.
@@ -12,14 +14,12 @@ use std::future::Future;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower::ServiceExt;
+
+use super::drain::{self, Draining};
 
 /// Largest request head (request line and headers) accepted: real clients send a few KiB.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
@@ -32,6 +32,8 @@ pub struct Limits {
     /// Time a client has to send a request's headers; also how long an idle keep-alive
     /// connection stays open.
     pub header_read_timeout: Duration,
+    /// How much of a body the app left unread is read after the answer.
+    pub drain: drain::Budget,
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then waits for requests in flight.
@@ -47,9 +49,9 @@ pub async fn serve(
     let (done_tx, done_rx) = watch::channel(());
     tokio::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors, most likely: back off rather than spin.
                     tracing::warn!(error = %e, "cannot accept a connection");
@@ -60,10 +62,7 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(
-            app.clone()
-                .map_request(|request: hyper::Request<Incoming>| request.map(Body::new)),
-        );
+        let service = Draining::new(app.clone(), limits.drain, peer);
         let stop_tx = stop_tx.clone();
         let done_rx = done_rx.clone();
         tokio::spawn(async move {

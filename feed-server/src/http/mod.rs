@@ -5,6 +5,7 @@ pub mod base_url;
 pub mod cache;
 pub mod change;
 pub mod conn;
+pub mod drain;
 pub mod error;
 mod forwarded;
 pub mod handlers;

@@ -18,5 +18,6 @@ mod maintenance;
 mod outage;
 mod protocol;
 mod proxies;
+mod refused_uploads;
 mod storage_backends;
 mod upstreams;

@@ -34,6 +34,8 @@ pub struct FeedConfig {
     pub allow_deleted_version_reuse: bool,
     pub sync_interval_ms: u64,
     pub max_package_bytes: Option<u64>,
+    /// Longest pause in an upload (ms); the server's default when `None`.
+    pub upload_idle_timeout_ms: Option<u64>,
     /// `RUST_LOG` of the process; `NUGET_TEST_SERVER_LOG` or `warn` when unset.
     pub log_filter: Option<String>,
 }
@@ -47,6 +49,7 @@ impl FeedConfig {
             allow_deleted_version_reuse: false,
             sync_interval_ms: 100,
             max_package_bytes: None,
+            upload_idle_timeout_ms: None,
             log_filter: None,
         }
     }
@@ -60,6 +63,7 @@ impl FeedConfig {
             allow_deleted_version_reuse: Some(self.allow_deleted_version_reuse),
             sync_interval_ms: Some(self.sync_interval_ms),
             max_package_bytes: self.max_package_bytes,
+            upload_idle_timeout_ms: self.upload_idle_timeout_ms,
             log_format: Some(LogFormat::Text),
             storage: Some(StorageConfig {
                 url: Some(self.storage_url.clone()),

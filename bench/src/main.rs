@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use nuget_feed_bench::generate::{self, FeedSpec};
 use nuget_feed_bench::run::{self, Options};
+use nuget_feed_bench::single;
 
 /// Benchmarks nuget-feed-server against nginx on generated feeds (see the README).
 #[derive(Debug, Parser)]
@@ -19,6 +20,8 @@ struct Cli {
 enum Command {
     /// Measures start-up and memory per feed size, then read and push load (needs wrk and nginx).
     Run(RunArgs),
+    /// Only the single-URL reads against nginx (see `run`), on a feed of `--versions`.
+    Single(SingleArgs),
     /// Only generates a feed (reused by later runs).
     Generate {
         /// Number of versions (ten per id).
@@ -60,6 +63,36 @@ struct RunArgs {
     quick: bool,
 }
 
+#[derive(Debug, clap::Args)]
+struct SingleArgs {
+    /// Generated feeds, scratch files and results (single.md, single.json).
+    #[arg(long, default_value = "target/bench")]
+    work_dir: PathBuf,
+    /// The server binary [default: nuget-feed-server next to this binary].
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    /// Versions of the feed served (ten per id).
+    #[arg(long, default_value_t = 10_000)]
+    versions: usize,
+    /// Seconds per wrk run.
+    #[arg(long, default_value_t = 4)]
+    duration: u64,
+    /// Ours/nginx pairs per document and encoding; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    rounds: u32,
+    /// wrk threads (and nginx workers).
+    #[arg(long, default_value_t = 2)]
+    threads: u32,
+}
+
+/// The server binary given, or the one next to this binary.
+fn server_bin(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    match given {
+        Some(p) => Ok(p),
+        None => Ok(std::env::current_exe()?.with_file_name("nuget-feed-server")),
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -76,10 +109,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Run(a) => {
             let command = std::env::args().collect::<Vec<_>>().join(" ");
-            let server_bin = match a.server_bin {
-                Some(p) => p,
-                None => std::env::current_exe()?.with_file_name("nuget-feed-server"),
-            };
+            let server_bin = server_bin(a.server_bin)?;
             let (sizes, duration, rounds) = if a.quick {
                 (vec![1000, 10_000], 3, 1)
             } else {
@@ -100,6 +130,15 @@ fn main() -> anyhow::Result<()> {
                 replay_max: a.replay_max,
             };
             runtime.block_on(run::main(opts, command))
+        }
+        Command::Single(a) => {
+            let opts = single::Options {
+                duration: Duration::from_secs(a.duration),
+                rounds: a.rounds,
+                threads: a.threads,
+            };
+            let bin = server_bin(a.server_bin)?;
+            runtime.block_on(single::main(&bin, &a.work_dir, a.versions, opts))
         }
     }
 }

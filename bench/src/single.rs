@@ -133,6 +133,7 @@ pub async fn measure(
     let docs = documents(model)?;
     let root = scratch.join("single-root");
     let paths: Vec<String> = docs.iter().map(|(_, p)| p.clone()).collect();
+    // Documents only: no package files to copy from the feed's folder.
     capture(server, &paths, &root, Path::new("")).await?;
     let prefix = scratch.join("single-nginx");
     let nginx = nginx::start(&prefix, &root, opts.threads as usize)?;

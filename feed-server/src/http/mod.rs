@@ -66,25 +66,26 @@ pub fn router(state: AppState) -> Router {
         }
     };
     // After every route is in: the 405 fallback is set on the routes there are.
-    app.fallback(refuse(Unrouted::NotFound))
-        .method_not_allowed_fallback(refuse(Unrouted::MethodNotAllowed))
-        .layer(middleware::from_fn_with_state(
-            state.metrics.clone(),
-            metrics::track,
-        ))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            let route = || req.extensions().get::<MatchedPath>().map(|p| p.as_str());
-            // Reads are nearly all the traffic and log nothing when they succeed: their span is
-            // at DEBUG, so at the default level it costs nothing on the hottest path. Writes keep
-            // an INFO span for the lines they log. (Field values are only evaluated for an
-            // enabled span.)
-            if matches!(*req.method(), Method::GET | Method::HEAD) {
-                tracing::debug_span!("request", http.method = %req.method(), http.route = route())
-            } else {
-                tracing::info_span!("request", http.method = %req.method(), http.route = route())
-            }
-        }))
-        .with_state(state)
+    let app = app
+        .fallback(refuse(Unrouted::NotFound))
+        .method_not_allowed_fallback(refuse(Unrouted::MethodNotAllowed));
+    app.layer(middleware::from_fn_with_state(
+        state.metrics.clone(),
+        metrics::track,
+    ))
+    .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+        let route = || req.extensions().get::<MatchedPath>().map(|p| p.as_str());
+        // Reads are nearly all the traffic and log nothing when they succeed: their span is
+        // at DEBUG, so at the default level it costs nothing on the hottest path. Writes keep
+        // an INFO span for the lines they log. (Field values are only evaluated for an
+        // enabled span.)
+        if matches!(*req.method(), Method::GET | Method::HEAD) {
+            tracing::debug_span!("request", http.method = %req.method(), http.route = route())
+        } else {
+            tracing::info_span!("request", http.method = %req.method(), http.route = route())
+        }
+    }))
+    .with_state(state)
 }
 
 fn feed_routes(state: &AppState, audit: &audit::Audit) -> Router<AppState> {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use nuget_feed_bench::generate::{self, FeedSpec};
 use nuget_feed_bench::run::{self, Options};
+use nuget_feed_bench::single;
 use nuget_feed_bench::upstream;
 
 /// Benchmarks nuget-feed-server against nginx on generated feeds (see the README).
@@ -20,6 +21,8 @@ struct Cli {
 enum Command {
     /// Measures start-up and memory per feed size, then read and push load (needs wrk and nginx).
     Run(RunArgs),
+    /// Only the single-URL reads against nginx (see `run`), on a feed of `--versions`.
+    Single(SingleArgs),
     /// Only generates a feed (reused by later runs).
     Generate {
         /// Number of versions (ten per id).
@@ -70,6 +73,36 @@ struct RunArgs {
     quick: bool,
 }
 
+#[derive(Debug, clap::Args)]
+struct SingleArgs {
+    /// Generated feeds, scratch files and results (single.md, single.json).
+    #[arg(long, default_value = "target/bench")]
+    work_dir: PathBuf,
+    /// The server binary [default: nuget-feed-server next to this binary].
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    /// Versions of the feed served (ten per id).
+    #[arg(long, default_value_t = 10_000)]
+    versions: usize,
+    /// Seconds per wrk run.
+    #[arg(long, default_value_t = 4)]
+    duration: u64,
+    /// Ours/nginx pairs per document and encoding; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    rounds: u32,
+    /// wrk threads (and nginx workers).
+    #[arg(long, default_value_t = 2)]
+    threads: u32,
+}
+
+/// The server binary given, or the one next to this binary.
+fn server_bin(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    match given {
+        Some(p) => Ok(p),
+        None => Ok(std::env::current_exe()?.with_file_name("nuget-feed-server")),
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -93,7 +126,7 @@ fn main() -> anyhow::Result<()> {
                 .prefix("upstream-")
                 .tempdir_in(&work_dir)?;
             let result = runtime.block_on(upstream::run(
-                &server_bin_or_default(server_bin)?,
+                &server_bin(server_bin)?,
                 scratch.path(),
             ))?;
             println!("{}", upstream::markdown(&result));
@@ -101,7 +134,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Run(a) => {
             let command = std::env::args().collect::<Vec<_>>().join(" ");
-            let server_bin = server_bin_or_default(a.server_bin)?;
+            let server_bin = server_bin(a.server_bin)?;
             let (sizes, duration, rounds) = if a.quick {
                 (vec![1000, 10_000], 3, 1)
             } else {
@@ -123,13 +156,14 @@ fn main() -> anyhow::Result<()> {
             };
             runtime.block_on(run::main(opts, command))
         }
-    }
-}
-
-/// `--server-bin`, or `nuget-feed-server` next to this binary.
-fn server_bin_or_default(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    match given {
-        Some(p) => Ok(p),
-        None => Ok(std::env::current_exe()?.with_file_name("nuget-feed-server")),
+        Command::Single(a) => {
+            let opts = single::Options {
+                duration: Duration::from_secs(a.duration),
+                rounds: a.rounds,
+                threads: a.threads,
+            };
+            let bin = server_bin(a.server_bin)?;
+            runtime.block_on(single::main(&bin, &a.work_dir, a.versions, opts))
+        }
     }
 }

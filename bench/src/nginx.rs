@@ -59,6 +59,36 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// The master (from `{prefix}/nginx.pid`) and its workers (its child processes) of the nginx
+/// started with [`start`] on `prefix`.
+pub fn pids(prefix: &Path) -> anyhow::Result<Vec<u32>> {
+    let pid_file = prefix.join("nginx.pid");
+    let master: u32 = std::fs::read_to_string(&pid_file)?
+        .trim()
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", pid_file.display()))?;
+    let mut pids = vec![master];
+    for entry in std::fs::read_dir("/proc")?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // The parent pid is the second field after the parenthesized command name.
+        let parent = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if parent == Some(master) {
+            pids.push(pid);
+        }
+    }
+    Ok(pids)
+}
+
 /// Starts nginx on `root` with its files under `prefix`, on a free port.
 pub fn start(prefix: &Path, root: &Path, workers: usize) -> anyhow::Result<Nginx> {
     let port = free_port();

@@ -13,6 +13,7 @@ use rand::{Rng, SeedableRng};
 use crate::generate::{self, FeedModel, FeedSpec};
 use crate::nginx;
 use crate::server::{self, Memory, ServerProcess};
+use crate::single::{self, SingleResult};
 use crate::upstream::{self, UpstreamResult};
 use crate::wrk::{self, Load, Scripts, WrkResult};
 
@@ -35,6 +36,18 @@ pub struct Options {
     pub threads: u32,
     /// Start-up is also measured without the snapshot (replaying the log) up to this size.
     pub replay_max: usize,
+}
+
+impl Options {
+    /// The single-URL measurement's options: runs of at most 4 s (the method), as
+    /// many rounds as the rotating reads.
+    fn single(&self) -> single::Options {
+        single::Options {
+            duration: self.duration.min(Duration::from_secs(4)),
+            rounds: self.rounds,
+            threads: self.threads,
+        }
+    }
 }
 
 /// Connections for cached documents and downloads (the figure is at 64).
@@ -81,6 +94,8 @@ pub struct Report {
     pub command: String,
     pub sizes: Vec<SizeResult>,
     pub reads: Vec<ReadResult>,
+    /// Single-URL reads ([`single`]).
+    pub single: Vec<SingleResult>,
     pub push: Option<WrkResult>,
     pub peak_after_load: Memory,
     pub load_versions: usize,
@@ -120,6 +135,7 @@ pub async fn run(opts: &Options, command: String) -> anyhow::Result<Report> {
     let server =
         ServerProcess::start(&opts.server_bin, &generate::data_dir(&feed), scratch.path())?;
     let reads = reads(opts, &model, &feed, &server, &scripts, scratch.path()).await?;
+    let single = single::measure(opts.single(), &model, &server, &scripts, scratch.path()).await?;
     let peak_after_load = server.memory()?;
     server.stop();
 
@@ -130,6 +146,7 @@ pub async fn run(opts: &Options, command: String) -> anyhow::Result<Report> {
         command,
         sizes,
         reads,
+        single,
         push: Some(push),
         peak_after_load,
         load_versions: spec.versions(),
@@ -467,17 +484,17 @@ fn path_lists(model: &FeedModel, dir: &Path) -> anyhow::Result<Vec<PathList>> {
     Ok(out)
 }
 
-/// Puts the bytes our server sends for `list` where nginx serves the same path: gzip bodies
+/// Puts the bytes our server sends for `paths` where nginx serves the same path: gzip bodies
 /// as `{path}.gz` (served by `gzip_static` to clients that accept gzip) next to the identity
 /// body, package files as they are stored.
-async fn capture(
+pub(crate) async fn capture(
     server: &ServerProcess,
-    list: &PathList,
+    paths: &[String],
     root: &Path,
     data: &Path,
 ) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
-    for path in &list.paths {
+    for path in paths {
         let target = root.join(path.trim_start_matches('/'));
         if target.exists() {
             continue;
@@ -526,7 +543,7 @@ async fn reads(
     let root = scratch.join("nginx-root");
     let data = generate::data_dir(feed);
     for list in lists.iter().filter(|l| l.static_baseline) {
-        capture(server, list, &root, &data).await?;
+        capture(server, &list.paths, &root, &data).await?;
     }
     let nginx = nginx::start(&scratch.join("nginx"), &root, opts.threads as usize)?;
     let ours_url = server.url();
@@ -789,6 +806,9 @@ pub fn markdown(r: &Report, opts: &Options) -> String {
             ms(p.p50),
             ms(p.p99)
         );
+    }
+    if !r.single.is_empty() {
+        let _ = writeln!(out, "\n{}", single::markdown(&r.single, opts.single()));
     }
     let _ = writeln!(
         out,

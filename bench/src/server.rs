@@ -48,6 +48,30 @@ pub fn memory(pid: u32) -> anyhow::Result<Memory> {
     })
 }
 
+/// Clock ticks per second of `/proc/{pid}/stat`'s times: Linux's `USER_HZ`, 100 on every
+/// architecture Debian builds for.
+const CLOCK_TICKS_PER_SECOND: u64 = 100;
+
+/// CPU time (user + system, all threads) process `pid` has used, from `/proc/{pid}/stat`.
+pub fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name (field 2) is in parentheses and may hold spaces: count from after it.
+    // utime and stime are fields 14 and 15, so the 12th and 13th after the name.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .ok_or_else(|| anyhow::anyhow!("cannot read /proc/{pid}/stat: {stat}"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> anyhow::Result<u64> {
+        fields
+            .get(i)
+            .and_then(|f| f.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("no field {} in /proc/{pid}/stat: {stat}", i + 3))
+    };
+    let total = ticks(11)? + ticks(12)?;
+    Ok(Duration::from_millis(total * 1000 / CLOCK_TICKS_PER_SECOND))
+}
+
 /// Writes the API key file the bench's servers use.
 pub fn write_keys(dir: &Path) -> anyhow::Result<PathBuf> {
     let path = dir.join("api-keys.yaml");
@@ -115,6 +139,10 @@ impl ServerProcess {
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
     }
 
     pub fn memory(&self) -> anyhow::Result<Memory> {

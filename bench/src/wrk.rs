@@ -113,6 +113,8 @@ end
 pub struct Scripts {
     pub paths: PathBuf,
     pub pushes: PathBuf,
+    /// Only the `done` hook: wrk sends its one prepared request and runs no Lua per request.
+    pub single: PathBuf,
 }
 
 impl Scripts {
@@ -121,7 +123,13 @@ impl Scripts {
         std::fs::write(&paths, format!("{SETUP}{PATHS}{DONE}"))?;
         let pushes = dir.join("pushes.lua");
         std::fs::write(&pushes, format!("{SETUP}{PUSHES}{DONE}"))?;
-        Ok(Scripts { paths, pushes })
+        let single = dir.join("single.lua");
+        std::fs::write(&single, DONE)?;
+        Ok(Scripts {
+            paths,
+            pushes,
+            single,
+        })
     }
 }
 

@@ -48,6 +48,11 @@ fn scripts_and_nginx_config_are_written() {
     let scripts = wrk::Scripts::write(dir.path()).unwrap();
     let lua = std::fs::read_to_string(&scripts.paths).unwrap();
     assert!(lua.contains("function request()") && lua.contains("function done("));
+    let single = std::fs::read_to_string(&scripts.single).unwrap();
+    assert!(
+        single.contains("function done(") && !single.contains("function request()"),
+        "a single URL runs no Lua per request: {single}"
+    );
     let conf = nginx::config(dir.path(), dir.path(), 8080, 2, false);
     assert!(conf.contains("listen 127.0.0.1:8080;"));
     assert!(conf.contains("gzip_static on;"));

@@ -1,5 +1,6 @@
 //! The audit trail of writes. The [`record`] middleware on the publish, symbol and deprecation
-//! routes is the one place that logs them: one INFO line per change to the feed (which package
+//! routes, and [`Audit::refused_unrouted`] for writes no route took (`unrouted`), are the one
+//! place that logs them: one INFO line per change to the feed (which package
 //! and version, which operation, the NAME of the API key that made it) and one WARN line per
 //! refused write (its status, the reason sent to the client, the key name), rate-limited so a
 //! flood of refusals cannot fill a disk. The key itself is never logged.
@@ -89,7 +90,6 @@ impl std::fmt::Display for Who {
 pub async fn record(State(audit): State<Audit>, request: Request, next: Next) -> Response {
     let who = audit.who(request.headers());
     let response = next.run(request).await;
-    let status = response.status();
     if let Some(change) = response.extensions().get::<Change>() {
         let operation = change.operation.as_str();
         tracing::info!(
@@ -101,33 +101,51 @@ pub async fn record(State(audit): State<Audit>, request: Request, next: Next) ->
             change.id,
             change.version
         );
-    } else if status.is_client_error() {
+    } else if response.status().is_client_error() {
+        audit.refused(&response, || who);
+    }
+    response
+}
+
+impl Audit {
+    /// Logs a write refused before any route took it (an unknown path, or a method the path
+    /// does not take), sent by a client with `headers`; `response` is the refusal. Reads are
+    /// never refused this way by the caller, which keeps them out of the audit trail.
+    pub fn refused_unrouted(&self, headers: &HeaderMap, response: &Response) {
+        self.refused(response, || self.who(headers));
+    }
+
+    /// One WARN line for a refused write, if the line budget allows; `who` is only asked then,
+    /// so a flood of refusals costs no key hashing beyond the lines written.
+    fn refused(&self, response: &Response, who: impl FnOnce() -> Who) {
+        let admitted = self
+            .refusals
+            .lock()
+            .map_or(None, |mut budget| budget.admit(Instant::now()));
+        let Some(dropped) = admitted else {
+            return;
+        };
+        let who = who();
+        let status = response.status();
         // The reason phrase is what NuGet clients print for a failed push (see `error`).
         let reason = response
             .extensions()
             .get::<hyper::ext::ReasonPhrase>()
             .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())
             .unwrap_or_else(|| status.canonical_reason().unwrap_or_default().to_owned());
-        let admitted = audit
-            .refusals
-            .lock()
-            .map_or(None, |mut budget| budget.admit(Instant::now()));
-        if let Some(dropped) = admitted {
-            tracing::warn!(
-                status = status.as_u16(),
-                reason = %reason,
-                key.name = who.name(),
-                refusals.dropped = dropped,
-                "write refused with {status} for {who}{}",
-                if dropped > 0 {
-                    format!(" ({dropped} more refusals not logged)")
-                } else {
-                    String::new()
-                }
-            );
-        }
+        tracing::warn!(
+            status = status.as_u16(),
+            reason = %reason,
+            key.name = who.name(),
+            refusals.dropped = dropped,
+            "write refused with {status} for {who}{}",
+            if dropped > 0 {
+                format!(" ({dropped} more refusals not logged)")
+            } else {
+                String::new()
+            }
+        );
     }
-    response
 }
 
 /// A token bucket of log lines: `burst` at once, then `per_second`. What it turns away is

@@ -12,8 +12,10 @@
 //! documents that never change (the service index, full catalog pages, catalog leaves) zero.
 //!
 //! Each entry keeps the gzip body (what NuGet clients always ask for) and the strong ETags of
-//! both representations; a client without gzip gets the body decompressed on the fly. Memory
-//! is bounded by a byte budget: past it, the least recently used entries go.
+//! both representations, and the identity body too once a client without gzip asked for it:
+//! decompressing it for every such request cost more than the rest of the request (the
+//! single-URL bench, `bench/src/single.rs`). Memory is bounded by a byte budget: past it, the
+//! least recently used entries go.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -79,6 +81,11 @@ impl CachedDoc {
         }
     }
 
+    /// Whether the uncompressed body is at hand (not made back from gzip).
+    pub fn has_identity(&self) -> bool {
+        self.identity.is_some()
+    }
+
     /// The uncompressed body.
     pub fn identity(&self) -> Bytes {
         if let Some(body) = &self.identity {
@@ -90,7 +97,7 @@ impl CachedDoc {
         Bytes::from(out)
     }
 
-    /// The same document without its identity body: what the cache keeps.
+    /// The same document without its identity body.
     fn compressed_only(&self) -> CachedDoc {
         CachedDoc {
             stamp: self.stamp,
@@ -98,6 +105,14 @@ impl CachedDoc {
             etag_gzip: self.etag_gzip.clone(),
             etag: self.etag.clone(),
             identity: None,
+        }
+    }
+
+    /// The same document with its identity body (decompressed if need be).
+    pub fn with_identity(&self) -> CachedDoc {
+        CachedDoc {
+            identity: Some(self.identity()),
+            ..self.compressed_only()
         }
     }
 }
@@ -178,13 +193,15 @@ impl<V: Weigh> Lru<V> {
         Some(entry.value.clone())
     }
 
-    fn insert(&self, key: String, value: V) {
+    /// Keeps `value` under `key` (unless the budget is zero) and returns it shared.
+    fn insert(&self, key: String, value: V) -> Arc<V> {
+        let value = Arc::new(value);
         if self.budget == 0 {
-            return;
+            return value;
         }
         let weight = value.weight();
         let entry = Entry {
-            value: Arc::new(value),
+            value: value.clone(),
             last_used: AtomicU64::new(self.tick()),
         };
         let old = write(self.shard(&key)).insert(key, entry);
@@ -195,6 +212,7 @@ impl<V: Weigh> Lru<V> {
         if self.used.load(Ordering::Relaxed) > self.budget {
             self.evict();
         }
+        value
     }
 
     /// Removes the least recently used entries until 90% of the budget is used.
@@ -251,10 +269,16 @@ impl DocCache {
         self.lru.get(key).filter(|doc| doc.stamp == stamp)
     }
 
-    /// Caches a rendered document (replacing an older one under the same key); the cache
-    /// keeps it without its identity body.
-    pub fn insert(&self, key: String, doc: &CachedDoc) {
-        self.lru.insert(key, doc.compressed_only());
+    /// Caches a document (replacing an older one under the same key) and returns it as
+    /// cached: with its identity body only if `identity` (a client asked for it), since gzip
+    /// is what NuGet clients take and the identity body is several times larger.
+    pub fn insert(&self, key: String, doc: CachedDoc, identity: bool) -> Arc<CachedDoc> {
+        let doc = if identity {
+            doc.with_identity()
+        } else {
+            doc.compressed_only()
+        };
+        self.lru.insert(key, doc)
     }
 
     /// Bytes of documents held.
@@ -322,13 +346,16 @@ mod tests {
     #[test]
     fn documents_are_served_only_at_their_stamp() {
         let cache = DocCache::default();
-        cache.insert("k".into(), &CachedDoc::new(7, b"{\"a\":1}".to_vec()));
+        cache.insert("k".into(), CachedDoc::new(7, b"{\"a\":1}".to_vec()), false);
         assert!(cache.get("k", 8).is_none(), "the package changed since");
         let doc = cache.get("k", 7).unwrap();
+        assert!(!doc.has_identity(), "kept compressed only");
         assert_eq!(&doc.identity()[..], b"{\"a\":1}", "made back from gzip");
         assert!(cache.get("other", 7).is_none());
-        cache.insert("k".into(), &CachedDoc::new(8, b"{\"a\":2}".to_vec()));
-        assert_eq!(&cache.get("k", 8).unwrap().identity()[..], b"{\"a\":2}");
+        cache.insert("k".into(), CachedDoc::new(8, b"{\"a\":2}".to_vec()), true);
+        let doc = cache.get("k", 8).unwrap();
+        assert!(doc.has_identity(), "kept as asked");
+        assert_eq!(&doc.identity()[..], b"{\"a\":2}");
         assert_eq!(cache.len(), 1);
     }
 
@@ -349,19 +376,19 @@ mod tests {
         let one = doc(0).compressed_only().weight();
         let cache = DocCache::new(one * 10);
         for n in 0..10u8 {
-            cache.insert(format!("k{n}"), &doc(n));
+            cache.insert(format!("k{n}"), doc(n), false);
         }
         assert!(
             cache.get("k0", 0).is_some(),
             "touch k0: now the most recent"
         );
-        cache.insert("k10".into(), &doc(10));
+        cache.insert("k10".into(), doc(10), false);
         assert!(cache.used_bytes() <= one * 10);
         assert!(cache.get("k0", 0).is_some());
         assert!(cache.get("k1", 0).is_none(), "the least recently used went");
         assert!(cache.get("k10", 0).is_some());
         let none = DocCache::new(0);
-        none.insert("k".into(), &doc(1));
+        none.insert("k".into(), doc(1), false);
         assert!(none.is_empty());
     }
 

@@ -28,6 +28,8 @@ pub enum ApiError {
     /// 403: the API key is wrong or may not do this (PUB-6: no credential prompt follows).
     Forbidden(String),
     NotFound(String),
+    /// 405: the path exists but does not take this method (axum adds the `Allow` header).
+    MethodNotAllowed(String),
     /// 409: the version exists (PUB-4; `--skip-duplicate` / `-SkipDuplicate` tolerate only this).
     Conflict(String),
     /// 413: the upload is larger than the configured limit (PUB-8).
@@ -53,6 +55,7 @@ impl ApiError {
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -69,6 +72,7 @@ impl ApiError {
             | ApiError::Unauthorized { message: m, .. }
             | ApiError::Forbidden(m)
             | ApiError::NotFound(m)
+            | ApiError::MethodNotAllowed(m)
             | ApiError::Conflict(m)
             | ApiError::TooLarge(m)
             | ApiError::Busy(m)

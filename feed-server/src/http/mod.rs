@@ -13,6 +13,7 @@ mod limits;
 pub mod metrics;
 pub mod response;
 pub mod state;
+mod unrouted;
 pub mod upload;
 
 use axum::Router;
@@ -31,6 +32,7 @@ use handlers::{
     symbols, vulnerabilities,
 };
 pub use state::{App, AppState};
+use unrouted::Unrouted;
 
 impl AppState {
     /// Response options for a document of this feed.
@@ -44,7 +46,9 @@ impl AppState {
 
 /// The whole server: the feed under its path base, health and metrics at the root.
 pub fn router(state: AppState) -> Router {
-    let feed = feed_routes(&state);
+    // One audit trail (and one refusal line budget) for every write, routed or not.
+    let audit = audit::Audit::new(state.clone());
+    let feed = feed_routes(&state, &audit);
     let path_base = state.config.path_base.clone();
     let root = Router::new()
         .route("/healthz", get(health::healthz))
@@ -55,6 +59,17 @@ pub fn router(state: AppState) -> Router {
     } else {
         root.nest(&path_base, feed)
     };
+    let refuse = |why: Unrouted| {
+        let audit = audit.clone();
+        move |request: Request| {
+            let audit = audit.clone();
+            async move { why.refuse(&audit, &request) }
+        }
+    };
+    // After every route is in: the 405 fallback is set on the routes there are.
+    let app = app
+        .fallback(refuse(Unrouted::NotFound))
+        .method_not_allowed_fallback(refuse(Unrouted::MethodNotAllowed));
     app.layer(middleware::from_fn_with_state(
         state.metrics.clone(),
         metrics::track,
@@ -74,10 +89,10 @@ pub fn router(state: AppState) -> Router {
     .with_state(state)
 }
 
-fn feed_routes(state: &AppState) -> Router<AppState> {
+fn feed_routes(state: &AppState, audit: &audit::Audit) -> Router<AppState> {
     // Every write, done or refused, passes the audit trail; `route_layer` keeps unmatched
-    // paths out of it.
-    let audit = middleware::from_fn_with_state(audit::Audit::new(state.clone()), audit::record);
+    // paths out of it (`unrouted` logs those).
+    let audit = middleware::from_fn_with_state(audit.clone(), audit::record);
     let uploads = Router::new()
         .route("/package", put(publish::push))
         .route("/package/", put(publish::push))

@@ -107,10 +107,19 @@ pub fn document(
     (StatusCode::OK, headers, body).into_response()
 }
 
+/// Whether a document goes out gzipped to the client that sent `request`.
+fn sends_gzip(request: &HeaderMap, opts: DocOptions) -> bool {
+    opts.always_gzip || accepts_gzip(request)
+}
+
 /// A cached JSON document: its gzip bytes (or, for a client that does not take gzip and a
 /// document not bound to it, the identity bytes) with their ETag, or 304.
 pub fn cached(request: &HeaderMap, doc: &CachedDoc, opts: DocOptions) -> Response {
-    let gzip = opts.always_gzip || accepts_gzip(request);
+    cached_as(request, doc, opts, sends_gzip(request, opts))
+}
+
+/// [`cached`] with the encoding already chosen.
+fn cached_as(request: &HeaderMap, doc: &CachedDoc, opts: DocOptions, gzip: bool) -> Response {
     let etag = if gzip { &doc.etag_gzip } else { &doc.etag };
     let mut headers = HeaderMap::with_capacity(6);
     headers.insert(
@@ -189,15 +198,21 @@ pub async fn serve(
     opts: DocOptions,
     render: impl Future<Output = ApiResult<Option<serde_json::Value>>>,
 ) -> ApiResult<Response> {
+    let gzip = sends_gzip(request, opts);
     if let Some(doc) = s.cache.get(&key, stamp) {
-        return Ok(cached(request, &doc, opts));
+        if gzip || doc.has_identity() {
+            return Ok(cached_as(request, &doc, opts, gzip));
+        }
+        // The first client without gzip since the document was cached: from now on the
+        // cache keeps its identity body as well.
+        let doc = s.cache.insert(key, doc.with_identity(), true);
+        return Ok(cached_as(request, &doc, opts, gzip));
     }
     let value = render.await?.ok_or_else(ApiError::not_found)?;
     let body = serde_json::to_vec(&value)
         .map_err(|e| ApiError::Internal(format!("cannot serialize a document: {e}")))?;
-    let doc = CachedDoc::new(stamp, body);
-    s.cache.insert(key, &doc);
-    Ok(cached(request, &doc, opts))
+    let doc = s.cache.insert(key, CachedDoc::new(stamp, body), !gzip);
+    Ok(cached_as(request, &doc, opts, gzip))
 }
 
 #[cfg(test)]

@@ -261,3 +261,107 @@ async fn a_flood_of_refusals_is_rate_limited_and_the_drops_counted() {
         "every refusal is either logged or counted"
     );
 }
+
+/// Writes that no route takes (an unknown path: 404; a method the path does not take: 405) are
+/// refusals too, logged like the others; reads that no route takes are not writes and log
+/// nothing.
+#[tokio::test]
+async fn writes_refused_before_routing_log_status_reason_and_key_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Client::new();
+    let server = start(dir.path(), "unrouted", |_| {});
+    let pkg = PackageBuilder::new("Unrouted.Lib", "1.0.0").build();
+
+    // A push to the service index's folder instead of its PackagePublish URL.
+    let wrong_push = c
+        .push_to(&server.url("v3/package/"), Some(ADMIN_KEY), &pkg)
+        .await;
+    assert_eq!(wrong_push.status(), 404);
+    assert!(
+        wrong_push
+            .text()
+            .await
+            .unwrap()
+            .contains("PUT /v3/package/: no such endpoint"),
+        "the 404 names the request"
+    );
+    let post_index = c
+        .http
+        .post(server.url("index.json"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post_index.status(), 405);
+    assert!(
+        post_index.headers()["allow"]
+            .to_str()
+            .unwrap()
+            .contains("GET")
+    );
+    let put_version = c
+        .put_body(
+            &server.url("package/Unrouted.Lib/1.0.0"),
+            Some(WRONG_KEY),
+            "{}",
+        )
+        .await;
+    assert_eq!(put_version.status(), 405);
+    // Reads: refused the same way, and not part of the audit trail.
+    assert_eq!(c.get(&server.url("no/such/path")).await.status(), 404);
+    assert_eq!(
+        c.get(&server.url("package/Unrouted.Lib/1.0.0"))
+            .await
+            .status(),
+        405
+    );
+    assert_eq!(
+        c.http
+            .head(server.url("no/such/path"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    let lines = wait_for_lines(&server, "WARN", 3).await;
+    one_line_with(
+        &lines,
+        &[
+            "status=404",
+            "key.name=\"admin\"",
+            "PUT /v3/package/: no such endpoint",
+        ],
+    );
+    one_line_with(
+        &lines,
+        &[
+            "status=405",
+            "key.name=\"no key\"",
+            "POST is not allowed on /index.json",
+        ],
+    );
+    one_line_with(
+        &lines,
+        &[
+            "status=405",
+            "key.name=\"unknown key\"",
+            "PUT is not allowed on /package/Unrouted.Lib/1.0.0",
+        ],
+    );
+    // A line is written before its response is sent: the reads' lines, had there been any,
+    // would be in the log by now.
+    let lines = audit_lines(&server.log(), "WARN");
+    assert_eq!(
+        lines.len(),
+        3,
+        "one line per refused write, none for reads:\n{}",
+        lines.join("\n")
+    );
+    let log = server.log();
+    assert!(
+        !log.contains(WRONG_KEY) && !log.contains(ADMIN_KEY),
+        "a key reached the log:\n{log}"
+    );
+}

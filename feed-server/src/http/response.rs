@@ -110,6 +110,16 @@ pub fn document(
 /// A cached JSON document: its gzip bytes (or, for a client that does not take gzip and a
 /// document not bound to it, the identity bytes) with their ETag, or 304.
 pub fn cached(request: &HeaderMap, doc: &CachedDoc, opts: DocOptions) -> Response {
+    cached_as(request, doc, opts, JSON)
+}
+
+/// As [`cached`], for a document of `content_type` (the V2 feed's XML).
+pub fn cached_as(
+    request: &HeaderMap,
+    doc: &CachedDoc,
+    opts: DocOptions,
+    content_type: &'static str,
+) -> Response {
     let gzip = opts.always_gzip || accepts_gzip(request);
     let etag = if gzip { &doc.etag_gzip } else { &doc.etag };
     let mut headers = HeaderMap::with_capacity(6);
@@ -128,7 +138,7 @@ pub fn cached(request: &HeaderMap, doc: &CachedDoc, opts: DocOptions) -> Respons
     if etag.to_str().is_ok_and(|e| if_none_match(request, e)) {
         return (StatusCode::NOT_MODIFIED, headers).into_response();
     }
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     let body = if gzip {
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         doc.gzip.clone()
@@ -198,6 +208,26 @@ pub async fn serve(
     let doc = CachedDoc::new(stamp, body);
     s.cache.insert(key, &doc);
     Ok(cached(request, &doc, opts))
+}
+
+/// As [`serve`], for a document `render` writes as bytes of `content_type` (the V2 feed's
+/// XML, which is not JSON).
+pub async fn serve_bytes(
+    s: &AppState,
+    request: &HeaderMap,
+    key: String,
+    stamp: u64,
+    opts: DocOptions,
+    content_type: &'static str,
+    render: impl Future<Output = ApiResult<Option<Vec<u8>>>>,
+) -> ApiResult<Response> {
+    if let Some(doc) = s.cache.get(&key, stamp) {
+        return Ok(cached_as(request, &doc, opts, content_type));
+    }
+    let body = render.await?.ok_or_else(ApiError::not_found)?;
+    let doc = CachedDoc::new(stamp, body);
+    s.cache.insert(key, &doc);
+    Ok(cached_as(request, &doc, opts, content_type))
 }
 
 #[cfg(test)]

@@ -11,9 +11,12 @@ use quick_xml::events::Event;
 
 use crate::common::server::{ADMIN_KEY, Client, TestServer};
 use nuget_feed_server::testing::PackageBuilder;
+use nuget_test_support::nginx::{self, Nginx};
 use nuget_test_support::nuget_exe::NuGetExe;
 use nuget_test_support::nuget_v2::NuGetV2;
+use nuget_test_support::ports::free_port;
 use nuget_test_support::process::output_text;
+use nuget_test_support::tools::{DEPS_HINT, missing_or_skip};
 
 /// A parsed Atom feed or entry: each entry's `d:` properties by name, plus `title` and
 /// `content@src`; the feed's `next` link and `m:count`.
@@ -501,18 +504,37 @@ async fn nuget_exe_lists_through_the_legacy_gallery() {
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nuget_2_8_lists_and_installs_over_v2_only() {
-    let Some(nuget) = NuGetV2::new_or_skip() else {
-        return;
-    };
-    let s = TestServer::start(|f, _| f.path_base = Some("/team-a/main".into())).await;
-    let c = Client::new();
-    let a_bytes = fixtures(&s, &c).await;
-    let source = s.url("api/v2");
-    let nuget = std::sync::Arc::new(nuget);
+/// nginx serving the feed under `/nuget` (stripped on the way in, reported in
+/// `X-Forwarded-Prefix`); `None` when nginx is missing and `NUGET_SKIP_EXTERNAL=1`.
+fn nginx_with_prefix(upstream: u16, dir: &std::path::Path) -> Option<Nginx> {
+    if let Err(why) = nginx::locate() {
+        return missing_or_skip("nginx", &why, DEPS_HINT);
+    }
+    let port = free_port();
+    let d = dir.display();
+    let conf = format!(
+        "daemon off;\nmaster_process off;\nerror_log {d}/error.log info;\npid {d}/nginx.pid;\n\
+         events {{ worker_connections 64; }}\nhttp {{\n\
+         access_log {d}/access.log;\n\
+         client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fastcgi;\n\
+         uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
+         server {{ listen 127.0.0.1:{port}; location /nuget/ {{ \
+           proxy_pass http://127.0.0.1:{upstream}/; proxy_http_version 1.1; \
+           proxy_set_header Host $host; proxy_set_header X-Forwarded-Port $server_port; \
+           proxy_set_header X-Forwarded-Prefix /nuget; }} }}\n}}\n"
+    );
+    Some(Nginx::start(dir, &conf, vec![port]).unwrap_or_else(|e| panic!("{e}")))
+}
 
-    let (n, src) = (nuget.clone(), source.clone());
+/// NuGet 2.8 `list` and `install` from `source`: the stable latest versions of the fixtures
+/// are listed, and the installed package has the pushed bytes (downloaded from the entry's
+/// `content src`).
+async fn list_and_install_with_nuget_2_8(
+    nuget: &std::sync::Arc<NuGetV2>,
+    source: &str,
+    a_bytes: &[u8],
+) {
+    let (n, src) = (nuget.clone(), source.to_owned());
     let out = blocking(move || n.list(&src, &[])).await;
     let text = output_text(&out);
     assert!(out.status.success(), "{text}");
@@ -523,7 +545,7 @@ async fn nuget_2_8_lists_and_installs_over_v2_only() {
         "{text}"
     );
 
-    let (n, src) = (nuget.clone(), source.clone());
+    let (n, src) = (nuget.clone(), source.to_owned());
     let out = blocking(move || n.list(&src, &["-AllVersions", "-Prerelease"])).await;
     let text = output_text(&out);
     assert!(out.status.success(), "{text}");
@@ -533,11 +555,45 @@ async fn nuget_2_8_lists_and_installs_over_v2_only() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let (n, src, out_dir) = (nuget.clone(), source.clone(), dir.path().to_owned());
+    let (n, src, out_dir) = (nuget.clone(), source.to_owned(), dir.path().to_owned());
     let out = blocking(move || n.install("A.Lib", "1.0.0", &src, &out_dir)).await;
     let text = output_text(&out);
     assert!(out.status.success(), "{text}");
     let installed = dir.path().join("A.Lib.1.0.0").join("A.Lib.1.0.0.nupkg");
     assert_eq!(std::fs::read(&installed).unwrap(), a_bytes, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nuget_2_8_lists_and_installs_over_v2_only() {
+    let Some(nuget) = NuGetV2::new_or_skip() else {
+        return;
+    };
+    let s = TestServer::start(|f, _| f.path_base = Some("/team-a/main".into())).await;
+    let c = Client::new();
+    let a_bytes = fixtures(&s, &c).await;
+    let nuget = std::sync::Arc::new(nuget);
+    list_and_install_with_nuget_2_8(&nuget, &s.url("api/v2"), &a_bytes).await;
+
+    // Through nginx under a path prefix: every URL the feed writes carries it.
+    let upstream: u16 = s.root.rsplit(':').next().unwrap().parse().unwrap();
+    let dir = s.dir.path().join("nginx");
+    let Some(proxy) = tokio::task::spawn_blocking(move || nginx_with_prefix(upstream, &dir))
+        .await
+        .unwrap()
+    else {
+        return;
+    };
+    let front = format!(
+        "http://127.0.0.1:{}/nuget/team-a/main/api/v2",
+        proxy.ports[0]
+    );
+    let found = feed(&c, &format!("{front}/FindPackagesById()?id='A.Lib'")).await;
+    assert_eq!(
+        found.entries[0]["content@src"],
+        format!("{front}/package/A.Lib/1.0.0")
+    );
+    let fresh = std::sync::Arc::new(NuGetV2::new_or_skip().unwrap());
+    list_and_install_with_nuget_2_8(&fresh, &front, &a_bytes).await;
+    drop(proxy);
     s.stop().await;
 }

@@ -2,7 +2,8 @@
 //! NuGet.Client V2 feed parser and NuGet.Core's WCF Data Services client read (`m:properties`
 //! beside `<content src>` = the download URL, typed `d:` properties, `Edm.DateTime` without an
 //! offset and with milliseconds, `m:null` for absent values), with the metadata V3 shows:
-//! URLs and authors come from [`super::super::metadata`], so the two protocols cannot differ.
+//! icon and license URLs come from the V3 views' own helpers (`api::metadata`), so the two
+//! protocols cannot differ.
 
 use chrono::{DateTime, Utc};
 use quick_xml::Writer;

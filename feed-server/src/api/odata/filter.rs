@@ -648,7 +648,7 @@ mod tests {
         ]);
         unlist(&mut r, "1.1.0");
         let filter = Filter::parse(f).unwrap();
-        Row::all(&r.record, VersionFilter::ALL)
+        Row::counted(&r.record, VersionFilter::ALL, Vec::new())
             .filter(|row| filter.admits(row))
             .map(|row| row.version.version().to_normalized())
             .collect()

@@ -27,16 +27,8 @@ pub struct Row<'a> {
 }
 
 impl<'a> Row<'a> {
-    /// The versions of `record` that `filter` admits, ascending, without download counts.
-    pub fn all(
-        record: &'a PackageRecord,
-        filter: VersionFilter,
-    ) -> impl DoubleEndedIterator<Item = Row<'a>> + use<'a> {
-        Row::counted(record, filter, Vec::new())
-    }
-
-    /// As [`Row::all`], with `counts[i]` the downloads of the record's `i`-th version (all
-    /// versions, ascending; missing counts are 0).
+    /// The versions of `record` that `filter` admits, ascending, with `counts[i]` the
+    /// downloads of the record's `i`-th version (all versions, ascending; missing counts are 0).
     pub fn counted(
         record: &'a PackageRecord,
         filter: VersionFilter,
@@ -150,10 +142,6 @@ impl OrderBy {
         Ok(OrderBy(keys))
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// Sorts `rows` by the keys; stable, so rows equal on every key keep their order.
     pub fn sort(&self, rows: &mut [Row<'_>]) {
         if self.0.is_empty() {
@@ -205,7 +193,7 @@ mod tests {
         ]);
         unlist(&mut r, "1.1.0");
         let flags = |filter| {
-            Row::all(&r.record, filter)
+            Row::counted(&r.record, filter, Vec::new())
                 .map(|row| (row.latest, row.absolute_latest))
                 .collect::<Vec<_>>()
         };
@@ -236,14 +224,14 @@ mod tests {
         let v = |s: &str| NuGetVersion::parse(s).unwrap();
         let range = VersionRange::parse("[1.0.0, 2.0.0)").unwrap();
         let all = updates(
-            Row::all(&r.record, VersionFilter::ALL),
+            Row::counted(&r.record, VersionFilter::ALL, Vec::new()),
             &v("1.0.0"),
             None,
             true,
         );
         assert_eq!(versions(&all), ["A 1.5.0", "A 2.0.0"]);
         let constrained = updates(
-            Row::all(&r.record, VersionFilter::ALL),
+            Row::counted(&r.record, VersionFilter::ALL, Vec::new()),
             &v("1.0.0"),
             Some(&range),
             false,
@@ -251,7 +239,7 @@ mod tests {
         assert_eq!(versions(&constrained), ["A 1.5.0"]);
         assert!(
             updates(
-                Row::all(&r.record, VersionFilter::ALL),
+                Row::counted(&r.record, VersionFilter::ALL, Vec::new()),
                 &v("2.0.0"),
                 None,
                 false

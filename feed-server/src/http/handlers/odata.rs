@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 
 use crate::api::odata::atom::{self, Entry, Page};
@@ -357,10 +357,4 @@ fn next_link(
         query.append_pair("$top", &top.to_string());
     }
     format!("{}{segment}?{}", urls.v2_base(), query.finish())
-}
-
-impl IntoResponse for odata::Error {
-    fn into_response(self) -> Response {
-        ApiError::from(self).into_response()
-    }
 }

@@ -597,3 +597,46 @@ async fn nuget_2_8_lists_and_installs_over_v2_only() {
     drop(proxy);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn read_tokens_protect_the_v2_feed_as_they_protect_v3() {
+    // G-7, SI-6: the same 401 + Basic for every V2 read, and the token opens them.
+    let s = TestServer::start(|f, dir| {
+        let path = dir.join("read-tokens");
+        std::fs::write(&path, "reader-token-123456\n").unwrap();
+        f.read_tokens_file = Some(path);
+    })
+    .await;
+    let c = Client::new();
+    let nupkg = PackageBuilder::new("Secret", "1.0.0").build();
+    assert_eq!(c.push(&s, Some(ADMIN_KEY), &nupkg).await.status(), 201);
+    for path in [
+        "api/v2/",
+        "api/v2/$metadata",
+        "api/v2/Packages()",
+        "api/v2/Packages(Id='Secret',Version='1.0.0')",
+        "api/v2/FindPackagesById()?id='Secret'",
+        "api/v2/Search()?searchTerm='secret'",
+        "api/v2/Search()/$count",
+        "api/v2/GetUpdates()?packageIds='Secret'&versions='0.1.0'",
+        "api/v2/package/Secret/1.0.0",
+    ] {
+        let r = c.get(&s.url(path)).await;
+        assert_eq!(r.status(), 401, "{path}");
+        assert!(
+            r.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Basic")
+        );
+        let ok = c
+            .http
+            .get(s.url(path))
+            .basic_auth("any", Some("reader-token-123456"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), 200, "{path}");
+    }
+    s.stop().await;
+}

@@ -301,6 +301,22 @@ fn path_lists(model: &FeedModel, dir: &Path) -> anyhow::Result<Vec<PathList>> {
             true,
             DOC_CONNECTIONS,
         ),
+        // V2 (issue 16): what NuGet 2.x and Chocolatey ask for an id's versions, beside the
+        // registration index above. No static baseline: the URL has a query string.
+        (
+            "V2 FindPackagesById()",
+            packages
+                .iter()
+                .map(|p| {
+                    format!(
+                        "/api/v2/FindPackagesById()?id='{}'&semVerLevel=2.0.0",
+                        encode(&p.id)
+                    )
+                })
+                .collect(),
+            false,
+            DOC_CONNECTIONS,
+        ),
         (
             ".nupkg download",
             packages
@@ -328,6 +344,20 @@ fn path_lists(model: &FeedModel, dir: &Path) -> anyhow::Result<Vec<PathList>> {
     lists.push((
         "search: topic word (0.5-5% of ids)",
         (0..n).map(|_| search(topic(&mut rng), vs)).collect(),
+        false,
+        SEARCH_CONNECTIONS,
+    ));
+    // V2 (issue 16): `nuget list`/`choco search` with a term, the same index as V3 search.
+    lists.push((
+        "V2 Search(): topic word",
+        (0..n)
+            .map(|_| {
+                format!(
+                    "/api/v2/Search()?searchTerm='{}'&targetFramework=''&includePrerelease=true&$filter=IsAbsoluteLatestVersion&$skip=0&$top=30&semVerLevel=2.0.0",
+                    encode(&topic(&mut rng))
+                )
+            })
+            .collect(),
         false,
         SEARCH_CONNECTIONS,
     ));

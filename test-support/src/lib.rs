@@ -23,6 +23,7 @@ mod listing;
 pub mod moto;
 pub mod nginx;
 pub mod nuget_exe;
+pub mod nuget_v2;
 pub mod ports;
 pub mod process;
 pub mod proxy;

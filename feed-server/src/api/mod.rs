@@ -3,15 +3,16 @@
 //!
 //! Each module owns one resource: [`service_index`] (SI-*), [`flat_container`] (PBA-*),
 //! [`registration`] (REG-*), [`search`] (SQ-*, AC-*), [`catalog`] (CAT-*), [`vulnerabilities`]
-//! (VUL-*), with every URL built in [`urls`]. Values in, `serde_json::Value` out (search
-//! results, rendered on every request, as JSON text from a `JsonWriter`): no IO, no clock,
-//! no tokio. Deciding what exists and what is visible is the feed's job
+//! (VUL-*), [`odata`] (the V2 feed, Atom XML), with every URL built in [`urls`]. Values in,
+//! `serde_json::Value` out (search results, rendered on every request, as JSON text from a
+//! `JsonWriter`; the V2 feed as XML bytes): no IO, no clock, no tokio. Deciding what exists and what is visible is the feed's job
 //! ([`crate::feed`]); routing, status codes, caching and compression are the http layer's.
 
 pub mod catalog;
 pub mod flat_container;
 mod json_writer;
 mod metadata;
+pub mod odata;
 pub mod registration;
 pub mod search;
 pub mod service_index;

@@ -91,6 +91,12 @@ pub fn render(urls: &FeedUrls, vulnerabilities: bool) -> Value {
         urls.readme_template(),
         "URI template of a package's embedded readme",
     );
+    // `nuget list` and the V2-only clients find the OData feed only here (issue 16).
+    add(
+        &["LegacyGallery", "LegacyGallery/2.0.0"],
+        urls.v2(),
+        "NuGet V2 (OData) feed: nuget list, Chocolatey, PowerShellGet, NuGet 2.x",
+    );
     add(
         &["Catalog/3.0.0"],
         urls.catalog_index(),

@@ -210,6 +210,26 @@ impl FeedUrls {
         format!("{}/package", self.base)
     }
 
+    /// `{base}/api/v2`: the V2 (OData) feed, `LegacyGallery` in the service index.
+    pub fn v2(&self) -> String {
+        format!("{}/api/v2", self.base)
+    }
+
+    /// `{base}/api/v2/`: the base V2 documents resolve their relative links against.
+    pub fn v2_base(&self) -> String {
+        format!("{}/api/v2/", self.base)
+    }
+
+    /// `{base}/api/v2/package/{id}/{version}`: a version's download in V2 (`content src`).
+    pub fn v2_package(&self, id: &PackageId, version: &NuGetVersion) -> String {
+        format!(
+            "{}/api/v2/package/{}/{}",
+            self.base,
+            id.as_str(),
+            version.to_normalized()
+        )
+    }
+
     /// `{base}/symbolpackage`: SymbolPackagePublish (SYM-1).
     pub fn symbol_publish(&self) -> String {
         format!("{}/symbolpackage", self.base)

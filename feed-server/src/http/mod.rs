@@ -28,8 +28,8 @@ use tower_http::trace::TraceLayer;
 use crate::api::urls::Hive;
 use error::ApiError;
 use handlers::{
-    catalog, deprecation, flat_container, health, publish, registration, search, service_index,
-    symbols, vulnerabilities,
+    catalog, deprecation, flat_container, health, odata, publish, registration, search,
+    service_index, symbols, vulnerabilities,
 };
 pub use state::{App, AppState};
 use unrouted::Unrouted;
@@ -96,6 +96,9 @@ fn feed_routes(state: &AppState, audit: &audit::Audit) -> Router<AppState> {
     let uploads = Router::new()
         .route("/package", put(publish::push))
         .route("/package/", put(publish::push))
+        // V2 push (NuGet 2.x, Chocolatey, PowerShellGet): the same multipart body.
+        .route("/api/v2/package", put(publish::push))
+        .route("/api/v2/package/", put(publish::push))
         .route("/symbolpackage", put(symbols::push))
         .route("/symbolpackage/", put(symbols::push))
         .route_layer(audit.clone())
@@ -117,7 +120,12 @@ fn feed_routes(state: &AppState, audit: &audit::Audit) -> Router<AppState> {
         .route("/catalog/{page}", get(catalog::page))
         .route("/catalog/data/{seq}/{name}", get(catalog::leaf))
         .route("/vulnerabilities/index.json", get(vulnerabilities::index))
-        .route("/vulnerabilities/{page}", get(vulnerabilities::page));
+        .route("/vulnerabilities/{page}", get(vulnerabilities::page))
+        .route("/api/v2", get(odata::service_document))
+        .route("/api/v2/", get(odata::service_document))
+        .route("/api/v2/{resource}", get(odata::resource))
+        .route("/api/v2/{resource}/$count", get(odata::count))
+        .route("/api/v2/package/{id}/{version}", get(odata::download));
     for hive in Hive::ALL {
         let seg = hive.segment();
         reads = reads
@@ -138,6 +146,10 @@ fn feed_routes(state: &AppState, audit: &audit::Audit) -> Router<AppState> {
         .route(
             "/package/{id}/{version}",
             axum::routing::delete(publish::delete).post(publish::relist),
+        )
+        .route(
+            "/api/v2/package/{id}/{version}",
+            axum::routing::delete(publish::delete),
         )
         .route(
             "/package/{id}/{version}/deprecation",

@@ -115,11 +115,18 @@ fn sends_gzip(request: &HeaderMap, opts: DocOptions) -> bool {
 /// A cached JSON document: its gzip bytes (or, for a client that does not take gzip and a
 /// document not bound to it, the identity bytes) with their ETag, or 304.
 pub fn cached(request: &HeaderMap, doc: &CachedDoc, opts: DocOptions) -> Response {
-    cached_as(request, doc, opts, sends_gzip(request, opts))
+    cached_as(request, doc, opts, sends_gzip(request, opts), JSON)
 }
 
-/// [`cached`] with the encoding already chosen.
-fn cached_as(request: &HeaderMap, doc: &CachedDoc, opts: DocOptions, gzip: bool) -> Response {
+/// [`cached`] with the encoding chosen, for a document of `content_type` (JSON, or the V2
+/// feed's XML).
+fn cached_as(
+    request: &HeaderMap,
+    doc: &CachedDoc,
+    opts: DocOptions,
+    gzip: bool,
+    content_type: &'static str,
+) -> Response {
     let etag = if gzip { &doc.etag_gzip } else { &doc.etag };
     let mut headers = HeaderMap::with_capacity(6);
     headers.insert(
@@ -137,7 +144,7 @@ fn cached_as(request: &HeaderMap, doc: &CachedDoc, opts: DocOptions, gzip: bool)
     if etag.to_str().is_ok_and(|e| if_none_match(request, e)) {
         return (StatusCode::NOT_MODIFIED, headers).into_response();
     }
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     let body = if gzip {
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         doc.gzip.clone()
@@ -198,21 +205,41 @@ pub async fn serve(
     opts: DocOptions,
     render: impl Future<Output = ApiResult<Option<serde_json::Value>>>,
 ) -> ApiResult<Response> {
+    let render = async {
+        let Some(value) = render.await? else {
+            return Ok(None);
+        };
+        serde_json::to_vec(&value)
+            .map(Some)
+            .map_err(|e| ApiError::Internal(format!("cannot serialize a document: {e}")))
+    };
+    serve_bytes(s, request, key, stamp, opts, JSON, render).await
+}
+
+/// As [`serve`], for a document `render` writes as bytes of `content_type` (the V2 feed's
+/// XML, which is not JSON).
+pub async fn serve_bytes(
+    s: &AppState,
+    request: &HeaderMap,
+    key: String,
+    stamp: u64,
+    opts: DocOptions,
+    content_type: &'static str,
+    render: impl Future<Output = ApiResult<Option<Vec<u8>>>>,
+) -> ApiResult<Response> {
     let gzip = sends_gzip(request, opts);
     if let Some(doc) = s.cache.get(&key, stamp) {
         if gzip || doc.has_identity() {
-            return Ok(cached_as(request, &doc, opts, gzip));
+            return Ok(cached_as(request, &doc, opts, gzip, content_type));
         }
         // The first client without gzip since the document was cached: from now on the
         // cache keeps its identity body as well.
         let doc = s.cache.insert(key, doc.with_identity(), true);
-        return Ok(cached_as(request, &doc, opts, gzip));
+        return Ok(cached_as(request, &doc, opts, gzip, content_type));
     }
-    let value = render.await?.ok_or_else(ApiError::not_found)?;
-    let body = serde_json::to_vec(&value)
-        .map_err(|e| ApiError::Internal(format!("cannot serialize a document: {e}")))?;
+    let body = render.await?.ok_or_else(ApiError::not_found)?;
     let doc = s.cache.insert(key, CachedDoc::new(stamp, body), !gzip);
-    Ok(cached_as(request, &doc, opts, gzip))
+    Ok(cached_as(request, &doc, opts, gzip, content_type))
 }
 
 #[cfg(test)]

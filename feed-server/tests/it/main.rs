@@ -15,6 +15,7 @@ mod fuzz_corpus;
 mod hostile_input;
 mod interop_nuget_exe;
 mod maintenance;
+mod odata;
 mod outage;
 mod protocol;
 mod proxies;

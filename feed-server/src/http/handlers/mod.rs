@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod deprecation;
 pub mod flat_container;
 pub mod health;
+pub mod odata;
 pub mod publish;
 pub mod registration;
 pub mod search;

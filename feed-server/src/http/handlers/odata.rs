@@ -1,0 +1,360 @@
+//! The V2 (OData) feed under `{base}/api/v2/` (issue 16): the service document, `$metadata`,
+//! the collections (`Packages()`, `FindPackagesById()`, `Search()`, `GetUpdates()`), one
+//! package (`Packages(Id='..',Version='..')`), `$count` of each, and the V2 download URL.
+//!
+//! Rows come from the feed's records and search index, as V3's do; a document is rendered once
+//! per query and feed state and then served from the document cache (`http::cache`), keyed by
+//! its whole query. Download counts in a cached document are those of its rendering: they
+//! move on with the next change to the feed (or the package, for per-id documents).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+
+use crate::api::odata::atom::{self, Entry, Page};
+use crate::api::odata::query::{self, Query as V2Query, Resource};
+use crate::api::odata::rows::{self, Row};
+use crate::api::odata::{self, edm};
+use crate::api::urls::FeedUrls;
+use crate::feed::record::{PackageRecord, VersionFilter};
+use crate::feed::search::SearchQuery;
+use crate::http::base_url::Urls;
+use crate::http::cache;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::handlers::flat_container;
+use crate::http::response;
+use crate::http::state::AppState;
+use crate::package::PackageId;
+
+const FEED: &str = "application/atom+xml;type=feed;charset=utf-8";
+const ENTRY: &str = "application/atom+xml;type=entry;charset=utf-8";
+const XML: &str = "application/xml;charset=utf-8";
+const TEXT: &str = "text/plain;charset=utf-8";
+
+/// Every answer says which OData version it speaks: WCF Data Services clients (NuGet 2.x)
+/// check it.
+fn odata(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert("DataServiceVersion", HeaderValue::from_static("2.0;"));
+    response
+}
+
+impl From<odata::Error> for ApiError {
+    fn from(e: odata::Error) -> ApiError {
+        ApiError::BadRequest(e.to_string())
+    }
+}
+
+/// `GET {base}/api/v2/`: the service document.
+pub async fn service_document(
+    State(s): State<AppState>,
+    Urls(urls): Urls,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let key = cache::key(&["v2-service", urls.base()]);
+    let render = async { Ok(Some(edm::render_service_document(&urls))) };
+    let opts = s.doc_options(false);
+    Ok(odata(
+        response::serve_bytes(&s, &headers, key, 0, opts, XML, render).await?,
+    ))
+}
+
+/// `GET {base}/api/v2/{resource}`: `$metadata`, a collection, or one package.
+pub async fn resource(
+    State(s): State<AppState>,
+    Urls(urls): Urls,
+    Path(segment): Path<String>,
+    Query(params): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    if segment == "$metadata" {
+        let render = async { Ok(Some(edm::render_metadata())) };
+        let key = cache::key(&["v2-metadata"]);
+        let opts = s.doc_options(false);
+        return Ok(odata(
+            response::serve_bytes(&s, &headers, key, 0, opts, XML, render).await?,
+        ));
+    }
+    let resource = Resource::parse(&segment).ok_or_else(ApiError::not_found)?;
+    let q = V2Query::parse(&resource, &params)?;
+    let (stamp, scope) = stamp(&s, &resource, &q);
+    let key = cache::key(&[
+        "v2",
+        scope.as_str(),
+        urls.base(),
+        &segment,
+        &query_key(&params),
+    ]);
+    let content_type = if matches!(resource, Resource::Package(..)) {
+        ENTRY
+    } else {
+        FEED
+    };
+    let render = render(&s, &urls, &resource, &segment, &q, &params);
+    let opts = s.doc_options(false);
+    Ok(odata(
+        response::serve_bytes(&s, &headers, key, stamp, opts, content_type, render).await?,
+    ))
+}
+
+/// `GET {base}/api/v2/{resource}/$count`: how many rows the collection has (after
+/// `$filter`, before paging), as plain text.
+pub async fn count(
+    State(s): State<AppState>,
+    Path(segment): Path<String>,
+    Query(params): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let resource = Resource::parse(&segment).ok_or_else(ApiError::not_found)?;
+    let q = V2Query::parse(&resource, &params)?;
+    let (stamp, scope) = stamp(&s, &resource, &q);
+    let key = cache::key(&["v2-count", scope.as_str(), &segment, &query_key(&params)]);
+    let render = async {
+        let records = candidates(&s, &resource, &q);
+        let n = select(&s, &resource, &q, &records).len();
+        Ok(Some(n.to_string().into_bytes()))
+    };
+    let opts = s.doc_options(false);
+    Ok(odata(
+        response::serve_bytes(&s, &headers, key, stamp, opts, TEXT, render).await?,
+    ))
+}
+
+/// `GET {base}/api/v2/package/{id}/{version}`: the `.nupkg`, served (and counted) as the flat
+/// container serves it.
+pub async fn download(
+    state: State<AppState>,
+    Path((id, version)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let file = format!("{id}.{version}.nupkg");
+    flat_container::file(state, Path((id, version, file))).await
+}
+
+/// The stamp a document of `resource` is current at, and what it depends on: one id's last
+/// event for one id's documents (as registration), else the feed's last event.
+fn stamp(s: &AppState, resource: &Resource, q: &V2Query) -> (u64, String) {
+    let id = match resource {
+        Resource::Package(id, _) => Some(id.lower()),
+        Resource::FindPackagesById => q.id.as_deref().map(str::to_lowercase),
+        _ => None,
+    };
+    let state = s.feed.state();
+    match id {
+        Some(lower) => {
+            let stamp = state.package(&lower).map_or(0, |r| r.last_seq);
+            (stamp, format!("id:{lower}"))
+        }
+        None => (state.seq(), "feed".to_owned()),
+    }
+}
+
+/// The query string as a cache key: its pairs in order, `&`-joined.
+fn query_key(params: &[(String, String)]) -> String {
+    let mut key = String::new();
+    for (k, v) in params {
+        key.push_str(k);
+        key.push('=');
+        key.push_str(v);
+        key.push('&');
+    }
+    key
+}
+
+/// The records a query can return rows of, in the order their rows come (before `$orderby`):
+/// one id's, the search index's matches in rank order, or every id in id order.
+fn candidates(s: &AppState, resource: &Resource, q: &V2Query) -> Vec<Arc<PackageRecord>> {
+    let one = |lower: &str| -> Vec<Arc<PackageRecord>> {
+        s.feed.state().package(lower).cloned().into_iter().collect()
+    };
+    match resource {
+        Resource::Package(id, _) => one(&id.lower()),
+        Resource::FindPackagesById => {
+            q.id.as_deref()
+                .and_then(|id| PackageId::parse(id).ok())
+                .map(|id| one(&id.lower()))
+                .unwrap_or_default()
+        }
+        Resource::GetUpdates => {
+            let state = s.feed.state();
+            q.updates
+                .iter()
+                .flat_map(|u| &u.packages)
+                .filter_map(|(id, _, _)| state.package(&id.lower()).cloned())
+                .collect()
+        }
+        Resource::Search => {
+            let index = s.feed.search_index();
+            let hits = index.search(&SearchQuery {
+                q: q.search_term.clone(),
+                skip: 0,
+                // Every match: V2 pages over versions, not ids, and may reorder them.
+                take: index.len().max(1),
+                prerelease: q.include_prerelease,
+                semver2: q.semver2,
+                package_type: None,
+            });
+            drop(index);
+            let state = s.feed.state();
+            hits.ids
+                .iter()
+                .filter_map(|id| state.package(id).cloned())
+                .collect()
+        }
+        Resource::Packages => {
+            if let Some(lower) = q.filter.as_ref().and_then(|f| f.required_id()) {
+                return one(&lower);
+            }
+            let state = s.feed.state();
+            let mut all: Vec<(&Arc<str>, &Arc<PackageRecord>)> = state.packages().collect();
+            all.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            all.into_iter().map(|(_, r)| r.clone()).collect()
+        }
+    }
+}
+
+/// The rows of `records` the query returns, in order: visibility as V3 decides it, then
+/// `$filter`, then `$orderby`.
+fn select<'a>(
+    s: &AppState,
+    resource: &Resource,
+    q: &V2Query,
+    records: &'a [Arc<PackageRecord>],
+) -> Vec<Row<'a>> {
+    // Addressed by id (and version), every version is there, unlisted too (PBA-1, REG-8:
+    // a pinned unlisted version still restores); lists for browsing show listed ones only
+    // (SQ-7).
+    let filter = match resource {
+        Resource::Package(..) => VersionFilter::ALL,
+        Resource::Packages | Resource::FindPackagesById => VersionFilter {
+            semver2: q.semver2,
+            ..VersionFilter::ALL
+        },
+        Resource::Search | Resource::GetUpdates => {
+            VersionFilter::search(q.include_prerelease, q.semver2)
+        }
+    };
+    let counted = |record: &'a PackageRecord| {
+        let lower = record.id().map(|id| id.lower()).unwrap_or_default();
+        let versions: Vec<_> = record.versions.values().map(|v| v.version()).collect();
+        let counts = s.feed.downloads().versions(&lower, &versions);
+        Row::counted(record, filter, counts)
+    };
+    let mut rows: Vec<Row<'a>> = match resource {
+        Resource::Package(_, version) => records
+            .iter()
+            .flat_map(|r| counted(r))
+            .filter(|row| row.version.version() == version)
+            .collect(),
+        Resource::GetUpdates => {
+            let Some(updates) = &q.updates else {
+                return Vec::new();
+            };
+            let mut rows = Vec::new();
+            for (id, current, constraint) in &updates.packages {
+                let lower = id.lower();
+                let Some(record) = records
+                    .iter()
+                    .find(|r| r.id().is_some_and(|i| i.lower() == lower))
+                else {
+                    continue;
+                };
+                rows.extend(rows::updates(
+                    counted(record),
+                    current,
+                    constraint.as_ref(),
+                    updates.all_versions,
+                ));
+            }
+            rows
+        }
+        _ => records.iter().flat_map(|r| counted(r)).collect(),
+    };
+    if let Some(f) = &q.filter {
+        rows.retain(|row| f.admits(row));
+    }
+    q.order_by.sort(&mut rows);
+    rows
+}
+
+/// Renders the document of a resource: an entry for one package, else a page of the feed with
+/// a `next` link while rows remain. `None` (404) for a package that is not there.
+async fn render(
+    s: &AppState,
+    urls: &FeedUrls,
+    resource: &Resource,
+    segment: &str,
+    q: &V2Query,
+    params: &[(String, String)],
+) -> ApiResult<Option<Vec<u8>>> {
+    let records = candidates(s, resource, q);
+    let rows = select(s, resource, q, &records);
+    let total = rows.len();
+    let take = q.top.unwrap_or(usize::MAX).min(query::PAGE_SIZE);
+    let page: Vec<Row<'_>> = rows.into_iter().skip(q.skip).take(take).collect();
+    let details = s
+        .feed
+        .details(page.iter().map(|r| r.version.push_seq))
+        .await?;
+    let mut entries = Vec::with_capacity(page.len());
+    for row in &page {
+        let pushed = details.get(&row.version.push_seq).ok_or_else(|| {
+            ApiError::Internal(format!(
+                "push event {} was read but not returned",
+                row.version.push_seq
+            ))
+        })?;
+        entries.push(Entry {
+            row: *row,
+            pushed,
+            owners: s.api_keys.owners(row.version.id()),
+        });
+    }
+    let select = q.select.as_deref();
+    if let Resource::Package(..) = resource {
+        return Ok(entries.first().map(|e| atom::render_entry(urls, e, select)));
+    }
+    // Server-driven paging: more rows than this page holds, and the client asked for more.
+    let shown = q.skip.saturating_add(page.len());
+    let wanted = q.top.map_or(usize::MAX, |top| q.skip.saturating_add(top));
+    let next = (page.len() == take && shown < total && shown < wanted)
+        .then(|| next_link(urls, segment, params, shown, q.top.map(|t| t - take)));
+    let updated = page
+        .iter()
+        .map(|r| r.version.last_edited)
+        .max()
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    let page = Page {
+        resource: resource.name(),
+        entries,
+        count: q.inline_count.then_some(total),
+        next,
+        updated,
+    };
+    Ok(Some(atom::render_feed(urls, &page, select)))
+}
+
+/// The URL of the page after this one: the same query with `$skip` moved on (and `$top`
+/// reduced by what was shown, when the client gave one).
+fn next_link(
+    urls: &FeedUrls,
+    segment: &str,
+    params: &[(String, String)],
+    skip: usize,
+    top: Option<usize>,
+) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        if k != "$skip" && k != "$top" {
+            query.append_pair(k, v);
+        }
+    }
+    query.append_pair("$skip", &skip.to_string());
+    if let Some(top) = top {
+        query.append_pair("$top", &top.to_string());
+    }
+    format!("{}{segment}?{}", urls.v2_base(), query.finish())
+}

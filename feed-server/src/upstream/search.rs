@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use serde_json::Value;
 
 use super::error::Unreachable;
-use super::{Source, Upstreams, rewrite};
+use super::{Origin, Source, Upstreams, rewrite};
 use crate::api::urls::{FeedUrls, Hive};
 use crate::feed::Feed;
 use crate::feed::search::SearchQuery;
@@ -109,6 +109,34 @@ impl Upstreams {
             skip = skip.saturating_sub(usize::try_from(total).unwrap_or(usize::MAX));
         }
         merged
+    }
+}
+
+impl Upstreams {
+    /// Autocomplete in version mode (AC-2) for an id served by an upstream: that upstream's
+    /// answer as it sent it; `None` when the id is local or no upstream has it.
+    pub async fn autocomplete_versions(
+        &self,
+        feed: &Feed,
+        id: &PackageId,
+        query: &SearchQuery,
+    ) -> Result<Option<Value>, Unreachable> {
+        let Origin::Upstream { source, .. } = self.origin(feed, id).await? else {
+            return Ok(None);
+        };
+        let (endpoints, _) = source.endpoints().await?;
+        let Some(base) = endpoints.autocomplete.as_deref() else {
+            return Ok(None);
+        };
+        let mut params = query_string(query, 0, 0);
+        params.push_str("&id=");
+        params.push_str(id.as_str());
+        let answer = source.document(&format!("{base}?{params}")).await?;
+        Ok(answer
+            .entry
+            .body
+            .as_ref()
+            .and_then(|b| serde_json::from_slice(b).ok()))
     }
 }
 

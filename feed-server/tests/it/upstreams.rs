@@ -549,6 +549,17 @@ async fn search_and_autocomplete_list_upstream_hits_after_local_ones() {
     assert!(!got.contains(&"internal.secret".to_owned()));
     assert_eq!(ac["totalHits"], 6);
 
+    // Version mode: the upstream's listed versions of an upstream id, local ones of a local id.
+    let versions = c
+        .doc(&down.url("autocomplete?id=Dep.Lib&prerelease=true&semVerLevel=2.0.0"))
+        .await;
+    assert_eq!(
+        versions["data"],
+        serde_json::json!(["1.0.0", "2.0.0", "3.0.0-beta.1"])
+    );
+    let local = c.doc(&down.url("autocomplete?id=Contoso.Core")).await;
+    assert_eq!(local["data"], serde_json::json!(["1.0.0"]));
+
     // An unreachable upstream: the local hits, with a warning.
     up.proxy.set(Mode::Refuse);
     let r = c.get(&down.url("query?q=local&take=5")).await;

@@ -175,10 +175,25 @@ pub async fn autocomplete(
     let mut warning = None;
     let doc = match id_param {
         Some(id) => {
-            let record = PackageId::parse(&id)
-                .ok()
+            let id = PackageId::parse(&id).ok();
+            let record = id
+                .as_ref()
                 .and_then(|id| s.feed.state().package(&id.lower()).cloned());
-            render::render_autocomplete_versions(record.as_deref(), q.prerelease, q.semver2)
+            let upstream = match (&record, &id) {
+                (None, Some(id)) if !s.upstreams.is_empty() => {
+                    match s.upstreams.autocomplete_versions(&s.feed, id, &q).await {
+                        Ok(doc) => doc,
+                        Err(e) => {
+                            warning = Some(format!("{e}; its versions are missing"));
+                            None
+                        }
+                    }
+                }
+                _ => None,
+            };
+            upstream.unwrap_or_else(|| {
+                render::render_autocomplete_versions(record.as_deref(), q.prerelease, q.semver2)
+            })
         }
         None => {
             let hits = s.feed.search_index().autocomplete_ids(&q);

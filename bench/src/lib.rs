@@ -12,6 +12,6 @@ pub mod generate;
 pub mod nginx;
 pub mod run;
 pub mod server;
-pub mod upstream;
 pub mod single;
+pub mod upstream;
 pub mod wrk;

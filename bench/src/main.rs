@@ -125,10 +125,8 @@ fn main() -> anyhow::Result<()> {
             let scratch = tempfile::Builder::new()
                 .prefix("upstream-")
                 .tempdir_in(&work_dir)?;
-            let result = runtime.block_on(upstream::run(
-                &server_bin(server_bin)?,
-                scratch.path(),
-            ))?;
+            let result =
+                runtime.block_on(upstream::run(&server_bin(server_bin)?, scratch.path()))?;
             println!("{}", upstream::markdown(&result));
             Ok(())
         }

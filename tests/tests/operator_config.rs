@@ -300,10 +300,25 @@ fn rendered_upstreams_load_in_the_feed_server_with_the_mounted_secret_file() {
         .join(source["items"][0]["path"].as_str().unwrap());
     assert_eq!(credentials.secret_file.as_deref(), Some(mounted.as_path()));
 
-    // The rest of the config resolves as before.
+    // The feed server refuses the config while the mounted file is missing, naming the
+    // upstream and the file, and resolves it once the file holds the Secret's value: the pod's
+    // view, with the mount point moved into a temp folder.
+    let missing = Config::resolve(file.clone(), Args::default())
+        .unwrap_err()
+        .to_string();
+    assert!(missing.contains("upstream `private`"), "{missing}");
+    assert!(missing.contains(mounted.to_str().unwrap()), "{missing}");
+    let pod_root = tempfile::tempdir().unwrap();
+    let in_pod = pod_root.path().join(mounted.strip_prefix("/").unwrap());
+    std::fs::create_dir_all(in_pod.parent().unwrap()).unwrap();
+    std::fs::write(&in_pod, "upstream-api-key-value\n").unwrap();
+    let mut file = file;
+    file.upstreams[1].credentials.as_mut().unwrap().secret_file = Some(in_pod);
     let config = Config::resolve(file, Args::default()).unwrap();
     assert_eq!(config.path_base, "/team-d/proxy");
-    // lead: once `Config::resolve` learns upstreams (feed server branch), check here that it
-    // accepts these upstreams and reads the secret from `secret_file` (write a token to a
-    // temp file and point a copy of the upstream at it), and that it refuses a missing file.
+    let names: Vec<&str> = config.upstreams.iter().map(|u| u.name()).collect();
+    assert_eq!(names, ["nuget-org", "private"]);
+    let read = config.upstreams[1].credentials.as_ref().unwrap();
+    assert_eq!(read.secret.expose(), "upstream-api-key-value");
+    assert!(config.local_packages[0].matches("Contoso.Core"));
 }

@@ -119,14 +119,13 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Upstream {
             work_dir,
-            server_bin,
+            server_bin: given,
         } => {
             std::fs::create_dir_all(&work_dir)?;
             let scratch = tempfile::Builder::new()
                 .prefix("upstream-")
                 .tempdir_in(&work_dir)?;
-            let result =
-                runtime.block_on(upstream::run(&server_bin(server_bin)?, scratch.path()))?;
+            let result = runtime.block_on(upstream::run(&server_bin(given)?, scratch.path()))?;
             println!("{}", upstream::markdown(&result));
             Ok(())
         }

@@ -135,6 +135,17 @@ impl UpstreamConfig {
                 self.url.escape_debug()
             )));
         }
+        // Credentials in the URL would show wherever the URL does (logs, error messages).
+        let authority = self.url.split("://").nth(1).unwrap_or("");
+        if authority
+            .split(['/', '?', '#'])
+            .next()
+            .is_some_and(|a| a.contains('@'))
+        {
+            return Err(invalid(
+                "the url has credentials in it: put them in `credentials` (from a file or an environment variable) instead".into(),
+            ));
+        }
         if self.timeout_ms == Some(0) {
             return Err(invalid("timeout_ms must be above 0".into()));
         }
@@ -215,6 +226,10 @@ mod tests {
             (
                 "name: n\nurl: https://x/index.json\ntimeout_ms: 0\n",
                 "timeout_ms",
+            ),
+            (
+                "name: n\nurl: https://user:pass@x/index.json\n",
+                "the url has credentials in it",
             ),
             (
                 "name: n\nurl: https://x/index.json\ncredentials: {scheme: bearer}\n",

@@ -116,6 +116,24 @@ fn examples_pass_the_crd_rules_and_render() {
             }
             _ => assert!(upstreams.is_empty(), "examples/{name}"),
         }
+        // The pod reads each upstream's secret from the file mounted from its Secret: give the
+        // loader such a file, at the same path inside a temp root.
+        let pod_root = tempfile::tempdir().unwrap();
+        let mut file = file;
+        for credentials in file
+            .upstreams
+            .iter_mut()
+            .filter_map(|u| u.credentials.as_mut())
+        {
+            let mounted = credentials
+                .secret_file
+                .as_ref()
+                .expect("a mounted secret file");
+            let in_pod = pod_root.path().join(mounted.strip_prefix("/").unwrap());
+            std::fs::create_dir_all(in_pod.parent().unwrap()).unwrap();
+            std::fs::write(&in_pod, "an-upstream-secret\n").unwrap();
+            credentials.secret_file = Some(in_pod);
+        }
         let config = Config::resolve(file, Args::default())
             .unwrap_or_else(|e| panic!("examples/{name}: {e}"));
         let feed_name = typed.metadata.name.as_deref().unwrap();

@@ -424,11 +424,11 @@ fn out_dir(nuget: &NuGetExe, name: &str) -> PathBuf {
 /// NuGet.exe installs a package and its dependencies that exist only upstream through our
 /// feed; the feed stored them byte-identical to the upstream's; with the upstream killed, a
 /// fresh client (empty caches: another NuGet.exe root) installs the same from the feed's
-/// cache. The same client version: another one reads another registration hive, which the
-/// feed has not cached while the upstream was up.
+/// cache. The fresh client is NuGet.exe 5.8, which reads the SemVer2 hive that NuGet.exe 4.0
+/// never read while the upstream was up: the feed answers it from the SemVer1 hive's copy.
 #[test]
 fn upstream_only_packages_install_through_the_feed_and_again_with_the_upstream_down() {
-    let (Some(nuget), Some(fresh)) = (NuGetExe::new_or_skip(), NuGetExe::new_or_skip()) else {
+    let (Some(nuget), Some(fresh)) = (NuGetExe::new_or_skip(), NuGetExe::v5_8_or_skip()) else {
         return;
     };
     let Some(upstream) = upstream_packages().serve_or_skip() else {

@@ -22,6 +22,7 @@ use crate::storage::PackageFile;
 use crate::upstream::metadata::Answer;
 use crate::upstream::packages::Served;
 use crate::upstream::rewrite;
+use crate::upstream::service_index::Endpoints;
 use crate::upstream::{Origin, Source};
 
 /// The header NuGet clients print as a warning (G-9).
@@ -71,7 +72,13 @@ pub async fn registration(
             source.name()
         ))
     })?;
-    let mut answer = source.document(&format!("{base}{relative}")).await?;
+    let mut answer = match source.document(&format!("{base}{relative}")).await {
+        Ok(answer) => answer,
+        Err(down) if hive == Hive::SemVer2Gz => semver1_copy(source, &endpoints, relative)
+            .await
+            .ok_or(down)?,
+        Err(down) => return Err(down.into()),
+    };
     answer.stale |= stale || versions.stale;
     let ours_hive = urls.registration_base(hive);
     let ours_flat = urls.flat_container();
@@ -93,6 +100,26 @@ pub async fn registration(
         doc
     })
     .await
+}
+
+/// A SemVer1 hive's copy of a document, for a SemVer2 client while the upstream cannot be
+/// reached and its own hive has nothing cached: each hive is cached as clients read it, so a
+/// feed filled by older clients would otherwise fail newer ones in an outage. The copy lacks only
+/// SemVer2 versions and links only to its own hive's pages, which fall back the same way. Never
+/// the other way round: a SemVer1 hive must not show SemVer2 versions. Marked stale.
+async fn semver1_copy(source: &Source, endpoints: &Endpoints, relative: &str) -> Option<Answer> {
+    for base in [&endpoints.registration_gz, &endpoints.registration]
+        .into_iter()
+        .flatten()
+    {
+        if let Ok(mut answer) = source.document(&format!("{base}{relative}")).await
+            && answer.entry.body.is_some()
+        {
+            answer.stale = true;
+            return Some(answer);
+        }
+    }
+    None
 }
 
 /// Serves an upstream document (404 for the upstream's 404) through the document cache.

@@ -53,46 +53,41 @@ else
 fi
 step_end "debian"
 
-# ---------------------------------------------------------------- NuGet.exe (npm nuget-in-path)
-# Only the package's own tarball is needed (bin/nuget.exe); its declared dependencies are
-# unpinned ('*') helpers for its JS wrapper, so fetch the tarball with `npm pack` and unpack it
+# ---------------------------------------------------------------- NuGet.exe builds (npm)
+# Only a package's own tarball is needed (the .exe); nuget-in-path's declared dependencies are
+# unpinned ('*') helpers for its JS wrapper, so fetch tarballs with `npm pack` and unpack them
 # rather than `npm install` (no dependency drift, no install scripts).
+# npm_unpack <package@version> <dir> <file in the package>: unpacks the tarball into <dir>
+# (replacing it) unless <dir>/<file> is already there.
+npm_unpack() {
+  local spec="$1" dir="$2" file="$3" tmp
+  if [ -s "$dir/$file" ]; then
+    echo "    already installed"
+    return
+  fi
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack --silent "$spec" >/dev/null 2>"$tmp/npm.err") \
+    || { cat "$tmp/npm.err"; exit 1; }
+  mkdir -p "$tmp/x"
+  tar -xzf "$tmp"/*.tgz -C "$tmp/x"
+  test -s "$tmp/x/package/$file" || { echo "$spec tarball has no $file" >&2; exit 1; }
+  rm -rf "$dir"
+  mkdir -p "$(dirname "$dir")"
+  mv "$tmp/x/package" "$dir"
+  rm -rf "$tmp"
+}
+
 step_start "NuGet.exe (npm nuget-in-path@$NUGET_IN_PATH_VERSION)"
 NIP_DIR="$NPM_PREFIX/nuget-in-path-$NUGET_IN_PATH_VERSION"
 NUGET_EXE="$NIP_DIR/bin/nuget.exe"
-if [ -s "$NUGET_EXE" ]; then
-  echo "    already installed"
-else
-  tmp="$(mktemp -d)"
-  (cd "$tmp" && npm pack --silent "nuget-in-path@$NUGET_IN_PATH_VERSION" >/dev/null 2>"$tmp/npm.err") \
-    || { cat "$tmp/npm.err"; exit 1; }
-  mkdir -p "$tmp/x"
-  tar -xzf "$tmp"/nuget-in-path-*.tgz -C "$tmp/x"
-  test -s "$tmp/x/package/bin/nuget.exe" || { echo "nuget-in-path tarball has no bin/nuget.exe" >&2; exit 1; }
-  rm -rf "$NIP_DIR"
-  mkdir -p "$NPM_PREFIX"
-  mv "$tmp/x/package" "$NIP_DIR"
-  rm -rf "$tmp"
-fi
+npm_unpack "nuget-in-path@$NUGET_IN_PATH_VERSION" "$NIP_DIR" bin/nuget.exe
 step_end "nuget.exe"
 
-# ---------------------------------------------------------------- NuGet.exe 5.8 (npm nuget-exe)
-# The newest official NuGet.exe obtainable: the tarball holds package/nuget-5.8.0.exe.
+# The newest official NuGet.exe obtainable.
 step_start "NuGet.exe 5.8 (npm nuget-exe@$NUGET_EXE_58_VERSION)"
 N58_DIR="$NPM_PREFIX/nuget-exe-$NUGET_EXE_58_VERSION"
-NUGET_EXE_58="$N58_DIR/nuget.exe"
-if [ -s "$NUGET_EXE_58" ]; then
-  echo "    already installed"
-else
-  tmp="$(mktemp -d)"
-  (cd "$tmp" && npm pack --silent "nuget-exe@$NUGET_EXE_58_VERSION" >/dev/null 2>"$tmp/npm.err") \
-    || { cat "$tmp/npm.err"; exit 1; }
-  mkdir -p "$tmp/x" "$N58_DIR"
-  tar -xzf "$tmp"/nuget-exe-*.tgz -C "$tmp/x"
-  mv "$tmp/x/package/nuget-$NUGET_EXE_58_VERSION.exe" "$NUGET_EXE_58.partial"
-  mv "$NUGET_EXE_58.partial" "$NUGET_EXE_58"
-  rm -rf "$tmp"
-fi
+NUGET_EXE_58="$N58_DIR/nuget-$NUGET_EXE_58_VERSION.exe"
+npm_unpack "nuget-exe@$NUGET_EXE_58_VERSION" "$N58_DIR" "nuget-$NUGET_EXE_58_VERSION.exe"
 step_end "nuget.exe 5.8"
 
 # ---------------------------------------------------------------- Azurite (npm)

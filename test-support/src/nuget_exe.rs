@@ -66,14 +66,15 @@ impl NuGetExe {
         }
     }
 
-    /// NuGet.exe 5.8 (`$NUGET_EXE_58` or `.ci/cache/npm/nuget-exe-5.8.0/nuget.exe`): the newest
-    /// official build obtainable, with `search` and `list`. `None` as for [`Self::new_or_skip`].
+    /// NuGet.exe 5.8 (`$NUGET_EXE_58` or `.ci/cache/npm/nuget-exe-5.8.0/nuget-5.8.0.exe`): the
+    /// newest official build obtainable, with `search` and `list`. `None` as for
+    /// [`Self::new_or_skip`].
     pub fn v5_8_or_skip() -> Option<NuGetExe> {
         let located = Self::locate().and_then(|(mono, _)| {
             let default = ci_cache_dir()
                 .join("npm")
                 .join("nuget-exe-5.8.0")
-                .join("nuget.exe");
+                .join("nuget-5.8.0.exe");
             Ok((mono, tool_path("NUGET_EXE_58", Some(default))?))
         });
         match located {

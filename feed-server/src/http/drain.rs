@@ -296,28 +296,26 @@ impl Exchange {
                 reason = %why.reason(budget),
                 "cut off a client that kept sending the body of a request already answered"
             ),
-            // One that stopped sending (a stalled upload's 408, most likely) loses nothing by
-            // the close: the answer went out first and it is not writing.
-            Outcome::Cut { bytes, why } => tracing::debug!(
-                client.address = %self.peer,
-                http.method = %self.method,
-                url.path = %self.path,
-                status = status.as_u16(),
-                drained_bytes = bytes,
-                duration_ms,
-                reason = %why.reason(budget),
-                "closed the connection of a client that stopped sending the body of a request already answered"
-            ),
-            Outcome::Ended { bytes } | Outcome::Failed { bytes } => tracing::debug!(
-                client.address = %self.peer,
-                http.method = %self.method,
-                url.path = %self.path,
-                status = status.as_u16(),
-                drained_bytes = bytes,
-                duration_ms,
-                ended = matches!(outcome, Outcome::Ended { .. }),
-                "read the rest of a request body after the answer"
-            ),
+            // Anything else costs the client nothing: it finished sending, went away, or
+            // stopped sending (a stalled upload's 408, most likely) and is not writing when
+            // the connection closes after its answer.
+            Outcome::Ended { bytes } | Outcome::Failed { bytes } | Outcome::Cut { bytes, .. } => {
+                let outcome = match *outcome {
+                    Outcome::Ended { .. } => "ended".to_owned(),
+                    Outcome::Failed { .. } => "failed".to_owned(),
+                    Outcome::Cut { why, .. } => format!("closed: {}", why.reason(budget)),
+                };
+                tracing::debug!(
+                    client.address = %self.peer,
+                    http.method = %self.method,
+                    url.path = %self.path,
+                    status = status.as_u16(),
+                    drained_bytes = bytes,
+                    duration_ms,
+                    outcome,
+                    "read the rest of a request body after the answer"
+                )
+            }
         }
     }
 }

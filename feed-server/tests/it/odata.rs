@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
-use crate::common::server::{ADMIN_KEY, Client, TestServer};
+use crate::common::server::{ADMIN_KEY, Client, READ_TOKEN, TestServer};
 use nuget_feed_server::testing::PackageBuilder;
 use nuget_test_support::nginx::{self, Nginx};
 use nuget_test_support::nuget_exe::NuGetExe;
@@ -601,12 +601,7 @@ async fn nuget_2_8_lists_and_installs_over_v2_only() {
 #[tokio::test]
 async fn read_tokens_protect_the_v2_feed_as_they_protect_v3() {
     // G-7, SI-6: the same 401 + Basic for every V2 read, and the token opens them.
-    let s = TestServer::start(|f, dir| {
-        let path = dir.join("read-tokens");
-        std::fs::write(&path, "reader-token-123456\n").unwrap();
-        f.read_tokens_file = Some(path);
-    })
-    .await;
+    let s = TestServer::start_read_protected().await;
     let c = Client::new();
     let nupkg = PackageBuilder::new("Secret", "1.0.0").build();
     assert_eq!(c.push(&s, Some(ADMIN_KEY), &nupkg).await.status(), 201);
@@ -632,7 +627,7 @@ async fn read_tokens_protect_the_v2_feed_as_they_protect_v3() {
         let ok = c
             .http
             .get(s.url(path))
-            .basic_auth("any", Some("reader-token-123456"))
+            .basic_auth("any", Some(READ_TOKEN))
             .send()
             .await
             .unwrap();

@@ -4,7 +4,7 @@
 
 use std::io::Read;
 
-use crate::common::server::{ADMIN_KEY, CONTOSO_KEY, Client, TestServer, UNLIST_KEY};
+use crate::common::server::{ADMIN_KEY, CONTOSO_KEY, Client, READ_TOKEN, TestServer, UNLIST_KEY};
 use nuget_feed_server::testing::PackageBuilder;
 use serde_json::Value;
 
@@ -862,12 +862,7 @@ async fn vulnerability_info_serves_an_index_and_configured_advisories() {
 #[tokio::test]
 async fn read_tokens_protect_every_read_with_basic_auth() {
     // G-7, SI-6, NC-AUTH: 401 + WWW-Authenticate: Basic
-    let s = TestServer::start(|f, dir| {
-        let path = dir.join("read-tokens");
-        std::fs::write(&path, "reader-token-123456\n").unwrap();
-        f.read_tokens_file = Some(path);
-    })
-    .await;
+    let s = TestServer::start_read_protected().await;
     let c = Client::new();
     assert_eq!(
         c.push(
@@ -928,7 +923,7 @@ async fn read_tokens_protect_every_read_with_basic_auth() {
         let bearer = c
             .http
             .get(s.url(path))
-            .bearer_auth("reader-token-123456")
+            .bearer_auth(READ_TOKEN)
             .send()
             .await
             .unwrap();
@@ -937,7 +932,7 @@ async fn read_tokens_protect_every_read_with_basic_auth() {
         let ok = c
             .http
             .get(s.url(path))
-            .basic_auth("anyone", Some("reader-token-123456"))
+            .basic_auth("anyone", Some(READ_TOKEN))
             .send()
             .await
             .unwrap();

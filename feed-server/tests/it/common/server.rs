@@ -18,6 +18,9 @@ pub const CONTOSO_KEY: &str = "contoso-key-0123456789";
 /// A key that may only unlist.
 pub const UNLIST_KEY: &str = "unlist-key-0123456789";
 
+/// The read token of [`TestServer::start_read_protected`].
+pub const READ_TOKEN: &str = "reader-token-123456";
+
 pub struct TestServer {
     /// Feed base URL (service index at `{base}/index.json`).
     pub base: String,
@@ -54,6 +57,16 @@ impl TestServer {
         edit(&mut file, dir.path());
         let config = Config::resolve(file, Args::default()).unwrap();
         TestServer::start_config(config, dir).await
+    }
+
+    /// A feed whose reads need HTTP Basic with [`READ_TOKEN`] as the password.
+    pub async fn start_read_protected() -> TestServer {
+        TestServer::start(|f, dir| {
+            let path = dir.join("read-tokens");
+            std::fs::write(&path, format!("{READ_TOKEN}\n")).unwrap();
+            f.read_tokens_file = Some(path);
+        })
+        .await
     }
 
     pub async fn start_config(config: Config, dir: TempDir) -> TestServer {

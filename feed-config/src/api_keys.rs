@@ -136,11 +136,11 @@ impl From<ApiKeyEntry> for EntryFields {
 }
 
 /// The scopes of a key that names none: `take_over` must be asked for.
-fn default_scopes() -> Vec<Scope> {
+pub(crate) fn default_scopes() -> Vec<Scope> {
     vec![Scope::Push, Scope::Unlist]
 }
 
-fn any_id() -> IdPattern {
+pub(crate) fn any_id() -> IdPattern {
     IdPattern::parse("*").expect("`*` is a valid pattern")
 }
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::id_pattern::IdPattern;
+use crate::trusted_publishers::TrustedPublisher;
 use crate::upstream::UpstreamConfig;
 #[cfg(doc)]
 use crate::{ApiKeysFile, ReadTokensFile};
@@ -88,6 +89,14 @@ pub struct FileConfig {
     /// does not have ([`UpstreamConfig`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub upstreams: Vec<UpstreamConfig>,
+    /// Who may push with an OIDC token (a Kubernetes ServiceAccount's, a CI job's) instead of
+    /// an API key ([`TrustedPublisher`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_publishers: Vec<TrustedPublisher>,
+    /// Seconds a key handed out by the TokenService for a trusted publisher's token works.
+    /// Default 3600, at most 86400.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temporary_key_lifetime_seconds: Option<u64>,
 }
 
 /// Object storage for the feed.

@@ -40,6 +40,9 @@ pub enum Error {
     /// An upstream source's settings are refused.
     #[error("upstream `{name}`: {reason}")]
     InvalidUpstream { name: String, reason: String },
+    /// A trusted publisher's policy is refused.
+    #[error("trusted publisher `{name}`: {reason}")]
+    InvalidPublisher { name: String, reason: String },
     /// The text is not YAML of the file's type (unknown fields are refused too).
     #[error(transparent)]
     Yaml(#[from] serde_yaml_ng::Error),

@@ -1,7 +1,7 @@
 //! The files the operator writes and the feed server reads, one Rust type per file format:
 //! [`FileConfig`] (`config.yaml`), [`ApiKeysFile`] (the `api_keys_file`) and [`ReadTokensFile`]
 //! (the `read_tokens_file`), with what they are made of ([`IdPattern`], [`KeyHash`], [`Scope`],
-//! [`DeleteMode`]) and the defaults both sides share.
+//! [`DeleteMode`], [`UpstreamConfig`], [`TrustedPublisher`]) and the defaults both sides share.
 //!
 //! Serde types and pure validation only: no IO. Callers read a file and hand its text to
 //! `parse`, so both sides accept and refuse exactly the same files. The feed server resolves its
@@ -15,6 +15,7 @@ mod error;
 mod id_pattern;
 mod key_hash;
 mod read_tokens;
+mod trusted_publishers;
 mod upstream;
 
 pub use api_keys::{ApiKeyEntry, ApiKeysFile, Scope};
@@ -27,6 +28,12 @@ pub use error::{Error, Result};
 pub use id_pattern::IdPattern;
 pub use key_hash::{KeyHash, MIN_SECRET_CHARS};
 pub use read_tokens::{ReadToken, ReadTokensFile};
+pub use trusted_publishers::{
+    ClaimPattern, DEFAULT_MAX_TOKEN_AGE_SECONDS, DEFAULT_TEMPORARY_KEY_LIFETIME_SECONDS,
+    GITHUB_ISSUER, GITLAB_ISSUER, GitHubShorthand, GitLabShorthand, JwksSource,
+    KubernetesShorthand, MAX_TEMPORARY_KEY_LIFETIME_SECONDS, TrustedPublisher,
+    validate_trusted_publishers,
+};
 pub use upstream::{
     CredentialScheme, DEFAULT_UPSTREAM_MAX_CONCURRENCY, DEFAULT_UPSTREAM_METADATA_TTL_SECONDS,
     DEFAULT_UPSTREAM_TIMEOUT_MS, UpstreamConfig, UpstreamCredentials, is_upstream_name,

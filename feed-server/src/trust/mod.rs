@@ -194,7 +194,11 @@ impl Trust {
                 .filter(|&&i| self.ring_of[i] == ring)
                 .map(|&i| self.policies[i].clone())
                 .collect();
-            return policy::choose(&policies, &claims, default_audience, Utc::now().timestamp());
+            // Policies of this issuer with other key sources may still accept it.
+            match policy::choose(&policies, &claims, default_audience, Utc::now().timestamp()) {
+                Ok(accepted) => return Ok(accepted),
+                Err(refused) => refusal = Some(refused),
+            }
         }
         Err(refusal.unwrap_or_else(|| Refusal::Invalid("the token is not trusted".into())))
     }

@@ -306,3 +306,19 @@ fn digest(parts: &[&str]) -> String {
     }
     hex::encode(hasher.finalize())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_issued_key_never_shows_in_debug_output() {
+        let issued = Issued {
+            key: temporary_keys::generate(1_800_000_000),
+            expires: 1_800_000_000,
+        };
+        let shown = format!("{issued:?}");
+        assert!(!shown.contains(&issued.key), "{shown}");
+        assert!(shown.contains("1800000000"));
+    }
+}

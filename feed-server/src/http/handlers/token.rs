@@ -44,8 +44,8 @@ pub async fn exchange(
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_default();
     tracing::info!(
-        key.name = %record.policy,
-        publisher.subject = %record.subject,
+        key.name = record.policy.as_str(),
+        publisher.subject = record.subject.as_str(),
         expires = %expires,
         "temporary key issued to trusted publisher `{}` (subject `{}`), valid until {expires}",
         record.policy,

@@ -12,6 +12,7 @@ pub mod jwks;
 mod limit;
 pub mod policy;
 pub mod records;
+mod refusal;
 pub mod temporary_keys;
 pub mod token;
 
@@ -32,6 +33,7 @@ use temporary_keys::{KeyRefusal, TemporaryKeys};
 use token::Unverified;
 
 pub use records::collect_expired;
+pub use refusal::Refusal;
 pub use temporary_keys::is_temporary_key;
 pub use token::looks_like_jwt;
 
@@ -43,26 +45,6 @@ const EXCHANGES: Rate = Rate {
 };
 /// How long a request for an issuer's keys may take.
 const KEY_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Why a token or temporary key is refused.
-#[derive(Debug)]
-pub enum Refusal {
-    /// 401: not a valid token of a trusted issuer for this feed (or an expired key); the
-    /// message says what is wrong.
-    Invalid(String),
-    /// 403: a valid token that no policy trusts; the message names what did not match.
-    NotTrusted(String),
-    /// 429: too many exchanges for this subject.
-    TooMany { retry_after: Duration },
-    /// 503: the issuer's keys (or the bucket) cannot be reached; nothing was accepted.
-    Unavailable(String),
-}
-
-impl From<storage::Error> for Refusal {
-    fn from(e: storage::Error) -> Refusal {
-        Refusal::Unavailable(e.to_string())
-    }
-}
 
 /// A temporary key, as handed to the client.
 pub struct Issued {

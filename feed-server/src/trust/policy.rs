@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::Refusal;
+use super::refusal::Refusal;
 use super::token::{SKEW_SECONDS, shorten};
 use crate::config::TrustedPublisher;
 

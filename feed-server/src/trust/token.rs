@@ -11,7 +11,7 @@ use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
 use serde_json::{Map, Value};
 
-use super::Refusal;
+use super::refusal::Refusal;
 
 /// Clock skew allowed on `exp`, `nbf` and `iat`, in seconds.
 pub const SKEW_SECONDS: u64 = 60;

@@ -430,7 +430,12 @@ fn granted(docs: &[Value]) -> BTreeSet<(String, String, String)> {
         .filter(|d| d["kind"] == "ClusterRole" || d["kind"] == "Role")
     {
         for rule in d["rules"].as_array().unwrap() {
-            for g in rule["apiGroups"].as_array().unwrap() {
+            // The cluster issuer's documents (non-resource URLs) grant no object.
+            let Some(groups) = rule["apiGroups"].as_array() else {
+                assert_eq!(rule["verbs"], serde_json::json!(["get"]), "{rule}");
+                continue;
+            };
+            for g in groups {
                 for r in rule["resources"].as_array().unwrap() {
                     for v in rule["verbs"].as_array().unwrap() {
                         out.insert((

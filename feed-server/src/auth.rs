@@ -8,22 +8,65 @@
 
 use std::path::Path;
 
-use nuget_feed_config::{ApiKeysFile, KeyHash, ReadTokensFile};
+use nuget_feed_config::{ApiKeysFile, IdPattern, KeyHash, ReadTokensFile, TrustedPublisher};
 use subtle::ConstantTimeEq;
 
 pub use nuget_feed_config::{ApiKeyEntry, Scope};
 
 use crate::package::PackageId;
 
-/// The feed's API keys.
+/// Who a write request acts as: an API key of the key file, or a trusted publisher's policy (by
+/// its OIDC token or a temporary key the token was exchanged for). Holds names, never secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publisher {
+    /// The key's or the policy's name: the owner of what it pushes, named in the audit log.
+    pub name: String,
+    /// For a trusted publisher, the token's `sub` (for the audit log).
+    pub subject: Option<String>,
+    pub scopes: Vec<Scope>,
+    pub packages: Vec<IdPattern>,
+}
+
+impl Publisher {
+    /// Whether it may do `scope` to the package id `id`.
+    pub fn allows(&self, scope: Scope, id: &str) -> bool {
+        self.scopes.contains(&scope) && self.packages.iter().any(|p| p.matches(id))
+    }
+
+    /// As a message says it: "the API key `ci`", "the trusted publisher `release`".
+    pub fn describe(&self) -> String {
+        match self.subject {
+            None => format!("the API key `{}`", self.name),
+            Some(_) => format!("the trusted publisher `{}`", self.name),
+        }
+    }
+}
+
+impl From<&ApiKeyEntry> for Publisher {
+    fn from(key: &ApiKeyEntry) -> Publisher {
+        Publisher {
+            name: key.name.clone(),
+            subject: None,
+            scopes: key.scopes.clone(),
+            packages: key.packages.clone(),
+        }
+    }
+}
+
+/// The feed's API keys, and the trusted publishers' policies as owners.
 #[derive(Debug, Clone, Default)]
 pub struct ApiKeys {
     keys: Vec<ApiKeyEntry>,
+    /// Policy names with what they may push: owners like key names (SQ-10).
+    publishers: Vec<Publisher>,
 }
 
 impl From<ApiKeysFile> for ApiKeys {
     fn from(file: ApiKeysFile) -> ApiKeys {
-        ApiKeys { keys: file.keys }
+        ApiKeys {
+            keys: file.keys,
+            publishers: Vec::new(),
+        }
     }
 }
 
@@ -40,6 +83,23 @@ impl ApiKeys {
         self.keys.is_empty()
     }
 
+    /// These keys, with the trusted publishers' policies as owners too.
+    pub fn with_publishers<'a>(
+        mut self,
+        policies: impl IntoIterator<Item = &'a TrustedPublisher>,
+    ) -> ApiKeys {
+        self.publishers = policies
+            .into_iter()
+            .map(|p| Publisher {
+                name: p.name.clone(),
+                subject: Some(String::new()),
+                scopes: p.scopes.clone(),
+                packages: p.packages.clone(),
+            })
+            .collect();
+        self
+    }
+
     /// The key whose secret is `presented`. Every key is compared, in constant time, so the
     /// time taken says nothing about which (or whether one) matched.
     pub fn authenticate(&self, presented: &str) -> Option<&ApiKeyEntry> {
@@ -53,14 +113,20 @@ impl ApiKeys {
         found
     }
 
-    /// Names of the keys allowed to push `id`: its owners in search and registration (SQ-10).
+    /// Names of the keys and trusted publishers allowed to push `id`: its owners in search and
+    /// registration (SQ-10).
     pub fn owners(&self, id: &PackageId) -> Vec<String> {
-        let mut names: Vec<String> = self
+        let keys = self
             .keys
             .iter()
             .filter(|k| k.allows(Scope::Push, id.as_str()))
-            .map(|k| k.name.clone())
-            .collect();
+            .map(|k| k.name.clone());
+        let publishers = self
+            .publishers
+            .iter()
+            .filter(|p| p.allows(Scope::Push, id.as_str()))
+            .map(|p| p.name.clone());
+        let mut names: Vec<String> = keys.chain(publishers).collect();
         names.sort();
         names.dedup();
         names
@@ -147,6 +213,22 @@ mod tests {
             vec!["core".to_owned()]
         );
         assert!(keys.owners(&id("Contoso.Lib")).is_empty());
+    }
+
+    #[test]
+    fn trusted_publishers_own_the_ids_they_may_push() {
+        let policy: TrustedPublisher = serde_yaml_ng::from_str(
+            "name: release\nissuer: https://i\nclaims: {sub: x}\npackages: ['Contoso.*']\n",
+        )
+        .unwrap();
+        let keys =
+            parse("keys:\n  - name: ci\n    key: secret-one-11\n").with_publishers([&policy]);
+        assert_eq!(
+            keys.owners(&id("Contoso.Lib")),
+            vec!["ci".to_owned(), "release".to_owned()]
+        );
+        assert_eq!(keys.owners(&id("Other")), vec!["ci".to_owned()]);
+        assert!(keys.authenticate("release").is_none(), "a policy is no key");
     }
 
     #[test]

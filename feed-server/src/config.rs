@@ -18,11 +18,14 @@ use std::path::{Path, PathBuf};
 
 use nuget_feed_config::{
     DEFAULT_HEADER_TIMEOUT_MS, DEFAULT_MAX_PACKAGE_BYTES, DEFAULT_SYNC_INTERVAL_MS,
-    DEFAULT_UPLOAD_IDLE_TIMEOUT_MS,
+    DEFAULT_TEMPORARY_KEY_LIFETIME_SECONDS, DEFAULT_UPLOAD_IDLE_TIMEOUT_MS,
+    MAX_TEMPORARY_KEY_LIFETIME_SECONDS, validate_trusted_publishers,
 };
 // The file's types are part of this module's API (`Config::resolve` takes a `FileConfig`, and
 // `Config` holds the enums), so callers find them next to it.
-pub use nuget_feed_config::{DeleteMode, FileConfig, IdPattern, LogFormat, StorageConfig};
+pub use nuget_feed_config::{
+    DeleteMode, FileConfig, IdPattern, JwksSource, LogFormat, StorageConfig, TrustedPublisher,
+};
 
 /// Command-line flags and their environment variables; each overrides the file.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -100,6 +103,10 @@ pub struct Args {
     /// Seconds metadata fetched from the --upstream sources stays fresh [default: 600].
     #[arg(long, env = "NUGET_FEED_UPSTREAM_METADATA_TTL_SECONDS")]
     pub upstream_metadata_ttl_seconds: Option<u64>,
+    /// Seconds an API key handed out by the token service (for a trusted publisher's OIDC
+    /// token, `trusted_publishers` in the config file) works [default: 3600, at most 86400].
+    #[arg(long, env = "NUGET_FEED_TEMPORARY_KEY_LIFETIME_SECONDS")]
+    pub temporary_key_lifetime_seconds: Option<u64>,
 }
 
 fn parse_pattern(text: &str) -> Result<IdPattern, String> {
@@ -134,6 +141,10 @@ pub struct Config {
     pub local_packages: Vec<IdPattern>,
     /// Upstream sources, in the order they are asked.
     pub upstreams: Vec<upstreams::Upstream>,
+    /// Who may push with an OIDC token instead of an API key (validated, names unique).
+    pub trusted_publishers: Vec<TrustedPublisher>,
+    /// Seconds a key handed out by the token service works.
+    pub temporary_key_lifetime_seconds: u64,
 }
 
 impl Default for Config {
@@ -218,6 +229,20 @@ impl Config {
         } else {
             args.local_packages
         };
+        validate_trusted_publishers(&file.trusted_publishers)
+            .map_err(|e| invalid("trusted_publishers", e.to_string()))?;
+        let temporary_key_lifetime_seconds = args
+            .temporary_key_lifetime_seconds
+            .or(file.temporary_key_lifetime_seconds)
+            .unwrap_or(DEFAULT_TEMPORARY_KEY_LIFETIME_SECONDS);
+        if !(1..=MAX_TEMPORARY_KEY_LIFETIME_SECONDS).contains(&temporary_key_lifetime_seconds) {
+            return Err(invalid(
+                "temporary_key_lifetime_seconds",
+                format!(
+                    "{temporary_key_lifetime_seconds} is outside 1..={MAX_TEMPORARY_KEY_LIFETIME_SECONDS}"
+                ),
+            ));
+        }
         let upstreams = upstreams::resolve(
             file.upstreams,
             args.upstreams,
@@ -255,6 +280,8 @@ impl Config {
                 .unwrap_or(false),
             local_packages,
             upstreams,
+            trusted_publishers: file.trusted_publishers,
+            temporary_key_lifetime_seconds,
         })
     }
 }
@@ -387,5 +414,39 @@ mod tests {
             ..Default::default()
         };
         assert!(Config::resolve(FileConfig::default(), bad_url).is_err());
+    }
+
+    #[test]
+    fn trusted_publishers_and_key_lifetime_are_validated() {
+        let c = Config::default();
+        assert_eq!(
+            c.temporary_key_lifetime_seconds,
+            DEFAULT_TEMPORARY_KEY_LIFETIME_SECONDS
+        );
+        let file = FileConfig::parse(
+            "temporary_key_lifetime_seconds: 600\ntrusted_publishers:\n  - {name: ci, issuer: 'https://i.example', claims: {sub: a}}\n",
+        )
+        .unwrap();
+        let c = Config::resolve(file.clone(), Args::default()).unwrap();
+        assert_eq!(c.temporary_key_lifetime_seconds, 600);
+        assert_eq!(c.trusted_publishers[0].name, "ci");
+        let args = Args {
+            temporary_key_lifetime_seconds: Some(86_401),
+            ..Default::default()
+        };
+        let err = Config::resolve(file.clone(), args).unwrap_err().to_string();
+        assert!(err.contains("temporary_key_lifetime_seconds"), "{err}");
+        // Two policies of one name parse one by one; the list is checked when resolved.
+        let mut twice = file;
+        twice
+            .trusted_publishers
+            .push(twice.trusted_publishers[0].clone());
+        let err = Config::resolve(twice, Args::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("trusted_publishers") && err.contains("`ci`"),
+            "{err}"
+        );
     }
 }

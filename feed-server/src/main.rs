@@ -19,7 +19,12 @@ use nuget_feed_server::storage::{CLAIM_GRACE, Storage};
 /// serving, `warn` for fsck and gc), e.g. `RUST_LOG=debug` or
 /// `RUST_LOG=info,nuget_feed_server=debug`. At `info` every change to the feed (push, symbol
 /// push, unlist, relist, delete, (un)deprecate) is logged with the package, the operation and
-/// the name of the API key, and refused writes at `warn` (at most a few a second). Text logs
+/// the name of the API key or trusted publisher (and the token's subject), and refused writes
+/// at `warn` (at most a few a second).
+///
+/// Trusted publishers (`trusted_publishers:` in the config file) push with an OIDC token: sent
+/// as the API key, or exchanged at `{base}/token` (TokenService/1.0.0 in the service index)
+/// for a temporary key that lasts --temporary-key-lifetime-seconds. Text logs
 /// have colour only when written to a terminal.
 #[derive(Debug, Parser)]
 #[command(
@@ -63,7 +68,8 @@ enum Command {
     /// Remove orphaned objects older than a grace period; safe on a live feed.
     ///
     /// Orphans are the files of pushes that died before publishing, of hard deletes that could
-    /// not finish, dead version locks and symbol files no version references.
+    /// not finish, dead version locks and symbol files no version references. The token
+    /// service's records of expired temporary keys and exchanged tokens go too.
     /// Exit status: 0 done, 1 some objects could not be removed, 2 gc could not run.
     Gc {
         #[command(flatten)]
@@ -118,7 +124,13 @@ fn main() -> ExitCode {
                     "a grace below the claim grace can remove the files of a slow push in progress"
                 );
             }
-            let report = gc::gc(&storage, &GcOptions { grace, dry_run }).await?;
+            let mut report = gc::gc(&storage, &GcOptions { grace, dry_run }).await?;
+            // The token service's expired records (temporary keys, exchanged tokens).
+            let now = chrono::Utc::now().timestamp();
+            let expired = nuget_feed_server::trust::collect_expired(&storage, now, dry_run).await?;
+            report.removed.extend(expired.removed);
+            report.removed_bytes += expired.removed_bytes;
+            report.failed.extend(expired.failed);
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

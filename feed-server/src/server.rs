@@ -13,6 +13,7 @@ use crate::feed::{self, Feed};
 use crate::http::cache::{DocCache, FileCache};
 use crate::http::{self, App, AppState, metrics::Metrics};
 use crate::storage::Storage;
+use crate::trust::Trust;
 use crate::upstream::Upstreams;
 
 /// Builds the application state: opens storage, replays the feed, loads keys and advisories.
@@ -39,11 +40,13 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let feed = Feed::open(storage, options)
         .await
         .context("cannot load the feed")?;
+    let trust = Trust::new(&config, feed.storage().clone()).await?;
     let api_keys = match &config.api_keys_file {
         Some(path) => ApiKeys::load(path).map_err(anyhow::Error::msg)?,
         None => ApiKeys::default(),
-    };
-    if api_keys.is_empty() {
+    }
+    .with_publishers(trust.policies());
+    if api_keys.is_empty() && trust.is_empty() {
         tracing::warn!("no API keys are configured: the feed is read-only");
     }
     let read_tokens = config
@@ -72,6 +75,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         cache: DocCache::default(),
         files: FileCache::default(),
         upstreams,
+        trust,
     }))
 }
 

@@ -3,7 +3,8 @@
 //! condition ([`wait`]), where the external tools are ([`tools`]), and the real programs the tests
 //! drive: a Kubernetes API server ([`envtest`], feature `envtest`), moto ([`moto`]), Azurite
 //! ([`azurite`]), NuGet.exe ([`nuget_exe`]), nginx ([`nginx`]), the Helm chart tools ([`chart`]),
-//! a fault-injecting TCP proxy ([`proxy`]), a static NuGet feed in nuget.org's shapes served by
+//! a fault-injecting TCP proxy ([`proxy`]), an OIDC issuer minting GitHub- and GitLab-shaped
+//! tokens ([`oidc`]), a static NuGet feed in nuget.org's shapes served by
 //! nginx ([`static_feed`]) and a feed-server "pod" started from rendered manifests
 //! ([`feed_pod`]).
 //!
@@ -24,6 +25,7 @@ pub mod moto;
 pub mod nginx;
 pub mod nuget_exe;
 pub mod nuget_v2;
+pub mod oidc;
 pub mod ports;
 pub mod process;
 pub mod proxy;

@@ -14,7 +14,8 @@ use super::urls::{FeedUrls, Hive};
 ///
 /// `vulnerabilities`: advertise `VulnerabilityInfo/6.7.0`. Only when the feed serves at least
 /// one vulnerability page: the protocol says that with zero pages the resource must be absent.
-pub fn render(urls: &FeedUrls, vulnerabilities: bool) -> Value {
+/// `token_service`: advertise `TokenService/1.0.0` (the feed has trusted publishers).
+pub fn render(urls: &FeedUrls, vulnerabilities: bool, token_service: bool) -> Value {
     let mut resources = Vec::new();
     let mut add = |types: &[&str], id: String, comment: &str| {
         resources.extend(
@@ -102,6 +103,13 @@ pub fn render(urls: &FeedUrls, vulnerabilities: bool) -> Value {
         urls.catalog_index(),
         "Append-only log of package changes",
     );
+    if token_service {
+        add(
+            &["TokenService/1.0.0"],
+            urls.token_service(),
+            "Exchange a trusted publisher's OIDC token (Authorization: Bearer) for a temporary API key",
+        );
+    }
     if vulnerabilities {
         add(
             &["VulnerabilityInfo/6.7.0"],
@@ -142,7 +150,7 @@ mod tests {
     /// autocomplete, metadata, restore, push or readme.
     #[test]
     fn advertises_every_type_the_official_client_looks_up() {
-        let index = render(&FeedUrls::new(BASE), true);
+        let index = render(&FeedUrls::new(BASE), true, false);
         let types = types(&index);
         for wanted in [
             "SearchQueryService/Versioned",
@@ -170,7 +178,7 @@ mod tests {
     fn every_id_is_absolute_and_under_the_feed_directory() {
         // The client skips relative @ids, and since NuGet 6.7 it sends credentials ahead
         // (PreAuthenticate) only to URLs under the directory of index.json.
-        let index = render(&FeedUrls::new(BASE), true);
+        let index = render(&FeedUrls::new(BASE), true, false);
         assert_eq!(index["version"], "3.0.0");
         for r in index["resources"].as_array().unwrap() {
             let id = r["@id"].as_str().unwrap();
@@ -182,13 +190,26 @@ mod tests {
     #[test]
     fn vulnerability_info_only_when_pages_exist() {
         // Zero vulnerability pages: the protocol says the resource must not be advertised.
-        let index = render(&FeedUrls::new(BASE), false);
+        let index = render(&FeedUrls::new(BASE), false, false);
         assert!(!types(&index).contains(&"VulnerabilityInfo/6.7.0"));
     }
 
     #[test]
+    fn token_service_only_with_trusted_publishers() {
+        assert!(!types(&render(&FeedUrls::new(BASE), true, false)).contains(&"TokenService/1.0.0"));
+        let index = render(&FeedUrls::new(BASE), true, true);
+        let token = index["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["@type"] == "TokenService/1.0.0")
+            .unwrap();
+        assert_eq!(token["@id"], format!("{BASE}/token"));
+    }
+
+    #[test]
     fn semver2_hive_is_the_versioned_one() {
-        let index = render(&FeedUrls::new(BASE), true);
+        let index = render(&FeedUrls::new(BASE), true, false);
         let versioned = index["resources"]
             .as_array()
             .unwrap()
@@ -201,6 +222,6 @@ mod tests {
 
     #[test]
     fn snapshot() {
-        insta::assert_json_snapshot!("service_index", render(&FeedUrls::new(BASE), true));
+        insta::assert_json_snapshot!("service_index", render(&FeedUrls::new(BASE), true, false));
     }
 }

@@ -235,6 +235,12 @@ impl FeedUrls {
         format!("{}/symbolpackage", self.base)
     }
 
+    /// `{base}/token`: the token service (`TokenService/1.0.0`), where a trusted publisher's
+    /// OIDC token is exchanged for a temporary API key.
+    pub fn token_service(&self) -> String {
+        format!("{}/token", self.base)
+    }
+
     /// `{base}/symbols/`: the symbol server, `{file}/{key}/{file}` below it (SYM-4).
     pub fn symbols(&self) -> String {
         format!("{}/symbols/", self.base)

@@ -1,9 +1,10 @@
 //! The audit trail of writes. The [`record`] middleware on the publish, symbol and deprecation
 //! routes, and [`Audit::refused_unrouted`] for writes no route took (`unrouted`), are the one
 //! place that logs them: one INFO line per change to the feed (which package
-//! and version, which operation, the NAME of the API key that made it) and one WARN line per
-//! refused write (its status, the reason sent to the client, the key name), rate-limited so a
-//! flood of refusals cannot fill a disk. The key itself is never logged.
+//! and version, which operation, the NAME of the API key or trusted publisher that made it, and
+//! for a trusted publisher the token's subject) and one WARN line per refused write (its status,
+//! the reason sent to the client, the key name), rate-limited so a flood of refusals cannot fill
+//! a disk. The key or token itself is never logged.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -16,6 +17,7 @@ use axum::response::Response;
 use super::change::Change;
 use super::handlers::publish::presented_key;
 use super::state::AppState;
+use crate::trust;
 
 /// Refusal lines let through at once, after a quiet spell.
 const REFUSAL_BURST: f64 = 20.0;
@@ -43,12 +45,15 @@ impl Audit {
         }
     }
 
-    /// Who a request says it is. The handler authenticates the same header again; hashing a
-    /// key twice costs microseconds, and writes are rare, so the handlers keep their own,
-    /// simpler checks.
+    /// Who a refused request said it was. API keys are looked up (hashing a key costs
+    /// microseconds); tokens and temporary keys are named by their kind only, as proving them
+    /// again would cost a signature check or a bucket read per refusal. A change names who made
+    /// it itself ([`Change::by`]).
     fn who(&self, headers: &HeaderMap) -> Who {
         match presented_key(headers) {
             None => Who::NoKey,
+            Some(key) if trust::looks_like_jwt(key) => Who::Token,
+            Some(key) if trust::is_temporary_key(key) => Who::TemporaryKey,
             Some(key) => self
                 .state
                 .api_keys
@@ -58,11 +63,13 @@ impl Audit {
     }
 }
 
-/// The API key of a write, by name: the key itself is never logged.
+/// The API key of a refused write, by name or kind: the key itself is never logged.
 enum Who {
     Key(String),
     NoKey,
     UnknownKey,
+    Token,
+    TemporaryKey,
 }
 
 impl Who {
@@ -72,6 +79,8 @@ impl Who {
             Who::Key(name) => name,
             Who::NoKey => "no key",
             Who::UnknownKey => "unknown key",
+            Who::Token => "a token",
+            Who::TemporaryKey => "a temporary key",
         }
     }
 }
@@ -88,21 +97,36 @@ impl std::fmt::Display for Who {
 
 /// Logs what a write request did or why it was refused (see the module doc).
 pub async fn record(State(audit): State<Audit>, request: Request, next: Next) -> Response {
-    let who = audit.who(request.headers());
+    let headers = request.headers().clone();
     let response = next.run(request).await;
     if let Some(change) = response.extensions().get::<Change>() {
         let operation = change.operation.as_str();
-        tracing::info!(
-            operation,
-            package.id = %change.id,
-            package.version = %change.version,
-            key.name = who.name(),
-            "{operation} of {} {} by {who}",
-            change.id,
-            change.version
-        );
+        let by = &change.by;
+        match &by.subject {
+            None => tracing::info!(
+                operation,
+                package.id = %change.id,
+                package.version = %change.version,
+                key.name = %by.name,
+                "{operation} of {} {} by key `{}`",
+                change.id,
+                change.version,
+                by.name
+            ),
+            Some(subject) => tracing::info!(
+                operation,
+                package.id = %change.id,
+                package.version = %change.version,
+                key.name = %by.name,
+                publisher.subject = %subject,
+                "{operation} of {} {} by trusted publisher `{}` (subject `{subject}`)",
+                change.id,
+                change.version,
+                by.name
+            ),
+        }
     } else if response.status().is_client_error() {
-        audit.refused(&response, || who);
+        audit.refused(&response, || audit.who(&headers));
     }
     response
 }

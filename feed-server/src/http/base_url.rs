@@ -31,11 +31,16 @@ impl FromRequestParts<AppState> for Urls {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let base = match &state.config.public_base_url {
-            Some(url) => url.clone(),
-            None => from_headers(&parts.headers, &state.config.path_base)?,
-        };
-        Ok(Urls(FeedUrls::new(&base)))
+        Ok(Urls(FeedUrls::new(&feed_base(state, &parts.headers)?)))
+    }
+}
+
+/// The feed's base URL for a request with `headers` (see the module docs): also the audience
+/// a trusted publisher's token must name when its policy names none.
+pub fn feed_base(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+    match &state.config.public_base_url {
+        Some(url) => Ok(url.clone()),
+        None => from_headers(headers, &state.config.path_base),
     }
 }
 

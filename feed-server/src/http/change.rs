@@ -5,6 +5,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use crate::auth::Publisher;
 use crate::package::{NuGetVersion, PackageId};
 
 /// What a write did to a version.
@@ -39,6 +40,8 @@ pub struct Change {
     pub operation: Operation,
     pub id: PackageId,
     pub version: NuGetVersion,
+    /// Who made it.
+    pub by: Publisher,
 }
 
 /// A successful write's answer: its status, and the change it made for the audit trail.

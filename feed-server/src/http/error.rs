@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use crate::feed;
 use crate::package;
 use crate::storage;
+use crate::trust;
 use crate::upstream;
 
 /// Seconds a client should wait before retrying after a storage outage.
@@ -25,6 +26,9 @@ pub enum ApiError {
         basic: bool,
         message: String,
     },
+    /// 401 with `WWW-Authenticate: Bearer`: an OIDC token (or the temporary key it was
+    /// exchanged for) is not valid here; the message says why, never quoting the token.
+    InvalidToken(String),
     /// 403: the API key is wrong or may not do this (PUB-6: no credential prompt follows).
     Forbidden(String),
     NotFound(String),
@@ -44,6 +48,11 @@ pub enum ApiError {
     /// 502 with Retry-After: an upstream source cannot be reached and nothing of what was
     /// asked is cached. The message names the upstream and says why.
     BadGateway(String),
+    /// 429 with Retry-After (whole seconds): too many requests of one client.
+    TooMany {
+        retry_after_seconds: u64,
+        message: String,
+    },
     /// 500: a bug or a corrupt store. Detail is logged only.
     Internal(String),
 }
@@ -52,7 +61,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized { .. } | ApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -61,6 +70,7 @@ impl ApiError {
             ApiError::Unavailable(_) | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            ApiError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -70,6 +80,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest(m)
             | ApiError::Unauthorized { message: m, .. }
+            | ApiError::InvalidToken(m)
+            | ApiError::TooMany { message: m, .. }
             | ApiError::Forbidden(m)
             | ApiError::NotFound(m)
             | ApiError::MethodNotAllowed(m)
@@ -128,6 +140,25 @@ impl From<upstream::packages::FileError> for ApiError {
         match err {
             upstream::packages::FileError::Unreachable(e) => e.into(),
             upstream::packages::FileError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<trust::Refusal> for ApiError {
+    fn from(refusal: trust::Refusal) -> ApiError {
+        match refusal {
+            trust::Refusal::Invalid(m) => ApiError::InvalidToken(m),
+            trust::Refusal::NotTrusted(m) => ApiError::Forbidden(m),
+            trust::Refusal::TooMany { retry_after } => {
+                let seconds = retry_after.as_secs() + 1;
+                ApiError::TooMany {
+                    retry_after_seconds: seconds,
+                    message: format!(
+                        "too many token exchanges for this subject; retry in {seconds} s"
+                    ),
+                }
+            }
+            trust::Refusal::Unavailable(m) => ApiError::Busy(m),
         }
     }
 }
@@ -199,6 +230,15 @@ impl IntoResponse for ApiError {
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Basic realm=\"NuGet feed\", charset=\"UTF-8\""),
                 );
+            }
+            ApiError::InvalidToken(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::TooMany {
+                retry_after_seconds,
+                ..
+            } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
             }
             ApiError::Unavailable(_) | ApiError::Busy(_) | ApiError::BadGateway(_) => {
                 headers.insert(

@@ -29,7 +29,7 @@ use crate::api::urls::Hive;
 use error::ApiError;
 use handlers::{
     catalog, deprecation, flat_container, health, odata, publish, registration, search,
-    service_index, symbols, vulnerabilities,
+    service_index, symbols, token, vulnerabilities,
 };
 pub use state::{App, AppState};
 use unrouted::Unrouted;
@@ -142,7 +142,7 @@ fn feed_routes(state: &AppState, audit: &audit::Audit) -> Router<AppState> {
                 get(move |s, u, p, h| registration::leaf(hive, s, u, p, h)),
             );
     }
-    let writes = Router::new()
+    let mut writes = Router::new()
         .route(
             "/package/{id}/{version}",
             axum::routing::delete(publish::delete).post(publish::relist),
@@ -156,6 +156,10 @@ fn feed_routes(state: &AppState, audit: &audit::Audit) -> Router<AppState> {
             put(deprecation::put).delete(deprecation::delete),
         )
         .route_layer(audit);
+    // Not audited as a write: it changes no package, and logs the keys it issues itself.
+    if !state.trust.is_empty() {
+        writes = writes.route("/token", axum::routing::post(token::exchange));
+    }
     // A public feed's reads skip the middleware altogether: it is on the hottest path.
     let reads = if state.read_tokens.is_some() {
         reads.layer(middleware::from_fn_with_state(

@@ -11,6 +11,7 @@ use crate::api::vulnerabilities::Advisory;
 use crate::auth::{ApiKeys, ReadTokens};
 use crate::config::Config;
 use crate::feed::Feed;
+use crate::trust::Trust;
 use crate::upstream::Upstreams;
 
 #[derive(Clone)]
@@ -32,6 +33,8 @@ pub struct App {
     pub files: FileCache,
     /// Upstream sources and local package patterns.
     pub upstreams: Upstreams,
+    /// Trusted publishers: OIDC tokens and the temporary keys they were exchanged for.
+    pub trust: Trust,
 }
 
 impl AppState {

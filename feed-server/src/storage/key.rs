@@ -69,7 +69,17 @@ pub enum Key<'a> {
         version: &'a NuGetVersion,
         file: PackageFile,
     },
+    /// `trust/keys/{hash}.json`: a temporary API key handed out by the token service, by the
+    /// SHA-256 (hex) of its secret. Written create-only; fsck and gc never list `trust/`
+    /// (`trust::records` removes the expired ones).
+    TemporaryKey(&'a str),
+    /// `trust/exchanged/{hash}.json`: the record that an OIDC token (by the SHA-256 of its
+    /// issuer and `jti`) was exchanged, written create-only so only one replica accepts it.
+    Exchanged(&'a str),
 }
+
+/// Folder of the token service's records (see [`Key::TemporaryKey`]).
+pub const TRUST_PREFIX: &str = "trust";
 
 /// Folder of everything cached from upstream sources (see [`Key::UpstreamDoc`]).
 pub const UPSTREAM_PREFIX: &str = "upstream";
@@ -122,6 +132,8 @@ impl Key<'_> {
                 let local = Key::Package { id, version, file }.path();
                 Path::from(format!("{UPSTREAM_PREFIX}/{upstream}/{local}"))
             }
+            Key::TemporaryKey(hash) => Path::from(format!("{TRUST_PREFIX}/keys/{hash}.json")),
+            Key::Exchanged(hash) => Path::from(format!("{TRUST_PREFIX}/exchanged/{hash}.json")),
         }
     }
 }

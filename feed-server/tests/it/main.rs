@@ -21,4 +21,5 @@ mod protocol;
 mod proxies;
 mod refused_uploads;
 mod storage_backends;
+mod trusted_publishers;
 mod upstreams;

@@ -11,6 +11,7 @@ pub mod registration;
 pub mod search;
 pub mod service_index;
 pub mod symbols;
+pub mod token;
 pub mod upstream;
 pub mod vulnerabilities;
 

@@ -7,13 +7,14 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 
 use super::write_path;
-use crate::auth::{ApiKeyEntry, Scope};
+use crate::auth::{Publisher, Scope};
 use crate::config::DeleteMode;
 use crate::http::change::{Change, Changed, Operation};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::state::AppState;
-use crate::http::upload;
+use crate::http::{base_url, upload};
 use crate::package::{NuGetVersion, PackageId};
+use crate::trust;
 
 /// The API key a request presents in `X-NuGet-ApiKey`, if any.
 pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
@@ -24,21 +25,45 @@ pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
         .filter(|k| !k.is_empty())
 }
 
-/// The API key of a write request: 401 without one, 403 when it is wrong (PUB-6).
-pub fn authenticate(s: &AppState, headers: &HeaderMap) -> ApiResult<ApiKeyEntry> {
+/// Who a write request acts as (PUB-6): 401 without a key; an API key of the key file; a
+/// temporary key of the token service (401 once expired); an OIDC token of a trusted publisher,
+/// told from a key by its shape (401 when it is not valid here, 403 when no policy trusts it);
+/// 403 for anything else.
+pub async fn authenticate(s: &AppState, headers: &HeaderMap) -> ApiResult<Publisher> {
     let presented = presented_key(headers).ok_or_else(|| ApiError::Unauthorized {
         basic: false,
         message: "an API key is required: send it in the X-NuGet-ApiKey header".into(),
     })?;
-    s.api_keys
-        .authenticate(presented)
-        .cloned()
-        .ok_or_else(|| ApiError::Forbidden("the API key is invalid".into()))
+    if let Some(key) = s.api_keys.authenticate(presented) {
+        return Ok(Publisher::from(key));
+    }
+    if !s.trust.is_empty() {
+        if trust::is_temporary_key(presented) {
+            let record = s.trust.temporary_key(presented).await?;
+            return Ok(publisher_of(record));
+        }
+        if trust::looks_like_jwt(presented) {
+            let audience = base_url::feed_base(s, headers)?;
+            let record = s.trust.token(presented, &audience).await?;
+            return Ok(publisher_of(record));
+        }
+    }
+    Err(ApiError::Forbidden("the API key is invalid".into()))
 }
 
-/// 403 unless `key` may do `scope` to `id`.
-pub fn authorize(key: &ApiKeyEntry, scope: Scope, id: &PackageId) -> ApiResult<()> {
-    if key.allows(scope, id.as_str()) {
+/// The publisher a temporary key or token acts as.
+pub fn publisher_of(record: trust::KeyRecord) -> Publisher {
+    Publisher {
+        name: record.policy,
+        subject: Some(record.subject),
+        scopes: record.scopes,
+        packages: record.packages,
+    }
+}
+
+/// 403 unless `publisher` may do `scope` to `id`.
+pub fn authorize(publisher: &Publisher, scope: Scope, id: &PackageId) -> ApiResult<()> {
+    if publisher.allows(scope, id.as_str()) {
         return Ok(());
     }
     let action = match scope {
@@ -47,8 +72,8 @@ pub fn authorize(key: &ApiKeyEntry, scope: Scope, id: &PackageId) -> ApiResult<(
         Scope::TakeOver => "take over from its upstream source",
     };
     Err(ApiError::Forbidden(format!(
-        "the API key `{}` may not {action} package `{id}`",
-        key.name
+        "{} may not {action} package `{id}`",
+        publisher.describe()
     )))
 }
 
@@ -58,6 +83,7 @@ pub fn authorize(key: &ApiKeyEntry, scope: Scope, id: &PackageId) -> ApiResult<(
 pub struct ManagedVersion {
     pub id: PackageId,
     pub version: NuGetVersion,
+    pub by: Publisher,
 }
 
 impl ManagedVersion {
@@ -67,6 +93,7 @@ impl ManagedVersion {
             operation,
             id: self.id,
             version: self.version,
+            by: self.by,
         }
     }
 }
@@ -75,19 +102,23 @@ impl FromRequestParts<AppState> for ManagedVersion {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, s: &AppState) -> ApiResult<ManagedVersion> {
-        let key = authenticate(s, &parts.headers)?;
+        let key = authenticate(s, &parts.headers).await?;
         let Path((id, version)) = Path::<(String, String)>::from_request_parts(parts, s)
             .await
             .map_err(|e| ApiError::BadRequest(e.body_text()))?;
         let (id, version) = write_path(&id, &version)?;
         authorize(&key, Scope::Unlist, &id)?;
-        Ok(ManagedVersion { id, version })
+        Ok(ManagedVersion {
+            id,
+            version,
+            by: key,
+        })
     }
 }
 
 /// `PUT {publish}` and `PUT {publish}/`: 201 created, 409 exists, 400 invalid, 413 too large.
 pub async fn push(State(s): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult<Changed> {
-    let key = authenticate(&s, &headers)?;
+    let key = authenticate(&s, &headers).await?;
     let result = push_inner(&s, &key, &headers, body).await;
     s.metrics.push_result(match &result {
         Ok(_) => "created",
@@ -100,7 +131,7 @@ pub async fn push(State(s): State<AppState>, headers: HeaderMap, body: Body) -> 
 
 async fn push_inner(
     s: &AppState,
-    key: &ApiKeyEntry,
+    key: &Publisher,
     headers: &HeaderMap,
     body: Body,
 ) -> ApiResult<Changed> {
@@ -113,10 +144,10 @@ async fn push_inner(
     if let Some(source) = taken_from {
         authorize(key, Scope::TakeOver, prepared.id()).map_err(|_| {
             ApiError::Forbidden(format!(
-                "package `{}` comes from upstream source `{}`; a push here would take it over (the upstream's versions would no longer be served), which needs an API key with the take_over scope; the API key `{}` does not have it",
+                "package `{}` comes from upstream source `{}`; a push here would take it over (the upstream's versions would no longer be served), which needs an API key with the take_over scope; {} does not have it",
                 prepared.id(),
                 source.name(),
-                key.name
+                key.describe()
             ))
         })?;
     }
@@ -138,6 +169,7 @@ async fn push_inner(
             operation: Operation::Push,
             id: prepared.id().clone(),
             version: prepared.version().clone(),
+            by: key.clone(),
         },
     ))
 }

@@ -20,6 +20,7 @@ pub async fn get(
     let key = cache::key(&["index", urls.base()]);
     // The feed always serves a vulnerability page (empty without advisories), so VulnerabilityInfo
     // is always advertised (VUL-1).
-    let render = async { Ok(Some(service_index::render(&urls, true))) };
+    let token_service = !s.trust.is_empty();
+    let render = async { Ok(Some(service_index::render(&urls, true, token_service))) };
     response::serve(&s, &headers, key, 0, s.doc_options(false), render).await
 }

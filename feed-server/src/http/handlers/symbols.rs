@@ -14,7 +14,7 @@ use crate::http::{response, upload};
 
 /// `PUT {symbolpackage}`: 201, 400 for a non-symbols package, 404 without its package (SYM-2).
 pub async fn push(State(s): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult<Changed> {
-    let key = authenticate(&s, &headers)?;
+    let key = authenticate(&s, &headers).await?;
     let upload = upload::receive(&headers, body, &s.config).await?;
     let prepared = s.feed.prepare_symbols(upload.to_path_buf()).await?;
     authorize(&key, Scope::Push, prepared.id())?;
@@ -25,6 +25,7 @@ pub async fn push(State(s): State<AppState>, headers: HeaderMap, body: Body) -> 
             operation: Operation::SymbolPush,
             id: prepared.id().clone(),
             version: prepared.version().clone(),
+            by: key,
         },
     ))
 }

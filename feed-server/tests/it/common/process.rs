@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use nuget_feed_config::{
     ApiKeyEntry, ApiKeysFile, DeleteMode, FileConfig, IdPattern, KeyHash, LogFormat, Scope,
-    StorageConfig,
+    StorageConfig, TrustedPublisher,
 };
 use nuget_test_support::process::{Launch, Process, Ready};
 
@@ -38,6 +38,8 @@ pub struct FeedConfig {
     pub upload_idle_timeout_ms: Option<u64>,
     /// `RUST_LOG` of the process; `NUGET_TEST_SERVER_LOG` or `warn` when unset.
     pub log_filter: Option<String>,
+    /// Who may push with an OIDC token.
+    pub trusted_publishers: Vec<TrustedPublisher>,
 }
 
 impl FeedConfig {
@@ -51,6 +53,7 @@ impl FeedConfig {
             max_package_bytes: None,
             upload_idle_timeout_ms: None,
             log_filter: None,
+            trusted_publishers: Vec::new(),
         }
     }
 
@@ -69,6 +72,7 @@ impl FeedConfig {
                 url: Some(self.storage_url.clone()),
                 options: self.storage_options.clone(),
             }),
+            trusted_publishers: self.trusted_publishers.clone(),
             ..FileConfig::default()
         }
         .to_yaml()

@@ -77,6 +77,9 @@ pub const READINESS_PATH: &str = "/readyz";
 /// Paths inside the feed server's container.
 pub const CONFIG_DIR: &str = "/etc/nuget-feed/config";
 pub const CONFIG_FILE_KEY: &str = "config.yaml";
+/// The cluster's ServiceAccount token keys (a JWK Set) in the feed's ConfigMap, for
+/// `kubernetes` trusted publishers; the feed server re-reads it when the kubelet updates it.
+pub const CLUSTER_JWKS_FILE_KEY: &str = "cluster-jwks.json";
 pub const AUTH_DIR: &str = "/etc/nuget-feed/auth";
 pub const API_KEYS_FILE_KEY: &str = "api-keys.yaml";
 pub const READ_TOKENS_FILE_KEY: &str = "read-tokens.txt";

@@ -142,6 +142,22 @@ pub struct NuGetFeedSpec {
     #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
     #[schemars(length(max = 16))]
     pub upstreams: Vec<UpstreamSpec>,
+
+    /// Who may push without an API key, with an OIDC token: a ServiceAccount of this cluster
+    /// (its projected token), a GitHub Actions or GitLab CI job, or any OIDC issuer's token.
+    /// The token goes in `X-NuGet-ApiKey` as it is, or is exchanged at the feed's
+    /// TokenService for a short-lived API key. Each entry names exactly one of `kubernetes`,
+    /// `github`, `gitlab` or `oidc`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
+    #[schemars(length(max = 64))]
+    pub trusted_publishers: Vec<TrustedPublisherSpec>,
+
+    /// Seconds an API key handed out by the TokenService (for a trusted publisher's token)
+    /// works. Default 3600 (one hour, as on nuget.org), at most 86400.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 60, max = 86400))]
+    pub temporary_key_lifetime_seconds: Option<u64>,
 }
 
 fn default_replicas() -> i32 {
@@ -425,6 +441,131 @@ impl From<UpstreamCredentialScheme> for nuget_feed_config::CredentialScheme {
             UpstreamCredentialScheme::ApiKey => nuget_feed_config::CredentialScheme::ApiKey,
         }
     }
+}
+
+/// One trust policy: tokens of one issuer whose claims match may push (and manage) the ids
+/// `packages` matches, as the owner `name`.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new(
+    "(has(self.kubernetes) ? 1 : 0) + (has(self.github) ? 1 : 0) + (has(self.gitlab) ? 1 : 0) + (has(self.oidc) ? 1 : 0) == 1"
+).message("set exactly one of kubernetes, github, gitlab or oidc"))]
+pub struct TrustedPublisherSpec {
+    /// The policy's name: shown as the owner of the packages it pushes and in the feed's audit
+    /// log. Letters, digits, `.`, `-`, `_`; unique in the feed.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9._-]+$"), length(min = 1, max = 64))]
+    pub name: String,
+    /// A ServiceAccount of this cluster: pods that mount a projected token of it (with the
+    /// feed's audience) may push. The operator gives the feed the cluster's issuer and keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<KubernetesPublisher>,
+    /// A GitHub Actions workflow (issuer `https://token.actions.githubusercontent.com`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github: Option<GitHubPublisher>,
+    /// A GitLab CI job (issuer `https://gitlab.com`, or a self-managed GitLab's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gitlab: Option<GitLabPublisher>,
+    /// Any other OIDC issuer, with the claims its tokens must carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<OidcPublisher>,
+    /// The `aud` the tokens must carry. Default: the feed's public URL (the service index's
+    /// folder, e.g. `https://nuget.example.com/team-a/main`), as shown in `status.url`
+    /// without `/index.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub audience: Option<String>,
+    /// What the tokens may do, as for API keys (`push`, `unlist`, `take_over`). Default
+    /// `push` and `unlist`.
+    #[serde(default = "default_scopes")]
+    #[schemars(length(min = 1))]
+    pub scopes: Vec<Scope>,
+    /// Package id patterns the tokens may push or manage, as for API keys (`Contoso.*`).
+    /// Default `["*"]`.
+    #[serde(default = "default_packages")]
+    #[schemars(length(min = 1))]
+    pub packages: Vec<String>,
+    /// A token issued longer ago than this (by its `iat`) is refused, whatever its `exp`
+    /// says. Default 86400 (one day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_token_age_seconds: Option<u64>,
+}
+
+/// A ServiceAccount of this cluster (token `sub` `system:serviceaccount:<namespace>:<name>`).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct KubernetesPublisher {
+    /// Name of the ServiceAccount.
+    #[schemars(
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"),
+        length(max = 253)
+    )]
+    pub service_account: String,
+    /// Its namespace. Default: the feed's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"), length(max = 63))]
+    pub namespace: Option<String>,
+}
+
+/// A GitHub Actions workflow.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GitHubPublisher {
+    /// `owner/name` of the repository (the token's `repository` claim).
+    #[schemars(regex(pattern = r"^[^/\s]+/[^/\s]+$"))]
+    pub repository: String,
+    /// Only this workflow file of the repository, e.g. `release.yml` (matched in the token's
+    /// `job_workflow_ref`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub workflow: Option<String>,
+    /// Only this git ref, e.g. `refs/heads/main` or `refs/tags/v*` (`*` matches any run).
+    #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub git_ref: Option<String>,
+    /// Only jobs of this deployment environment, e.g. `release`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub environment: Option<String>,
+}
+
+/// A GitLab CI job.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GitLabPublisher {
+    /// `group/project` (the token's `project_path` claim).
+    #[schemars(length(min = 1))]
+    pub project_path: String,
+    /// Only this branch or tag name, e.g. `main` (`*` matches any run).
+    #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub git_ref: Option<String>,
+    /// Only jobs of this environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub environment: Option<String>,
+    /// The GitLab instance's issuer URL. Default `https://gitlab.com`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^https://\S+$"))]
+    pub issuer: Option<String>,
+}
+
+/// Any OIDC issuer.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OidcPublisher {
+    /// The tokens' `iss`, exactly; its keys are found by OIDC discovery
+    /// (`<issuer>/.well-known/openid-configuration`) unless `jwksUrl` is set.
+    #[schemars(regex(pattern = r"^https?://\S+$"))]
+    pub issuer: String,
+    /// Claim name to the value it must have; every one must match. Exact and case-sensitive,
+    /// except that `*` matches any run of characters and `?` any one. At least one, e.g.
+    /// `sub`. `iss`, `aud`, `exp`, `nbf` and `iat` are checked by the feed itself.
+    pub claims: BTreeMap<String, String>,
+    /// Where the issuer's keys (a JWK Set) are, when not found by discovery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^https?://\S+$"))]
+    pub jwks_url: Option<String>,
 }
 
 /// Read access to the feed.

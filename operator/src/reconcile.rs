@@ -22,6 +22,7 @@ pub mod api_failure;
 pub mod apply;
 pub mod build;
 pub mod cache;
+pub mod cluster_keys;
 pub mod context;
 pub mod dereference;
 pub mod failure;
@@ -47,7 +48,7 @@ use crate::crd::NuGetFeed;
 
 pub use context::Context;
 pub use failure::Error;
-pub use requeue::{BACKOFF_MAX, BACKOFF_MIN, RECHECK_INVALID, RESYNC};
+pub use requeue::{BACKOFF_MAX, BACKOFF_MIN, CLUSTER_KEYS_REFRESH, RECHECK_INVALID, RESYNC};
 
 /// Reconciles one NuGetFeed.
 #[instrument(skip_all, fields(namespace = %feed.namespace().unwrap_or_default(), feed = %feed.name_any()))]
@@ -86,8 +87,7 @@ async fn reconcile_feed(feed: &NuGetFeed, ctx: &Context) -> Result<Action, Error
     }
 
     let others = ctx.cached_feeds();
-    let deref =
-        dereference::dereference(&ctx.client, &ctx.children, feed, &others, &ctx.settings).await?;
+    let deref = dereference::dereference(&ctx.sources(), feed, &others).await?;
     let mut generate = || ctx.generate();
     let validated = match validate::validate(feed, &deref, &ctx.settings, &mut generate) {
         Ok(v) => v,
@@ -122,5 +122,13 @@ async fn reconcile_feed(feed: &NuGetFeed, ctx: &Context) -> Result<Action, Error
         ctx.metrics.writes.inc();
     }
     ctx.forget_announcement(feed);
-    Ok(Action::requeue(RESYNC))
+    // The cluster's keys rotate without any event the controller sees: a feed that trusts
+    // them looks again sooner.
+    Ok(Action::requeue(
+        if validated.trusted_publishers.cluster_keys.is_some() {
+            CLUSTER_KEYS_REFRESH
+        } else {
+            RESYNC
+        },
+    ))
 }

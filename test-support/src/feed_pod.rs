@@ -42,7 +42,8 @@ pub fn object_data(doc: &Value) -> BTreeMap<String, Vec<u8>> {
 /// container sees (`/etc/nuget-feed/...`, `/tmp`, `/data`) are re-rooted. The config file is
 /// the ConfigMap's `config.yaml` byte for byte; only settings that name a path inside the
 /// container, and the listen address, are re-pointed through the feed server's own
-/// `NUGET_FEED_*` overrides (a loopback port instead of the pod's port 5000).
+/// `NUGET_FEED_*` overrides (a loopback port instead of the pod's port 5000). Trusted
+/// publishers' key files, which have no override, are re-pointed in a copy of the config.
 pub struct FeedPod {
     pub port: u16,
     pub root: tempfile::TempDir,
@@ -176,6 +177,30 @@ impl FeedPod {
             && let Some(local) = reroot(url)
         {
             cmd.env("NUGET_FEED_STORAGE_URL", local);
+        }
+        // A trusted publisher's key file (the operator's `cluster-jwks.json`) has no
+        // `NUGET_FEED_*` override, being one per policy: only for these the config is copied
+        // with the paths re-rooted, and the server started on the copy.
+        let mut rerooted = config.clone();
+        let mut jwks_moved = false;
+        for p in rerooted["trusted_publishers"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
+            if let Some(local) = p["jwks_file"].as_str().and_then(&reroot) {
+                p["jwks_file"] = Value::String(local.display().to_string());
+                jwks_moved = true;
+            }
+        }
+        if jwks_moved {
+            let copy = root.path().join("config-rerooted.yaml");
+            std::fs::write(
+                &copy,
+                serde_yaml_ng::to_string(&rerooted).expect("the config serializes"),
+            )
+            .expect("write the re-rooted config");
+            cmd.env("NUGET_FEED_CONFIG", copy);
         }
         cmd.env("NUGET_FEED_LISTEN", format!("127.0.0.1:{port}"));
         for (k, v) in extra_env {

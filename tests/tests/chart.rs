@@ -236,14 +236,37 @@ fn chart_rbac_is_cluster_wide_by_default_and_roles_only_with_watch_namespaces() 
         ])
     );
 
-    let narrowed = render(&tools, &json!({"watchNamespaces": ["team-a", "team-b"]}));
-    assert!(
-        !narrowed
-            .keys()
-            .any(|k| k.starts_with("ClusterRole/") || k.starts_with("ClusterRoleBinding/")),
-        "watchNamespaces grants nothing cluster-wide: {:?}",
-        narrowed.keys()
+    // The cluster's ServiceAccount issuer (for `kubernetes` trusted publishers): get on its two
+    // documents, and no object.
+    let issuer_rules = json!([{
+        "nonResourceURLs": ["/.well-known/openid-configuration", "/openid/v1/jwks"],
+        "verbs": ["get"]
+    }]);
+    assert_eq!(
+        all[&format!("ClusterRole//{RELEASE}-cluster-issuer")]["rules"],
+        issuer_rules
     );
+
+    let narrowed = render(&tools, &json!({"watchNamespaces": ["team-a", "team-b"]}));
+    let cluster_wide: Vec<&String> = narrowed
+        .keys()
+        .filter(|k| k.starts_with("ClusterRole/") || k.starts_with("ClusterRoleBinding/"))
+        .collect();
+    assert_eq!(
+        cluster_wide,
+        [
+            &format!("ClusterRole//{RELEASE}-cluster-issuer"),
+            &format!("ClusterRoleBinding//{RELEASE}-cluster-issuer")
+        ],
+        "watchNamespaces grants nothing cluster-wide but the issuer's documents"
+    );
+    assert_eq!(
+        narrowed[&format!("ClusterRole//{RELEASE}-cluster-issuer")]["rules"],
+        issuer_rules,
+        "no object cluster-wide with watchNamespaces"
+    );
+    let without = render(&tools, &json!({"rbac": {"clusterIssuer": false}}));
+    assert!(!without.contains_key(&format!("ClusterRole//{RELEASE}-cluster-issuer")));
     for ns in ["team-a", "team-b"] {
         let role = &narrowed[&format!("Role/{ns}/{RELEASE}")];
         assert_eq!(

@@ -42,12 +42,14 @@ use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(45);
 /// The example folders and the feeds they define (all in namespace team-a).
-const EXAMPLES: [(&str, &str); 5] = [
+const EXAMPLES: [(&str, &str); 6] = [
     ("s3", "releases"),
     ("pvc", "main"),
     ("read-protected", "internal"),
     ("api-keys", "shared"),
     ("upstreams", "proxy"),
+    // Reads the cluster's issuer and keys with the chart's `-cluster-issuer` ClusterRole.
+    ("trusted-publishers", "publish"),
 ];
 
 /// Verbs the chart grants that this API server cannot show being used, and why they are
@@ -430,7 +432,12 @@ fn granted(docs: &[Value]) -> BTreeSet<(String, String, String)> {
         .filter(|d| d["kind"] == "ClusterRole" || d["kind"] == "Role")
     {
         for rule in d["rules"].as_array().unwrap() {
-            for g in rule["apiGroups"].as_array().unwrap() {
+            // The cluster issuer's documents (non-resource URLs) grant no object.
+            let Some(groups) = rule["apiGroups"].as_array() else {
+                assert_eq!(rule["verbs"], serde_json::json!(["get"]), "{rule}");
+                continue;
+            };
+            for g in groups {
                 for r in rule["resources"].as_array().unwrap() {
                     for v in rule["verbs"].as_array().unwrap() {
                         out.insert((
@@ -516,10 +523,22 @@ async fn operator_reconciles_the_examples_with_exactly_the_chart_rbac() {
             .get(name)
             .await
             .unwrap();
-        Api::<ConfigMap>::namespaced(client.clone(), ns)
+        let config = Api::<ConfigMap>::namespaced(client.clone(), ns)
             .get(&format!("{name}-config"))
             .await
+            .unwrap()
+            .data
             .unwrap();
+        if name == "publish" {
+            // The cluster's issuer and keys, read with the chart's RBAC alone.
+            let file = nuget_feed_config::FileConfig::parse(&config["config.yaml"]).unwrap();
+            assert_eq!(
+                file.trusted_publishers[0].issuer,
+                "https://kubernetes.default.svc"
+            );
+            let jwks: Value = serde_json::from_str(&config["cluster-jwks.json"]).unwrap();
+            assert_eq!(jwks["keys"].as_array().unwrap().len(), 1, "{jwks}");
+        }
         let ingress = Api::<Ingress>::namespaced(client.clone(), ns)
             .get(name)
             .await

@@ -1,5 +1,5 @@
 //! The feed manifests in `examples/` (S3, PVC, read-protected, several API keys, upstream
-//! sources): each folder
+//! sources, trusted publishers): each folder
 //! holds one `feed.yaml` with one NuGetFeed that passes the CRD's CEL rules in process (kube's
 //! `cel` feature; kube-apiserver 1.20 drops them), and `nuget-operator render -f` turns it,
 //! with the platform defaults the chart passes, into children whose feed server config loads
@@ -19,7 +19,14 @@ use nuget_test_support::chart::{ChartTools, key, parse_docs, validate_strict};
 use nuget_test_support::tools::{repo_root, workspace_bin};
 use serde_json::Value;
 
-const EXAMPLES: [&str; 5] = ["s3", "pvc", "read-protected", "api-keys", "upstreams"];
+const EXAMPLES: [&str; 6] = [
+    "s3",
+    "pvc",
+    "read-protected",
+    "api-keys",
+    "upstreams",
+    "trusted-publishers",
+];
 
 fn example_dir(name: &str) -> PathBuf {
     repo_root().join("examples").join(name)
@@ -115,6 +122,45 @@ fn examples_pass_the_crd_rules_and_render() {
                 assert!(file.local_packages[0].matches("Contoso.Core"));
             }
             _ => assert!(upstreams.is_empty(), "examples/{name}"),
+        }
+        // Trusted publishers in the explicit form, the audience the feed's URL (which the
+        // example's Job asks its token for), the cluster's keys beside the config.
+        let publishers: Vec<&str> = file
+            .trusted_publishers
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        match name {
+            "trusted-publishers" => {
+                assert_eq!(publishers, ["ci-pods", "github-release"]);
+                let pod = &file.trusted_publishers[0];
+                assert!(pod.claims["sub"].matches("system:serviceaccount:team-a:ci"));
+                assert_eq!(
+                    pod.audience.as_deref(),
+                    Some("https://nuget.example.com/team-a/publish")
+                );
+                assert_eq!(
+                    pod.jwks,
+                    nuget_feed_config::JwksSource::File(
+                        "/etc/nuget-feed/config/cluster-jwks.json".into()
+                    )
+                );
+                assert!(config_map["data"]["cluster-jwks.json"].is_string());
+                let job = manifests(name)
+                    .into_iter()
+                    .find(|d| d["kind"] == "Job")
+                    .unwrap();
+                let source = &job["spec"]["template"]["spec"]["volumes"][0]["projected"]["sources"]
+                    [0]["serviceAccountToken"];
+                // The Job's manifest names the platform host without TLS (the README's
+                // quick start); its token's audience is the feed's URL there.
+                assert_eq!(
+                    source["audience"],
+                    "http://nuget.example.com/team-a/publish"
+                );
+                assert_eq!(job["spec"]["template"]["spec"]["serviceAccountName"], "ci");
+            }
+            _ => assert!(publishers.is_empty(), "examples/{name}"),
         }
         // The pod reads each upstream's secret from the file mounted from its Secret: give the
         // loader such a file, at the same path inside a temp root.

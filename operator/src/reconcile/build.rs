@@ -25,7 +25,7 @@ use kube::Resource;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::consts::ANNOTATION_APPLIED_HASH;
+use crate::consts::{ANNOTATION_APPLIED_HASH, CLUSTER_JWKS_FILE_KEY};
 use crate::reconcile::validate::ValidatedFeed;
 
 pub use error::Error;
@@ -152,9 +152,12 @@ where
 
 /// Hash of everything the pods read at start-up: the config file, the hashed key files and the
 /// storage and upstream credentials. A change of any of them changes the pod template and rolls the pods.
+/// The cluster's keys are left out: the feed server re-reads them when the kubelet updates
+/// the mounted file, so a key rotation on the cluster restarts no pod.
 fn config_hash(feed: &ValidatedFeed, config_map: &ConfigMap, auth: &Secret) -> String {
     let mut h = Sha256::new();
-    for (k, v) in config_map.data.iter().flatten() {
+    let config = config_map.data.iter().flatten();
+    for (k, v) in config.filter(|(k, _)| k.as_str() != CLUSTER_JWKS_FILE_KEY) {
         h.update(k.as_bytes());
         h.update(v.as_bytes());
     }

@@ -13,7 +13,7 @@ use kube::{Client, ResourceExt};
 use crate::crd::NuGetFeed;
 use crate::keys;
 use crate::metrics::Metrics;
-use crate::reconcile::{cache, requeue};
+use crate::reconcile::{cache, cluster_keys, dereference, requeue};
 use crate::settings::Settings;
 
 /// What every reconcile shares.
@@ -27,6 +27,8 @@ pub struct Context {
     pub feeds: Mutex<Vec<Store<NuGetFeed>>>,
     /// The controllers' caches of children, which `dereference` and `apply` read.
     pub children: cache::Cache,
+    /// The cluster's ServiceAccount issuer and keys, shared by every feed that needs them.
+    pub cluster_keys: cluster_keys::Cache,
     /// The namespaces the operator watches (empty: all), for the fresh LIST of feeds a purge
     /// makes before it deletes anything.
     pub watch_namespaces: Vec<String>,
@@ -52,6 +54,7 @@ impl Context {
             metrics,
             feeds: Mutex::new(Vec::new()),
             children: cache::Cache::default(),
+            cluster_keys: cluster_keys::Cache::default(),
             watch_namespaces: Vec::new(),
             failures: Mutex::new(HashMap::new()),
             announced: Mutex::new(HashMap::new()),
@@ -69,6 +72,16 @@ impl Context {
     pub fn with_watch_namespaces(mut self, namespaces: Vec<String>) -> Self {
         self.watch_namespaces = namespaces;
         self
+    }
+
+    /// Where `dereference` reads from.
+    pub fn sources(&self) -> dereference::Sources<'_> {
+        dereference::Sources {
+            client: &self.client,
+            cache: &self.children,
+            cluster_keys: &self.cluster_keys,
+            settings: &self.settings,
+        }
     }
 
     /// A new API key or read token.

@@ -1,7 +1,8 @@
 //! Step 1: read what the spec refers to (the storage and upstream credentials Secrets), what the operator
-//! generated earlier (the plaintext API-key and read-token Secrets), and the routes and storage
-//! locations of the other feeds (for the clash checks). Nothing is judged here; `validate` does
-//! that.
+//! generated earlier (the plaintext API-key and read-token Secrets), the routes and storage
+//! locations of the other feeds (for the clash checks), and, for a feed with a `kubernetes`
+//! trusted publisher, the cluster's ServiceAccount issuer and keys ([`cluster_keys`]). Nothing
+//! is judged here; `validate` does that.
 //!
 //! The generated Secrets come from the controller's cache ([`Cache`]); only the tenant's
 //! credentials Secrets, which the operator does not own and cannot watch by label, are read
@@ -16,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::crd::{NuGetFeed, ReadMode};
 use crate::reconcile::cache::{self, Cache};
+use crate::reconcile::cluster_keys::{self, ClusterKeys};
 use crate::reconcile::location::{self, Holder};
 use crate::reconcile::names;
 use crate::settings::Settings;
@@ -33,6 +35,9 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    /// The cluster's issuer or keys, which a `kubernetes` trusted publisher needs.
+    #[error(transparent)]
+    ClusterKeys(#[from] cluster_keys::Error),
 }
 
 /// A Secret the spec refers to, by the keys it has. Its values are hashed, never kept.
@@ -93,16 +98,31 @@ pub struct Dereferenced {
     pub routes: Vec<Route>,
     /// Where the other feeds store their data, for the storage clash check.
     pub locations: Vec<Holder>,
+    /// The cluster's issuer and keys; read only when a trusted publisher is `kubernetes`.
+    pub cluster_keys: Option<ClusterKeys>,
+}
+
+/// Where `dereference` reads from: the client, the controller's caches and the platform
+/// settings.
+pub struct Sources<'a> {
+    pub client: &'a Client,
+    pub cache: &'a Cache,
+    pub cluster_keys: &'a cluster_keys::Cache,
+    pub settings: &'a Settings,
 }
 
 /// Reads the referenced Secrets of `feed`; `others` are the feeds in the controller's cache.
 pub async fn dereference(
-    client: &Client,
-    cache: &Cache,
+    sources: &Sources<'_>,
     feed: &NuGetFeed,
     others: &[Arc<NuGetFeed>],
-    settings: &Settings,
 ) -> Result<Dereferenced, Error> {
+    let &Sources {
+        client,
+        cache,
+        cluster_keys,
+        settings,
+    } = sources;
     let namespace = feed.namespace().unwrap_or_default();
     let stores = cache.stores(&namespace).await?;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace);
@@ -133,7 +153,19 @@ pub async fn dereference(
         read_tokens,
         routes: routes(feed, others, settings),
         locations: location::holders(feed, others),
+        cluster_keys: match needs_cluster_keys(feed) {
+            true => Some(cluster_keys.get(client).await?),
+            false => None,
+        },
     })
+}
+
+/// Whether a trusted publisher of `feed` is one of this cluster's ServiceAccounts.
+pub fn needs_cluster_keys(feed: &NuGetFeed) -> bool {
+    feed.spec
+        .trusted_publishers
+        .iter()
+        .any(|p| p.kubernetes.is_some())
 }
 
 /// What `render` knows without a cluster: references cannot be checked and nothing was
@@ -148,6 +180,7 @@ pub fn offline(feed: &NuGetFeed) -> Dereferenced {
             .into_iter()
             .map(|name| (name.clone(), Lookup::Unchecked(name)))
             .collect(),
+        cluster_keys: needs_cluster_keys(feed).then(ClusterKeys::offline),
         ..Dereferenced::default()
     }
 }

@@ -26,7 +26,7 @@ use crate::reconcile::announce::{self, Announcement};
 use crate::reconcile::api_failure::ApiFailure;
 use crate::reconcile::context::Context;
 use crate::reconcile::requeue::RECHECK_INVALID;
-use crate::reconcile::{apply, build, dereference, update_status, validate};
+use crate::reconcile::{apply, build, cluster_keys, dereference, update_status, validate};
 
 /// Why a reconcile failed (the spec being invalid is not among them).
 #[derive(Debug, thiserror::Error)]
@@ -65,10 +65,16 @@ impl Error {
             | Error::Purge(purge::Error::Credentials { source, .. }) => {
                 Some(ApiFailure::of(source))
             }
+            Error::Dereference(dereference::Error::ClusterKeys(cluster_keys::Error::Read {
+                source,
+                ..
+            })) => Some(ApiFailure::of(source)),
             Error::Apply(e) => Some(e.kind()),
             // The namespace's watch has not started yet: retried like a request with no answer.
             Error::Dereference(dereference::Error::Cache(_)) => Some(ApiFailure::Transport),
-            Error::Build(_) | Error::Purge(_) => None,
+            Error::Build(_)
+            | Error::Purge(_)
+            | Error::Dereference(dereference::Error::ClusterKeys(_)) => None,
         }
     }
 

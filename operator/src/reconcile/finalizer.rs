@@ -57,8 +57,7 @@ pub async fn follow_validation(feed: &NuGetFeed, ctx: &Context, valid: bool) -> 
 pub async fn finalize(feed: &NuGetFeed, ctx: &Context) -> Result<Action, Error> {
     // Other feeds are not passed to validation here: the purge checks them itself, against a
     // fresh list.
-    let deref =
-        dereference::dereference(&ctx.client, &ctx.children, feed, &[], &ctx.settings).await?;
+    let deref = dereference::dereference(&ctx.sources(), feed, &[]).await?;
     let mut no_keys = String::new;
     let validated = match validate::validate(feed, &deref, &ctx.settings, &mut no_keys) {
         Ok(v) => v,

@@ -6,6 +6,11 @@ use std::time::Duration;
 /// A successful reconcile looks again this often (reads only), to catch drift that no watch
 /// reports (a tenant's credentials Secret, for example).
 pub const RESYNC: Duration = Duration::from_secs(600);
+/// A feed with a `kubernetes` trusted publisher looks again this often (reads only; the
+/// ConfigMap is written only when the cluster's keys changed), so a key the cluster starts
+/// signing with reaches the feed's JWK Set within about a minute, plus the kubelet's delay in
+/// updating the mounted ConfigMap.
+pub const CLUSTER_KEYS_REFRESH: Duration = Duration::from_secs(60);
 /// An invalid spec caused by another object (a missing Secret, a path or storage clash), or a
 /// purge the operator refuses, is checked again this often.
 pub const RECHECK_INVALID: Duration = Duration::from_secs(120);

@@ -16,6 +16,7 @@ use super::validate::{self, Error};
 use crate::crd::NuGetFeed;
 use crate::settings::Settings;
 
+mod trusted_publishers;
 mod upstreams;
 
 fn built(yaml: &str) -> Resources<Prepared> {
@@ -466,6 +467,26 @@ fn cel_ties_the_upstream_username_to_scheme_basic() {
     cel(&v, None).unwrap();
     v["spec"]["upstreams"][1]["credentials"]["scheme"] = json!("Basic");
     assert!(cel(&v, None).unwrap_err().contains("username"));
+}
+
+/// One kind per trusted publisher, said at admission (1.20 drops the rule; `validate` repeats it).
+#[test]
+fn cel_requires_exactly_one_kind_per_trusted_publisher() {
+    let mut v = as_json(EXAMPLE);
+    v["spec"]["trustedPublishers"] = json!([{"name": "p", "kubernetes": {"serviceAccount": "ci"}}]);
+    cel(&v, None).unwrap();
+    v["spec"]["trustedPublishers"][0]["github"] = json!({"repository": "a/b"});
+    assert!(
+        cel(&v, None)
+            .unwrap_err()
+            .contains("exactly one of kubernetes")
+    );
+    v["spec"]["trustedPublishers"] = json!([{"name": "p"}]);
+    assert!(
+        cel(&v, None)
+            .unwrap_err()
+            .contains("exactly one of kubernetes")
+    );
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! the authority, because old apiservers (such as 1.20) drop CEL rules and because some checks
 //! (references, path and storage location clashes) need other objects.
 
+pub mod trusted_publishers;
 pub mod upstreams;
 
 use std::collections::BTreeMap;
@@ -31,6 +32,7 @@ use crate::reconcile::dereference::{Dereferenced, GeneratedSecret, Lookup, Route
 use crate::reconcile::location::{self, Location, Seniority};
 use crate::reconcile::names;
 use crate::settings::Settings;
+use trusted_publishers::PublisherPlan;
 use upstreams::UpstreamPlan;
 
 /// Longest feed name: children append up to `-read-tokens` (12 characters) and Services must
@@ -94,6 +96,9 @@ pub enum Error {
     /// `spec.upstreams` or `spec.localPackages` is refused, or names a missing Secret or key.
     #[error(transparent)]
     Upstream(#[from] upstreams::Error),
+    /// `spec.trustedPublishers` or `spec.temporaryKeyLifetimeSeconds` is refused.
+    #[error(transparent)]
+    TrustedPublisher(#[from] trusted_publishers::Error),
     /// A Secret with the name of a generated Secret exists but belongs to someone else.
     #[error(
         "Secret `{0}` exists but was not created by this NuGetFeed; delete or rename it so the operator can create its own"
@@ -221,6 +226,7 @@ pub struct ValidatedFeed {
     pub ingress: Option<IngressPlan>,
     pub storage: StoragePlan,
     pub upstreams: UpstreamPlan,
+    pub trusted_publishers: PublisherPlan,
     pub api_keys: Vec<ValidatedApiKey>,
     pub api_key_secret: CredentialSet,
     pub read_tokens: Option<CredentialSet>,
@@ -303,6 +309,12 @@ pub fn validate(
         ),
     };
 
+    let trusted_publishers = trusted_publishers::plan(
+        spec,
+        &namespace,
+        &public_base_url,
+        deref.cluster_keys.as_ref(),
+    )?;
     let api_keys = check_api_keys(&spec.api_keys)?;
     let key_names: Vec<String> = api_keys.iter().map(|k| k.name.clone()).collect();
     let api_key_secret = credential_set(
@@ -352,6 +364,7 @@ pub fn validate(
         ingress,
         storage,
         upstreams,
+        trusted_publishers,
         api_keys,
         api_key_secret,
         read_tokens,

@@ -1,6 +1,8 @@
 //! The ConfigMap with the feed server's config file (`config.yaml`): `nuget_feed_config`'s
 //! [`FileConfig`], the type the feed server parses, with the fields the operator sets; the
 //! cross-crate test in `tests/` resolves it with the feed server's own `Config::resolve`.
+//! Beside it, for `kubernetes` trusted publishers, the cluster's keys
+//! ([`CLUSTER_JWKS_FILE_KEY`]), which the feed server re-reads when they change.
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -12,8 +14,8 @@ use nuget_feed_config::{FileConfig, LogFormat, StorageConfig};
 use super::error::Error;
 use super::metadata::meta;
 use crate::consts::{
-    API_KEYS_FILE_KEY, AUTH_DIR, COMPONENT_SERVER, CONFIG_FILE_KEY, READ_TOKENS_FILE_KEY,
-    SERVER_PORT, TMP_DIR,
+    API_KEYS_FILE_KEY, AUTH_DIR, CLUSTER_JWKS_FILE_KEY, COMPONENT_SERVER, CONFIG_FILE_KEY,
+    READ_TOKENS_FILE_KEY, SERVER_PORT, TMP_DIR,
 };
 use crate::reconcile::names;
 use crate::reconcile::validate::ValidatedFeed;
@@ -41,6 +43,8 @@ pub fn config_file(feed: &ValidatedFeed) -> Result<String, nuget_feed_config::Er
         log_format: Some(LogFormat::Json),
         local_packages: feed.upstreams.local_packages.clone(),
         upstreams: feed.upstreams.upstreams.clone(),
+        trusted_publishers: feed.trusted_publishers.publishers.clone(),
+        temporary_key_lifetime_seconds: feed.trusted_publishers.temporary_key_lifetime_seconds,
         ..FileConfig::default()
     };
     file.to_yaml()
@@ -51,9 +55,13 @@ pub(super) fn build(feed: &ValidatedFeed) -> Result<ConfigMap, Error> {
         what: "config.yaml",
         message: e.to_string(),
     })?;
+    let mut data = BTreeMap::from([(CONFIG_FILE_KEY.to_owned(), file)]);
+    if let Some(keys) = &feed.trusted_publishers.cluster_keys {
+        data.insert(CLUSTER_JWKS_FILE_KEY.to_owned(), keys.jwks.clone());
+    }
     Ok(ConfigMap {
         metadata: meta(feed, names::config_map(&feed.feed), COMPONENT_SERVER),
-        data: Some(BTreeMap::from([(CONFIG_FILE_KEY.to_owned(), file)])),
+        data: Some(data),
         ..ConfigMap::default()
     })
 }

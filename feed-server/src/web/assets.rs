@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
-use super::page;
+use super::headers::add_security_headers;
 use crate::http::{AppState, response};
 
 /// One static file.
@@ -70,7 +70,7 @@ pub async fn get(
     if let Ok(value) = HeaderValue::from_str(&etag) {
         out.insert(header::ETAG, value);
     }
-    page::add_security_headers(&mut out);
+    add_security_headers(&mut out);
     if response::if_none_match(&headers, &etag) {
         return (StatusCode::NOT_MODIFIED, out).into_response();
     }

@@ -10,6 +10,7 @@
 
 mod assets;
 mod feed_page;
+mod headers;
 mod layout;
 mod package_page;
 mod page;

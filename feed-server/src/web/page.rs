@@ -1,5 +1,5 @@
 //! How a page goes out: HTML from the document cache (ETag, 304) with the security headers
-//! every page carries, or an error page.
+//! every page carries ([`super::headers`]), or an error page.
 
 use std::future::Future;
 use std::hash::{Hash, Hasher};
@@ -8,6 +8,7 @@ use askama::Template;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::headers::add_security_headers;
 use super::layout::Layout;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ApiResult};
@@ -15,29 +16,6 @@ use crate::http::response;
 
 /// The content type of every page.
 const HTML: &str = "text/html; charset=utf-8";
-
-/// Only the feed's own script and style; images from the feed, https or data (package icons
-/// and README badges); nothing may frame a page or post a form elsewhere.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
-     img-src 'self' https: data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
-
-/// Adds the headers every page and static file carries.
-pub fn add_security_headers(headers: &mut HeaderMap) {
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    // A private feed's URLs name its packages: links out (project sites, README links) must
-    // not carry them.
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-}
 
 /// The stamp of a page showing the feed as of event `seq` and its download counts: the page is
 /// served from the cache while neither changed.

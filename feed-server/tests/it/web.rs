@@ -377,6 +377,35 @@ async fn only_prereleases_show_the_latest_prerelease() {
     s.stop().await;
 }
 
+#[tokio::test]
+async fn embedded_icons_and_license_files_link_to_the_feed() {
+    let s = TestServer::start(|f, _| f.path_base = Some(BASE.into())).await;
+    let c = Client::new();
+    let pkg = PackageBuilder::new("Web.Files", "1.0.0")
+        .icon("icon.png", b"\x89PNG\r\n\x1a\nfake")
+        .license_file("LICENSE.txt", b"All rights reserved.");
+    push_ok(&c, &s, &pkg).await;
+    let flat = s.url("flatcontainer/web.files/1.0.0");
+    let doc = page(&c, &s.url("packages/Web.Files")).await;
+    let icon = one(&doc, ".package-head img.icon");
+    assert_eq!(icon.value().attr("src").unwrap(), format!("{flat}/icon"));
+    assert_eq!(
+        icon.value().attr("alt"),
+        Some(""),
+        "decorative: the id is beside it"
+    );
+    let license = one(&doc, "aside ul.links a");
+    assert_eq!(text(license), "License");
+    assert_eq!(
+        license.value().attr("href").unwrap(),
+        format!("{flat}/license")
+    );
+    let feed = page(&c, &s.url("")).await;
+    let icon = one(&feed, "li.result img.icon");
+    assert_eq!(icon.value().attr("src").unwrap(), format!("{flat}/icon"));
+    s.stop().await;
+}
+
 /// The install snippets for `id` `version`: (kind, text), in page order.
 fn snippets(doc: &Html) -> Vec<(String, String)> {
     all(doc, "figure.snippet")

@@ -26,13 +26,17 @@
     var code = target && target.querySelector("pre code");
     if (!code) { return; }
     var text = code.textContent;
+    document.querySelectorAll("button.copy").forEach(function (other) {
+      if (other !== button) { other.textContent = "Copy"; }
+    });
     var done = navigator.clipboard && window.isSecureContext
       ? navigator.clipboard.writeText(text).catch(function () { return fallbackCopy(text); })
       : fallbackCopy(text);
     done.then(function () {
+      // It stays "Copied" until another copy button is clicked: a label that changes back
+      // on a timer is missed by whoever looked away.
       button.textContent = "Copied";
       announce("Copied to the clipboard");
-      setTimeout(function () { button.textContent = "Copy"; }, 2000);
     }, function () {
       announce("Could not copy: select the text and copy it by hand");
     });

@@ -21,3 +21,4 @@ pub mod storage;
 pub mod testing;
 pub mod trust;
 pub mod upstream;
+pub mod web;

@@ -23,3 +23,4 @@ mod refused_uploads;
 mod storage_backends;
 mod trusted_publishers;
 mod upstreams;
+mod web;

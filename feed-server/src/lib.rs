@@ -18,3 +18,4 @@ pub mod storage;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod upstream;
+pub mod web;

@@ -11,7 +11,7 @@
 pub mod catalog;
 pub mod flat_container;
 mod json_writer;
-mod metadata;
+pub(crate) mod metadata;
 pub mod odata;
 pub mod registration;
 pub mod search;

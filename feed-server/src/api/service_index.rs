@@ -91,6 +91,11 @@ pub fn render(urls: &FeedUrls, vulnerabilities: bool) -> Value {
         urls.readme_template(),
         "URI template of a package's embedded readme",
     );
+    add(
+        &["PackageDetailsUriTemplate/5.1.0"],
+        urls.package_details_template(),
+        "URI template of a package version's web page",
+    );
     // `nuget list` and the V2-only clients find the OData feed only here (issue 16).
     add(
         &["LegacyGallery", "LegacyGallery/2.0.0"],

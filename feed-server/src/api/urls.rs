@@ -151,6 +151,21 @@ impl FeedUrls {
         )
     }
 
+    /// The `PackageDetailsUriTemplate/5.1.0` template: the web page of a version
+    /// (`{base}/packages/{id}/{version}`), which Visual Studio links as "View package details".
+    pub fn package_details_template(&self) -> String {
+        format!("{}/packages/{{id}}/{{version}}", self.base)
+    }
+
+    /// The path of the base URL (`/team-a/main`, empty at the root): what the web pages' own
+    /// links start with, so that they stay on whatever host the browser used.
+    pub fn path(&self) -> &str {
+        self.base
+            .split_once("://")
+            .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+            .unwrap_or("")
+    }
+
     /// `{base}/{hive}/`: the `RegistrationsBaseUrl` `@id` of a hive.
     pub fn registration_base(&self, hive: Hive) -> String {
         format!("{}/{}/", self.base, hive.segment())

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -27,6 +27,10 @@ pub struct Downloads {
     dirty: AtomicBool,
     /// Sum of every other replica's published counts.
     others: Mutex<Counts>,
+    /// Moves on whenever counts are published or others' read anew with a change: the web
+    /// pages, which show counts, are cached only while it stays the same (counting each
+    /// download would re-render a busy feed's pages for every restore).
+    epoch: AtomicU64,
 }
 
 impl Default for Downloads {
@@ -42,7 +46,13 @@ impl Downloads {
             own: Mutex::default(),
             dirty: AtomicBool::new(false),
             others: Mutex::default(),
+            epoch: AtomicU64::new(0),
         }
+    }
+
+    /// Changes when the counts shown may have changed (see the field).
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Relaxed)
     }
 
     /// Counts one download of a version.
@@ -86,8 +96,9 @@ impl Downloads {
         let result = storage
             .put(Key::Downloads(&self.replica), Bytes::from(json))
             .await;
-        if result.is_err() {
-            self.dirty.store(true, Ordering::Relaxed);
+        match &result {
+            Ok(()) => self.bump(),
+            Err(_) => self.dirty.store(true, Ordering::Relaxed),
         }
         result
     }
@@ -117,8 +128,17 @@ impl Downloads {
                 }
             }
         }
-        *lock(&self.others) = sum;
+        let mut others = lock(&self.others);
+        if *others != sum {
+            *others = sum;
+            drop(others);
+            self.bump();
+        }
         Ok(())
+    }
+
+    fn bump(&self) {
+        self.epoch.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -151,5 +171,21 @@ mod tests {
         assert_eq!(a.versions("foo", &versions), [3, 1]);
         assert_eq!(b.versions("foo", &versions), [3, 1]);
         assert_eq!(b.versions("bar", &versions), [0, 0]);
+    }
+
+    #[tokio::test]
+    async fn the_epoch_moves_only_when_counts_shown_change() {
+        let storage = Storage::memory();
+        let (a, b) = (Downloads::new(), Downloads::new());
+        a.publish(&storage).await.unwrap();
+        a.refresh(&storage).await.unwrap();
+        assert_eq!(a.epoch(), 0, "nothing counted, nothing read");
+        a.record("foo", "1.0.0");
+        a.publish(&storage).await.unwrap();
+        assert_eq!(a.epoch(), 1, "published");
+        b.refresh(&storage).await.unwrap();
+        assert_eq!(b.epoch(), 1, "another replica's counts read");
+        b.refresh(&storage).await.unwrap();
+        assert_eq!(b.epoch(), 1, "read again, unchanged");
     }
 }

@@ -57,7 +57,10 @@ pub fn router(state: AppState) -> Router {
     let app = if path_base.is_empty() {
         root.merge(feed)
     } else {
+        // The nested router has `{base}` (it redirects here) but not `{base}/`.
+        let page = Router::new().route(&format!("{path_base}/"), crate::web::feed_page());
         root.nest(&path_base, feed)
+            .merge(read_protected(&state, page))
     };
     let refuse = |why: Unrouted| {
         let audit = audit.clone();
@@ -125,7 +128,17 @@ fn feed_routes(state: &AppState, audit: &audit::Audit) -> Router<AppState> {
         .route("/api/v2/", get(odata::service_document))
         .route("/api/v2/{resource}", get(odata::resource))
         .route("/api/v2/{resource}/$count", get(odata::count))
-        .route("/api/v2/package/{id}/{version}", get(odata::download));
+        .route("/api/v2/package/{id}/{version}", get(odata::download))
+        // The web pages (issue 15): reads like the rest, behind the same read protection.
+        .merge(crate::web::routes())
+        .route(
+            "/",
+            if state.config.path_base.is_empty() {
+                crate::web::feed_page()
+            } else {
+                get(crate::web::to_feed_page)
+            },
+        );
     for hive in Hive::ALL {
         let seg = hive.segment();
         reads = reads
@@ -156,20 +169,25 @@ fn feed_routes(state: &AppState, audit: &audit::Audit) -> Router<AppState> {
             put(deprecation::put).delete(deprecation::delete),
         )
         .route_layer(audit);
-    // A public feed's reads skip the middleware altogether: it is on the hottest path.
-    let reads = if state.read_tokens.is_some() {
-        reads.layer(middleware::from_fn_with_state(
-            state.clone(),
-            require_read_token,
-        ))
-    } else {
-        reads
-    };
+    let reads = read_protected(state, reads);
     uploads.merge(
         reads
             .merge(writes)
             .layer(DefaultBodyLimit::max(limits::SMALL_BODY_LIMIT)),
     )
+}
+
+/// `routes` behind [`require_read_token`] when the feed has read tokens. A public feed's reads
+/// skip the middleware altogether: it is on the hottest path.
+fn read_protected(state: &AppState, routes: Router<AppState>) -> Router<AppState> {
+    if state.read_tokens.is_some() {
+        routes.layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_read_token,
+        ))
+    } else {
+        routes
+    }
 }
 
 /// The refusal of a read without an `Authorization` header.

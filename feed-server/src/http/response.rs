@@ -45,7 +45,8 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
         })
 }
 
-fn if_none_match(request: &HeaderMap, etag: &str) -> bool {
+/// Whether `request` already holds the representation tagged `etag` (`If-None-Match`).
+pub(crate) fn if_none_match(request: &HeaderMap, etag: &str) -> bool {
     request
         .get_all(header::IF_NONE_MATCH)
         .iter()

@@ -22,3 +22,4 @@ mod proxies;
 mod refused_uploads;
 mod storage_backends;
 mod upstreams;
+mod web;

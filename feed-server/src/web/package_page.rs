@@ -71,6 +71,28 @@ pub struct DeprecationView {
     pub alternate: Option<(String, String)>,
 }
 
+/// A known vulnerability of the version.
+#[derive(Debug)]
+pub struct AdvisoryView {
+    pub url: String,
+    pub severity: &'static str,
+}
+
+impl AdvisoryView {
+    fn new(v: Vulnerability) -> AdvisoryView {
+        let severity = match v.severity {
+            0 => "low",
+            1 => "moderate",
+            2 => "high",
+            _ => "critical",
+        };
+        AdvisoryView {
+            url: v.advisory_url,
+            severity,
+        }
+    }
+}
+
 /// The data of `templates/package.html`.
 #[derive(Template)]
 #[template(path = "package.html")]
@@ -90,7 +112,7 @@ struct PackagePage {
     tags: Vec<String>,
     owners: Vec<String>,
     deprecation: Option<DeprecationView>,
-    vulnerabilities: Vec<Vulnerability>,
+    vulnerabilities: Vec<AdvisoryView>,
     license_expression: Option<String>,
     license: Option<String>,
     links: Vec<Link>,
@@ -284,7 +306,10 @@ async fn view(
                 )
             }),
         }),
-        vulnerabilities: vulnerabilities::for_version(&s.advisories, id, version),
+        vulnerabilities: vulnerabilities::for_version(&s.advisories, id, version)
+            .into_iter()
+            .map(AdvisoryView::new)
+            .collect(),
         license_expression: metadata::license_expression(license).map(str::to_owned),
         license: license_link
             .filter(|_| license.is_some_and(|l| l.kind == LicenseKind::Expression)),

@@ -333,6 +333,7 @@ async fn a_version_page_shows_readme_versions_dependencies_and_states() {
         one(&doc, "#vulnerabilities a").value().attr("href"),
         Some("https://example.com/advisory/7")
     );
+    assert!(text(one(&doc, "#vulnerabilities li")).contains("critical severity"));
     let license = one(&doc, "aside a[href='https://licenses.nuget.org/MIT']");
     assert_eq!(text(license), "MIT");
     assert!(text(one(&doc, "aside")).contains("Ann, Bob"));

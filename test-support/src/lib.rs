@@ -4,8 +4,8 @@
 //! drive: a Kubernetes API server ([`envtest`], feature `envtest`), moto ([`moto`]), Azurite
 //! ([`azurite`]), NuGet.exe ([`nuget_exe`]), nginx ([`nginx`]), the Helm chart tools ([`chart`]),
 //! a fault-injecting TCP proxy ([`proxy`]), a static NuGet feed in nuget.org's shapes served by
-//! nginx ([`static_feed`]) and a feed-server "pod" started from rendered manifests
-//! ([`feed_pod`]).
+//! nginx ([`static_feed`]), a feed-server "pod" started from rendered manifests
+//! ([`feed_pod`]) and headless Chromium with playwright-core and axe-core ([`browser`]).
 //!
 //! It depends on neither the feed server nor the operator: what needs their library or
 //! binary (`env!("CARGO_BIN_EXE_...")`) stays in their own tests and passes paths in.
@@ -14,6 +14,7 @@
 //! `NUGET_SKIP_EXTERNAL=1` asks to skip (then the `*_or_skip` constructors return `None`).
 
 pub mod azurite;
+pub mod browser;
 pub mod chart;
 #[cfg(feature = "envtest")]
 pub mod envtest;

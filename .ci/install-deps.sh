@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the external tools the feed-server tests drive for real:
 #   Debian: mono-complete (runs NuGet.exe), nginx-light (e2e proxy), wrk (load),
-#           nuget (NuGet 2.8.7, a V2-only client)
+#           nuget (NuGet 2.8.7, a V2-only client), chromium (the web pages' browser test)
 #   npm:    nuget-in-path@2.0.1 (NuGet.exe 4.0.0), nuget-exe@5.8.0 (NuGet.exe 5.8.0),
-#           azurite@3.35.0 (Azure Blob emulator)
+#           azurite@3.35.0 (Azure Blob emulator), playwright-core@1.65.2 (drives chromium),
+#           axe-core@4.14.1 (accessibility checks in the browser)
 #   PyPI:   moto[server]==5.2.5 (S3 emulator)
 # npm and PyPI tools go into a project-local, git-ignored cache (.ci/cache/ by default,
 # override with NUGET_CI_CACHE). Idempotent: a second run only checks and prints.
@@ -11,7 +12,7 @@
 # npm (Debian's nodejs and npm, which .ci/preflight.sh installs).
 #
 # Afterwards `source .ci/cache/env.sh` exports NUGET_EXE, NUGET_EXE_58, NUGET_V2, MONO,
-# AZURITE_BLOB, MOTO_SERVER.
+# AZURITE_BLOB, MOTO_SERVER, CHROMIUM, PLAYWRIGHT_CORE, AXE_CORE.
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
@@ -24,7 +25,11 @@ NUGET_IN_PATH_VERSION=2.0.1
 NUGET_EXE_58_VERSION=5.8.0
 AZURITE_VERSION=3.35.0
 MOTO_VERSION=5.2.5
-APT_PACKAGES=(mono-complete nginx-light wrk nuget)
+PLAYWRIGHT_CORE_VERSION=1.65.2
+AXE_CORE_VERSION=4.14.1
+# Debian's chromium: playwright's own browser downloads are not reachable here. Its fonts give
+# the screenshots readable text.
+APT_PACKAGES=(mono-complete nginx-light wrk nuget chromium fonts-liberation)
 
 mkdir -p "$CACHE"
 
@@ -90,6 +95,16 @@ NUGET_EXE_58="$N58_DIR/nuget-$NUGET_EXE_58_VERSION.exe"
 npm_unpack "nuget-exe@$NUGET_EXE_58_VERSION" "$N58_DIR" "nuget-$NUGET_EXE_58_VERSION.exe"
 step_end "nuget.exe 5.8"
 
+# ---------------------------------------------------------------- browser test (npm)
+# playwright-core and axe-core have no dependencies: their tarballs are all they need, and
+# playwright-core's has no install script (it downloads no browser; tests use Debian's chromium).
+step_start "playwright-core@$PLAYWRIGHT_CORE_VERSION, axe-core@$AXE_CORE_VERSION (npm)"
+PLAYWRIGHT_CORE="$NPM_PREFIX/playwright-core-$PLAYWRIGHT_CORE_VERSION"
+npm_unpack "playwright-core@$PLAYWRIGHT_CORE_VERSION" "$PLAYWRIGHT_CORE" index.mjs
+AXE_CORE="$NPM_PREFIX/axe-core-$AXE_CORE_VERSION"
+npm_unpack "axe-core@$AXE_CORE_VERSION" "$AXE_CORE" axe.min.js
+step_end "playwright-core, axe-core"
+
 # ---------------------------------------------------------------- Azurite (npm)
 step_start "Azurite (npm azurite@$AZURITE_VERSION)"
 AZ_PREFIX="$NPM_PREFIX/azurite"
@@ -142,6 +157,9 @@ export NUGET_EXE_58="$NUGET_EXE_58"
 export NUGET_V2="$(command -v nuget)"
 export AZURITE_BLOB="$AZURITE_BLOB"
 export MOTO_SERVER="$MOTO_SERVER"
+export CHROMIUM="$(command -v chromium)"
+export PLAYWRIGHT_CORE="$PLAYWRIGHT_CORE"
+export AXE_CORE="$AXE_CORE"
 EOF
 
 # Sanity check that mono really runs NuGet.exe, hermetically (NuGet.exe writes a user config and
@@ -164,5 +182,8 @@ echo "    azurite-blob: $AZURITE_BLOB (azurite $(az_installed_version))"
 echo "    moto_server:  $MOTO_SERVER (moto $(moto_installed_version))"
 echo "    nginx:        $(command -v nginx) ($(nginx -v 2>&1))"
 echo "    wrk:          $(command -v wrk)"
+echo "    chromium:     $(command -v chromium) ($(dpkg-query -W -f='${Version}' chromium))"
+echo "    playwright:   $PLAYWRIGHT_CORE"
+echo "    axe-core:     $AXE_CORE"
 echo "    env file:     $CACHE/env.sh"
 printf '==> total: %s s\n' "$(awk -v a="$T_ALL" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')"

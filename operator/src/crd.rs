@@ -43,6 +43,12 @@ use serde::{Deserialize, Serialize};
         description = "The feed's service index",
         json_path = ".status.url"
     ),
+    printcolumn(
+        name = "Web",
+        type_ = "string",
+        description = "The feed's web page, to browse its packages",
+        json_path = ".status.webUrl"
+    ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     validation = Rule::new("!has(self.spec.storage.volume) || self.spec.replicas <= 1")
         .message("storage.volume supports a single replica; use object storage (s3, azure, gcs) for more")
@@ -677,6 +683,10 @@ pub struct NuGetFeedStatus {
     /// The feed's service index, the URL to give NuGet clients as a package source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// The feed's web page (`{public base}/`), where people browse, search and read its
+    /// packages in a browser.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_url: Option<String>,
     /// Secret in this namespace holding the API keys in plaintext, one entry per key name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_secret: Option<String>,

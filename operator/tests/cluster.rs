@@ -162,6 +162,10 @@ async fn operator_provisions_and_maintains_a_feed() {
         status.url.as_deref(),
         Some(format!("http://nuget.example.com/{ns}/main/index.json").as_str())
     );
+    assert_eq!(
+        status.web_url.as_deref(),
+        Some(format!("http://nuget.example.com/{ns}/main/").as_str())
+    );
     assert_eq!(status.api_key_secret.as_deref(), Some("main-api-keys"));
     assert_eq!(
         condition(&feed, "Degraded"),

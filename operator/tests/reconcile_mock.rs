@@ -366,6 +366,10 @@ async fn first_reconcile_creates_keys_applies_children_and_writes_status() {
         status.url.as_deref(),
         Some("http://nuget.example.com/team-a/main/index.json")
     );
+    assert_eq!(
+        status.web_url.as_deref(),
+        Some("http://nuget.example.com/team-a/main/")
+    );
     assert_eq!(status.observed_generation, Some(1));
     // The applied Deployment carries exactly what build made (SSA body = the whole manifest).
     let dep = fake

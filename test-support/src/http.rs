@@ -96,3 +96,28 @@ pub fn http_request(
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
 }
+
+/// Pushes a `.nupkg` to a feed's `PackagePublish/2.0.0` URL as `nuget push` does: a multipart
+/// `PUT` with the API key in `X-NuGet-ApiKey`.
+pub fn push_package(
+    publish_url: &str,
+    api_key: &str,
+    nupkg: &[u8],
+) -> Result<HttpResponse, reqwest::Error> {
+    let boundary = "nuget-test-support-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"package\"; filename=\"package.nupkg\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(nupkg);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    http_request(
+        "PUT",
+        publish_url,
+        &[("X-NuGet-ApiKey", api_key), ("Content-Type", &content_type)],
+        &body,
+        Duration::from_secs(30),
+    )
+}

@@ -4,9 +4,9 @@
 //! drive: a Kubernetes API server ([`envtest`], feature `envtest`), moto ([`moto`]), Azurite
 //! ([`azurite`]), NuGet.exe ([`nuget_exe`]), nginx ([`nginx`]), the Helm chart tools ([`chart`]),
 //! a fault-injecting TCP proxy ([`proxy`]), an OIDC issuer minting GitHub- and GitLab-shaped
-//! tokens ([`oidc`]), a static NuGet feed in nuget.org's shapes served by
-//! nginx ([`static_feed`]) and a feed-server "pod" started from rendered manifests
-//! ([`feed_pod`]).
+//! tokens ([`oidc`]), a static NuGet feed in nuget.org's shapes served by nginx
+//! ([`static_feed`]), a feed-server "pod" started from rendered manifests ([`feed_pod`]) and
+//! headless Chromium with playwright-core and axe-core ([`browser`]).
 //!
 //! It depends on neither the feed server nor the operator: what needs their library or
 //! binary (`env!("CARGO_BIN_EXE_...")`) stays in their own tests and passes paths in.
@@ -15,6 +15,7 @@
 //! `NUGET_SKIP_EXTERNAL=1` asks to skip (then the `*_or_skip` constructors return `None`).
 
 pub mod azurite;
+pub mod browser;
 pub mod chart;
 #[cfg(feature = "envtest")]
 pub mod envtest;

@@ -20,7 +20,7 @@ use nuget_feed_config::{
     UpstreamConfig,
 };
 use nuget_feed_server::testing::PackageBuilder;
-use nuget_test_support::http::{HttpResponse, http_request};
+use nuget_test_support::http::{HttpResponse, http_request, push_package};
 use nuget_test_support::nginx::Nginx;
 use nuget_test_support::nuget_exe::{NuGetExe, assert_success};
 use nuget_test_support::ports::free_port;
@@ -355,23 +355,7 @@ impl Feed {
 
     /// Pushes a package as `nuget push` does (multipart PUT); asserts 201.
     fn push(&self, nupkg: &[u8]) {
-        let boundary = "upstream-e2e-boundary";
-        let mut body = format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"package\"; filename=\"package.nupkg\"\r\n\
-             Content-Type: application/octet-stream\r\n\r\n"
-        )
-        .into_bytes();
-        body.extend_from_slice(nupkg);
-        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-        let content_type = format!("multipart/form-data; boundary={boundary}");
-        let response = http_request(
-            "PUT",
-            &self.url("/package/"),
-            &[("X-NuGet-ApiKey", API_KEY), ("Content-Type", &content_type)],
-            &body,
-            Duration::from_secs(30),
-        )
-        .unwrap();
+        let response = push_package(&self.url("/package/"), API_KEY, nupkg).unwrap();
         assert_eq!(response.status, 201, "push: {}", response.text());
     }
 

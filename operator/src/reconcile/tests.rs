@@ -501,7 +501,7 @@ fn crd_has_printer_columns_short_name_and_descriptions() {
         .collect();
     assert_eq!(
         cols,
-        BTreeSet::from(["Ready".into(), "URL".into(), "Age".into()])
+        BTreeSet::from(["Ready".into(), "URL".into(), "Web".into(), "Age".into()])
     );
     // `kubectl explain` needs a description on every field of the spec.
     fn walk(path: &str, schema: &Value, missing: &mut Vec<String>) {

@@ -110,6 +110,7 @@ pub fn applied(
         observed_generation: generation,
         conditions: merge(&old.conditions, vec![ready_cond, progressing, degraded]),
         url: Some(validated.url()),
+        web_url: Some(validated.web_url()),
         api_key_secret: Some(validated.api_key_secret.secret_name.clone()),
         read_token_secret: validated
             .read_tokens
@@ -305,6 +306,10 @@ mod tests {
             rolling.url.as_deref(),
             Some("http://nuget.example.com/team-a/main/index.json")
         );
+        assert_eq!(
+            rolling.web_url.as_deref(),
+            Some("http://nuget.example.com/team-a/main/")
+        );
         assert_eq!(rolling.observed_generation, Some(1));
         let done = DeploymentStatus {
             observed_generation: Some(2),
@@ -388,6 +393,7 @@ mod tests {
         );
         assert_eq!(s.conditions[2].message, "Internal error: webhook down");
         assert_eq!(s.url, feed.status.as_ref().unwrap().url);
+        assert_eq!(s.web_url, feed.status.as_ref().unwrap().web_url);
         let e = validate::Error::BadImage(" ".into());
         let s = invalid(&feed, &e, &at("2025-01-02T00:00:00Z"));
         assert_eq!(s.conditions[2].reason, "InvalidSpec");

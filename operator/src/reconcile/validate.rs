@@ -245,6 +245,12 @@ impl ValidatedFeed {
     pub fn url(&self) -> String {
         format!("{}/index.json", self.public_base_url)
     }
+
+    /// The feed's web page published in `status.webUrl`: the feed server serves it at its path
+    /// base, next to the service index.
+    pub fn web_url(&self) -> String {
+        format!("{}/", self.public_base_url)
+    }
 }
 
 /// Checks `feed` and resolves its defaults; `generate` makes any missing key or token.

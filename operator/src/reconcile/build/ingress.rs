@@ -117,6 +117,7 @@ spec: {storage: {gcs: {bucket: feeds}}}
         let v =
             validate::validate(&f, &Dereferenced::default(), &settings, &mut counter()).unwrap();
         assert_eq!(v.url(), "https://nuget.corp.example/team-a/main/index.json");
+        assert_eq!(v.web_url(), "https://nuget.corp.example/team-a/main/");
         let i = to_json(&build(&v).unwrap());
         assert_eq!(i["spec"]["ingressClassName"], json!("traefik"));
         assert_eq!(

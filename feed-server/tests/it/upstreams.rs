@@ -445,6 +445,117 @@ async fn concurrent_first_downloads_fetch_from_the_upstream_once() {
     up.stop().await;
 }
 
+/// Bytes no compressor shrinks (xorshift), so a package of them is as large as they are.
+fn noise(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// The first download of an upstream package streams while it is stored: an upstream that
+/// dies mid-body gives the client a broken download (never a short "complete" one) and leaves
+/// nothing stored, not even a staged part; the next download of the large (multi-part)
+/// package arrives whole, byte-identical, and is stored whole (issue 13).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_download_cut_off_upstream_stores_nothing_and_the_next_stores_it_whole() {
+    let up = Upstream::start().await;
+    let c = Client::new();
+    let large = PackageBuilder::new("Large.Lib", "1.0.0")
+        .file("content/blob.bin", &noise(7 << 20))
+        .build();
+    assert!(large.len() > 7 << 20);
+    let r = c.push(&up.server, Some(ADMIN_KEY), &large).await;
+    assert_eq!(r.status(), 201);
+    let down = downstream(&up, 600).await;
+    // The metadata first (small answers), then the upstream dies 1 MiB into each answer.
+    let r = c.get(&down.url("flatcontainer/large.lib/index.json")).await;
+    assert_eq!(r.status(), 200);
+    up.proxy.set_cut_after(1 << 20);
+    let url = down.url("flatcontainer/large.lib/1.0.0/large.lib.1.0.0.nupkg");
+    let r = c.get(&url).await;
+    assert_eq!(r.status(), 200, "the download started before the cut");
+    assert_eq!(r.content_length(), Some(large.len() as u64));
+    assert!(
+        r.bytes().await.is_err(),
+        "a body cut off upstream must reach the client broken"
+    );
+    let cached: Vec<String> = down
+        .stored_files()
+        .into_iter()
+        .filter(|f| f.starts_with("upstream/up/packages/"))
+        .collect();
+    assert!(cached.is_empty(), "nothing stored: {cached:?}");
+    assert_eq!(up.requests(FILE_ROUTE).await, 1);
+
+    up.proxy.set(Mode::Pass);
+    assert_eq!(bytes(&c, &url).await, large, "the next download is whole");
+    let stored = down
+        .data_dir()
+        .join("upstream/up/packages/large.lib/1.0.0/large.lib.1.0.0.nupkg");
+    assert_eq!(std::fs::read(stored).unwrap(), large, "stored whole");
+    assert_eq!(bytes(&c, &url).await, large, "then from the bucket");
+    assert_eq!(up.requests(FILE_ROUTE).await, 2);
+    down.stop().await;
+    up.stop().await;
+}
+
+/// Icons, readmes and license files of upstream packages are served from the cached
+/// `.nupkg` (fetched first when it is not cached), as for local packages; a package whose
+/// nuspec names none is a 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn icons_readmes_and_licenses_of_upstream_packages_come_from_the_cached_nupkg() {
+    let up = Upstream::start().await;
+    let c = Client::new();
+    let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3];
+    let docs = PackageBuilder::new("Docs.Lib", "1.0.0")
+        .icon("images/icon.jpg", &jpeg)
+        .readme("docs/README.md", "# Docs.Lib\n")
+        .license_file("LICENSE.txt", b"MIT, really")
+        .build();
+    let r = c.push(&up.server, Some(ADMIN_KEY), &docs).await;
+    assert_eq!(r.status(), 201);
+    let down = downstream(&up, 600).await;
+
+    let leaf = c.doc(&down.url("registration/docs.lib/index.json")).await;
+    let entry = &leaf["items"][0]["items"][0]["catalogEntry"];
+    let icon_url = entry["iconUrl"].as_str().unwrap();
+    assert_eq!(icon_url, down.url("flatcontainer/docs.lib/1.0.0/icon"));
+    let r = c.get(icon_url).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/jpeg");
+    assert_eq!(r.bytes().await.unwrap().to_vec(), jpeg);
+    assert_eq!(
+        bytes(&c, &down.url("flatcontainer/docs.lib/1.0.0/readme")).await,
+        b"# Docs.Lib\n"
+    );
+    assert_eq!(
+        bytes(&c, &down.url("flatcontainer/Docs.Lib/1.0.0/license")).await,
+        b"MIT, really"
+    );
+    let stored = down.data_dir().join("upstream/up/packages/docs.lib/1.0.0");
+    assert_eq!(
+        std::fs::read(stored.join("docs.lib.1.0.0.nupkg")).unwrap(),
+        docs
+    );
+    assert_eq!(std::fs::read(stored.join("icon")).unwrap(), jpeg);
+    assert_eq!(
+        up.requests(FILE_ROUTE).await,
+        1,
+        "one nupkg download for all three"
+    );
+
+    let none = c.get(&down.url("flatcontainer/dep.lib/2.0.0/icon")).await;
+    assert_eq!(none.status(), 404, "Dep.Lib has no icon");
+    down.stop().await;
+    up.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_of_an_upstream_id_needs_the_take_over_scope() {
     let up = Upstream::start().await;

@@ -556,6 +556,53 @@ async fn icons_readmes_and_licenses_of_upstream_packages_come_from_the_cached_nu
     up.stop().await;
 }
 
+/// Downloads served from the cache count as local ones do, and search shows them added to
+/// the upstream's own counts (issue 13).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_of_cached_upstream_packages_count_in_search() {
+    let up = Upstream::start().await;
+    let down = downstream(&up, 600).await;
+    let c = Client::new();
+    let search = format!("{}?q=Dep.Lib&prerelease=true", down.url("query"));
+    let theirs = c.json(&search).await;
+    let dep = |doc: &Value| -> Value {
+        doc["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["id"] == "Dep.Lib")
+            .cloned()
+            .unwrap()
+    };
+    let v2_downloads = |entry: &Value| -> u64 {
+        entry["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["version"] == "2.0.0")
+            .unwrap()["downloads"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = dep(&theirs);
+    for _ in 0..3 {
+        bytes(
+            &c,
+            &down.url("flatcontainer/dep.lib/2.0.0/dep.lib.2.0.0.nupkg"),
+        )
+        .await;
+    }
+    // The upstream's answer is cached for the TTL: the difference is this feed's three.
+    let after = dep(&c.json(&search).await);
+    assert_eq!(v2_downloads(&after), v2_downloads(&before) + 3);
+    assert_eq!(
+        after["totalDownloads"].as_u64().unwrap(),
+        before["totalDownloads"].as_u64().unwrap() + 3
+    );
+    down.stop().await;
+    up.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_of_an_upstream_id_needs_the_take_over_scope() {
     let up = Upstream::start().await;

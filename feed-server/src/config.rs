@@ -100,6 +100,10 @@ pub struct Args {
     /// Seconds metadata fetched from the --upstream sources stays fresh [default: 600].
     #[arg(long, env = "NUGET_FEED_UPSTREAM_METADATA_TTL_SECONDS")]
     pub upstream_metadata_ttl_seconds: Option<u64>,
+    /// Days after which `gc` removes a package cached from an upstream that no one downloaded
+    /// meanwhile (fetched again on its next download) [default: never].
+    #[arg(long, env = "NUGET_FEED_UPSTREAM_CACHE_MAX_IDLE_DAYS")]
+    pub upstream_cache_max_idle_days: Option<u32>,
 }
 
 fn parse_pattern(text: &str) -> Result<IdPattern, String> {
@@ -134,6 +138,9 @@ pub struct Config {
     pub local_packages: Vec<IdPattern>,
     /// Upstream sources, in the order they are asked.
     pub upstreams: Vec<upstreams::Upstream>,
+    /// How long a cached upstream package may go without a download before `gc` removes it
+    /// (whole days); `None`: kept for ever.
+    pub upstream_cache_max_idle: Option<std::time::Duration>,
 }
 
 impl Default for Config {
@@ -223,6 +230,18 @@ impl Config {
             args.upstreams,
             args.upstream_metadata_ttl_seconds,
         )?;
+        let upstream_cache_max_idle = match args
+            .upstream_cache_max_idle_days
+            .or(file.upstream_cache_max_idle_days)
+        {
+            Some(0) => {
+                return Err(invalid(
+                    "upstream_cache_max_idle_days",
+                    "must be at least 1 (leave it out to keep cached packages for ever)",
+                ));
+            }
+            days => days.map(|d| std::time::Duration::from_secs(u64::from(d) * 86_400)),
+        };
         Ok(Config {
             listen: args
                 .listen
@@ -255,6 +274,7 @@ impl Config {
                 .unwrap_or(false),
             local_packages,
             upstreams,
+            upstream_cache_max_idle,
         })
     }
 }
@@ -387,5 +407,36 @@ mod tests {
             ..Default::default()
         };
         assert!(Config::resolve(FileConfig::default(), bad_url).is_err());
+    }
+
+    /// Cached upstream packages are kept for ever unless a max idle time is set (file, flag or
+    /// env), in whole days; 0 is refused with the fix in the message.
+    #[test]
+    fn upstream_cache_max_idle_days_is_off_by_default_and_at_least_one() {
+        assert_eq!(Config::default().upstream_cache_max_idle, None);
+        let file = FileConfig::parse("upstream_cache_max_idle_days: 30\n").unwrap();
+        let c = Config::resolve(file.clone(), Args::default()).unwrap();
+        assert_eq!(
+            c.upstream_cache_max_idle,
+            Some(std::time::Duration::from_secs(30 * 86_400))
+        );
+        let flag = Args {
+            upstream_cache_max_idle_days: Some(2),
+            ..Default::default()
+        };
+        let c = Config::resolve(file, flag).unwrap();
+        assert_eq!(
+            c.upstream_cache_max_idle,
+            Some(std::time::Duration::from_secs(2 * 86_400))
+        );
+        let zero = Args {
+            upstream_cache_max_idle_days: Some(0),
+            ..Default::default()
+        };
+        let err = Config::resolve(FileConfig::default(), zero).unwrap_err();
+        assert!(
+            err.to_string().contains("upstream_cache_max_idle_days"),
+            "{err}"
+        );
     }
 }

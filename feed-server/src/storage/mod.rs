@@ -277,6 +277,15 @@ impl Storage {
         self.put_tagged(key, bytes).await.map(|_| ())
     }
 
+    /// [`Storage::put`] by path (a key's path kept beyond its parts' lifetime).
+    pub async fn put_path(&self, path: &Path, bytes: Bytes) -> Result<()> {
+        self.store
+            .put(path, PutPayload::from(bytes))
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::from_store(path, e))
+    }
+
     /// [`Storage::put`], returning the written object's version tag (see [`Meta::e_tag`]).
     pub async fn put_tagged(&self, key: Key<'_>, bytes: Bytes) -> Result<Option<String>> {
         let path = key.path();

@@ -12,16 +12,19 @@
 //! wait for that task's turn and then read the stored file; replicas racing for one file
 //! store the same bytes (a replica that finds the file stored by then drops its upload).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
+use chrono::{NaiveDate, Utc};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use tokio::sync::mpsc;
 
 use super::client::{Client, Download};
 use super::error::Unreachable;
-use super::flight::{Flights, Turn};
+use super::flight::{Flights, Turn, lock};
 use super::metrics::SourceMetrics;
 use crate::package::{NuGetVersion, PackageId};
 use crate::storage::{self, Blob, Key, PackageFile, Storage, Upload};
@@ -48,6 +51,9 @@ pub struct FileCache {
     /// First downloads in progress, by file.
     flights: Flights,
     metrics: SourceMetrics,
+    /// The day each cached version's use was last recorded by this replica (see
+    /// [`Key::UpstreamUse`]), by its marker's path.
+    used: Mutex<HashMap<String, NaiveDate>>,
 }
 
 impl FileCache {
@@ -57,7 +63,30 @@ impl FileCache {
             storage,
             flights: Flights::default(),
             metrics,
+            used: Mutex::default(),
         }
+    }
+
+    /// Records that `id` `version` was downloaded from the cache: its use marker is rewritten
+    /// on the first download each day (in the background: the download does not wait), so
+    /// `gc` can tell idle versions with a write a day, not one per download.
+    pub fn record_use(&self, id: &PackageId, version: &NuGetVersion) {
+        let key = Key::UpstreamUse {
+            upstream: &self.upstream,
+            id,
+            version,
+        };
+        let path = key.path();
+        let today = Utc::now().date_naive();
+        if lock(&self.used).insert(path.to_string(), today) == Some(today) {
+            return;
+        }
+        let (storage, upstream) = (self.storage.clone(), self.upstream.clone());
+        tokio::spawn(async move {
+            if let Err(e) = storage.put_path(&path, Bytes::new()).await {
+                tracing::warn!(upstream = %upstream, storage.path = %path, error = %e, "cannot record the use of a cached upstream package");
+            }
+        });
     }
 
     fn key<'a>(
@@ -86,14 +115,12 @@ impl FileCache {
     ) -> Result<Option<Served>, FileError> {
         let key = self.key(id, version, file);
         if let Some(blob) = self.stored(key).await? {
-            self.metrics.hits.inc();
-            return Ok(Some(Served::Stored(blob)));
+            return Ok(Some(self.hit(id, version, file, blob)));
         }
         let turn = self.flights.turn(key.path().as_ref()).await;
         // The download this one waited for stored it.
         if let Some(blob) = self.stored(key).await? {
-            self.metrics.hits.inc();
-            return Ok(Some(Served::Stored(blob)));
+            return Ok(Some(self.hit(id, version, file, blob)));
         }
         self.metrics.misses.inc();
         let Some(download) = client.download(url).await? else {
@@ -126,6 +153,14 @@ impl FileCache {
         }))
     }
 
+    fn hit(&self, id: &PackageId, version: &NuGetVersion, file: PackageFile, blob: Blob) -> Served {
+        self.metrics.hits.inc();
+        if file == PackageFile::Nupkg {
+            self.record_use(id, version);
+        }
+        Served::Stored(blob)
+    }
+
     /// A pre-signed URL of `file` of `id` `version` in the bucket, valid for `expires_in`;
     /// `None` when it is not stored yet or the store cannot sign.
     pub async fn signed_url(
@@ -140,7 +175,12 @@ impl FileCache {
             return Ok(None);
         }
         match self.storage.head(key).await {
-            Ok(_) => Ok(self.storage.signed_get_url(key, expires_in).await?),
+            Ok(_) => {
+                if file == PackageFile::Nupkg {
+                    self.record_use(id, version);
+                }
+                Ok(self.storage.signed_get_url(key, expires_in).await?)
+            }
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(FileError::Storage(e)),
         }

@@ -89,6 +89,11 @@ pub struct FileConfig {
     /// does not have ([`UpstreamConfig`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub upstreams: Vec<UpstreamConfig>,
+    /// Days after which `gc` removes a package cached from an upstream that no one downloaded
+    /// meanwhile (it is fetched again on its next download). Default: never, since cached
+    /// packages are what restores rely on while an upstream is down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_cache_max_idle_days: Option<u32>,
     /// Who may push with an OIDC token (a Kubernetes ServiceAccount's, a CI job's) instead of
     /// an API key ([`TrustedPublisher`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

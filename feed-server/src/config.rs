@@ -107,6 +107,10 @@ pub struct Args {
     /// token, `trusted_publishers` in the config file) works [default: 3600, at most 86400].
     #[arg(long, env = "NUGET_FEED_TEMPORARY_KEY_LIFETIME_SECONDS")]
     pub temporary_key_lifetime_seconds: Option<u64>,
+    /// Days after which `gc` removes a package cached from an upstream that no one downloaded
+    /// meanwhile (fetched again on its next download) [default: never].
+    #[arg(long, env = "NUGET_FEED_UPSTREAM_CACHE_MAX_IDLE_DAYS")]
+    pub upstream_cache_max_idle_days: Option<u32>,
 }
 
 fn parse_pattern(text: &str) -> Result<IdPattern, String> {
@@ -145,6 +149,9 @@ pub struct Config {
     pub trusted_publishers: Vec<TrustedPublisher>,
     /// Seconds a key handed out by the token service works.
     pub temporary_key_lifetime_seconds: u64,
+    /// How long a cached upstream package may go without a download before `gc` removes it
+    /// (whole days); `None`: kept for ever.
+    pub upstream_cache_max_idle: Option<std::time::Duration>,
 }
 
 impl Default for Config {
@@ -248,6 +255,18 @@ impl Config {
             args.upstreams,
             args.upstream_metadata_ttl_seconds,
         )?;
+        let upstream_cache_max_idle = match args
+            .upstream_cache_max_idle_days
+            .or(file.upstream_cache_max_idle_days)
+        {
+            Some(0) => {
+                return Err(invalid(
+                    "upstream_cache_max_idle_days",
+                    "must be at least 1 (leave it out to keep cached packages for ever)",
+                ));
+            }
+            days => days.map(|d| std::time::Duration::from_secs(u64::from(d) * 86_400)),
+        };
         Ok(Config {
             listen: args
                 .listen
@@ -282,6 +301,7 @@ impl Config {
             upstreams,
             trusted_publishers: file.trusted_publishers,
             temporary_key_lifetime_seconds,
+            upstream_cache_max_idle,
         })
     }
 }
@@ -446,6 +466,37 @@ mod tests {
             .to_string();
         assert!(
             err.contains("trusted_publishers") && err.contains("`ci`"),
+            "{err}"
+        );
+    }
+
+    /// Cached upstream packages are kept for ever unless a max idle time is set (file, flag or
+    /// env), in whole days; 0 is refused with the fix in the message.
+    #[test]
+    fn upstream_cache_max_idle_days_is_off_by_default_and_at_least_one() {
+        assert_eq!(Config::default().upstream_cache_max_idle, None);
+        let file = FileConfig::parse("upstream_cache_max_idle_days: 30\n").unwrap();
+        let c = Config::resolve(file.clone(), Args::default()).unwrap();
+        assert_eq!(
+            c.upstream_cache_max_idle,
+            Some(std::time::Duration::from_secs(30 * 86_400))
+        );
+        let flag = Args {
+            upstream_cache_max_idle_days: Some(2),
+            ..Default::default()
+        };
+        let c = Config::resolve(file, flag).unwrap();
+        assert_eq!(
+            c.upstream_cache_max_idle,
+            Some(std::time::Duration::from_secs(2 * 86_400))
+        );
+        let zero = Args {
+            upstream_cache_max_idle_days: Some(0),
+            ..Default::default()
+        };
+        let err = Config::resolve(FileConfig::default(), zero).unwrap_err();
+        assert!(
+            err.to_string().contains("upstream_cache_max_idle_days"),
             "{err}"
         );
     }

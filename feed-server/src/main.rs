@@ -69,7 +69,9 @@ enum Command {
     ///
     /// Orphans are the files of pushes that died before publishing, of hard deletes that could
     /// not finish, dead version locks and symbol files no version references. The token
-    /// service's records of expired temporary keys and exchanged tokens go too.
+    /// service's records of expired temporary keys and exchanged tokens go too. With
+    /// --upstream-cache-max-idle-days, cached upstream packages no one downloaded for that
+    /// long are removed too.
     /// Exit status: 0 done, 1 some objects could not be removed, 2 gc could not run.
     Gc {
         #[command(flatten)]
@@ -97,7 +99,7 @@ fn main() -> ExitCode {
             verify_hashes,
             strict,
             json,
-        }) => maintenance(args, |storage| async move {
+        }) => maintenance(args, |storage, _| async move {
             let report = fsck::fsck(&storage, &FsckOptions { verify_hashes }).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -116,7 +118,7 @@ fn main() -> ExitCode {
             grace_seconds,
             dry_run,
             json,
-        }) => maintenance(args, |storage| async move {
+        }) => maintenance(args, |storage, config| async move {
             let grace = Duration::from_secs(grace_seconds);
             if grace < CLAIM_GRACE {
                 tracing::warn!(
@@ -124,7 +126,12 @@ fn main() -> ExitCode {
                     "a grace below the claim grace can remove the files of a slow push in progress"
                 );
             }
-            let mut report = gc::gc(&storage, &GcOptions { grace, dry_run }).await?;
+            let options = GcOptions {
+                grace,
+                dry_run,
+                upstream_max_idle: config.upstream_cache_max_idle,
+            };
+            let mut report = gc::gc(&storage, &options).await?;
             // The token service's expired records (temporary keys, exchanged tokens).
             let now = chrono::Utc::now().timestamp();
             let expired = nuget_feed_server::trust::collect_expired(&storage, now, dry_run).await?;
@@ -183,7 +190,7 @@ fn serve(args: Args) -> ExitCode {
 /// Runs a maintenance command on the configured storage; its own errors exit with 2.
 fn maintenance<F, Fut>(args: Args, command: F) -> ExitCode
 where
-    F: FnOnce(Storage) -> Fut,
+    F: FnOnce(Storage, Config) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<ExitCode>>,
 {
     let run = || -> anyhow::Result<ExitCode> {
@@ -195,7 +202,7 @@ where
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?
-            .block_on(command(storage))
+            .block_on(command(storage, config))
     };
     run().unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
@@ -218,6 +225,13 @@ fn print_fsck(report: &fsck::FsckReport) {
         report.problems.len(),
         report.orphans.len()
     );
+    let cache = &report.upstream_cache;
+    if cache.versions > 0 {
+        println!(
+            "upstream cache: {} packages ({} bytes), the least recently used idle {} days",
+            cache.versions, cache.bytes, cache.max_idle_days
+        );
+    }
     if report.is_consistent() {
         println!("the feed is consistent");
     }

@@ -27,12 +27,24 @@ pub enum Mode {
     ServerError = 4,
     /// Read the request and reset the connection (TCP RST, no answer).
     Reset = 5,
+    /// Forward, but close the connection once the bytes given to [`FaultProxy::set_cut_after`]
+    /// of the answer went through (a server that dies mid-body).
+    Cut = 6,
+}
+
+/// The proxy's mode and the parameters of the modes that have one.
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    mode: Mode,
+    /// Of [`Mode::Slow`].
+    delay: Duration,
+    /// Of [`Mode::Cut`].
+    cut_after: u64,
 }
 
 pub struct FaultProxy {
     pub port: u16,
-    /// The mode, and the delay of [`Mode::Slow`].
-    mode: Arc<Mutex<(Mode, Duration)>>,
+    settings: Arc<Mutex<Settings>>,
     connections: Arc<Mutex<Vec<AbortHandle>>>,
     accept: tokio::task::JoinHandle<()>,
 }
@@ -44,17 +56,21 @@ impl FaultProxy {
             .await
             .expect("bind 127.0.0.1:0");
         let port = listener.local_addr().expect("the proxy's address").port();
-        let mode = Arc::new(Mutex::new((Mode::Pass, Duration::ZERO)));
+        let settings = Arc::new(Mutex::new(Settings {
+            mode: Mode::Pass,
+            delay: Duration::ZERO,
+            cut_after: 0,
+        }));
         let connections: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
         let accept = {
-            let (mode, connections) = (mode.clone(), connections.clone());
+            let (settings, connections) = (settings.clone(), connections.clone());
             tokio::spawn(async move {
                 loop {
                     let Ok((inbound, _)) = listener.accept().await else {
                         continue;
                     };
-                    let (m, delay) = *mode.lock().expect("the proxy's mode");
-                    let task = tokio::spawn(serve(inbound, upstream.clone(), m, delay));
+                    let now = *settings.lock().expect("the proxy's mode");
+                    let task = tokio::spawn(serve(inbound, upstream.clone(), now));
                     connections
                         .lock()
                         .expect("the connection list")
@@ -64,7 +80,7 @@ impl FaultProxy {
         };
         FaultProxy {
             port,
-            mode,
+            settings,
             connections,
             accept,
         }
@@ -77,7 +93,7 @@ impl FaultProxy {
     /// Switches mode for new connections; leaving `Pass` also cuts the connections already
     /// open (pooled ones), so the next request meets the fault.
     pub fn set(&self, mode: Mode) {
-        self.mode.lock().expect("the proxy's mode").0 = mode;
+        self.settings.lock().expect("the proxy's mode").mode = mode;
         if mode != Mode::Pass {
             self.cut_connections();
         }
@@ -85,8 +101,15 @@ impl FaultProxy {
 
     /// [`Mode::Slow`]: every new connection is forwarded after `delay`.
     pub fn set_slow(&self, delay: Duration) {
-        self.mode.lock().expect("the proxy's mode").1 = delay;
+        self.settings.lock().expect("the proxy's mode").delay = delay;
         self.set(Mode::Slow);
+    }
+
+    /// [`Mode::Cut`]: every new connection is closed after `bytes` of the answer (head and
+    /// body) went through.
+    pub fn set_cut_after(&self, bytes: u64) {
+        self.settings.lock().expect("the proxy's mode").cut_after = bytes;
+        self.set(Mode::Cut);
     }
 
     fn cut_connections(&self) {
@@ -101,9 +124,9 @@ impl FaultProxy {
     }
 }
 
-/// One connection, treated as `mode` says (`delay`: the one of [`Mode::Slow`]).
-async fn serve(mut inbound: TcpStream, upstream: String, mode: Mode, delay: Duration) {
-    match mode {
+/// One connection, treated as `settings` say.
+async fn serve(mut inbound: TcpStream, upstream: String, settings: Settings) {
+    match settings.mode {
         Mode::Refuse => return,
         Mode::Blackhole => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -127,13 +150,30 @@ async fn serve(mut inbound: TcpStream, upstream: String, mode: Mode, delay: Dura
             let _ = inbound.set_zero_linger();
             return;
         }
-        Mode::Slow => tokio::time::sleep(delay).await,
+        Mode::Slow => tokio::time::sleep(settings.delay).await,
+        Mode::Cut => return cut(inbound, upstream, settings.cut_after).await,
         Mode::Pass => {}
     }
     let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
         return;
     };
     let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+}
+
+/// Forwards one connection until `limit` bytes of the answer went through, then closes it.
+async fn cut(inbound: TcpStream, upstream: String, limit: u64) {
+    let Ok(outbound) = TcpStream::connect(&upstream).await else {
+        return;
+    };
+    let (mut in_read, mut in_write) = inbound.into_split();
+    let (mut out_read, mut out_write) = outbound.into_split();
+    let requests = tokio::spawn(async move {
+        let _ = tokio::io::copy(&mut in_read, &mut out_write).await;
+    });
+    let _ = tokio::io::copy(&mut (&mut out_read).take(limit), &mut in_write).await;
+    let _ = in_write.flush().await;
+    // Both halves closed: the client sees the answer end before its length.
+    requests.abort();
 }
 
 /// Reads until the end of an HTTP request head (or EOF, or 64 KiB).

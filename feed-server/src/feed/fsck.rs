@@ -11,6 +11,9 @@
 //!   that died before its event, by a hard delete that could not finish, or belonging to a push
 //!   in progress right now (those are young). `gc` removes the old ones.
 //!
+//! It also sums up the upstream package cache ([`super::upstream_cache`]): its size and how
+//! long its least recently used package has been idle.
+//!
 //! fsck only reads, so it is safe on a live feed: a change made while it runs is caught up on
 //! before anything is reported missing.
 
@@ -23,6 +26,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha512};
 
 use super::event::{Change, EmbeddedFiles, Event, SymbolFile};
+use super::upstream_cache::{self, CacheSummary};
 use super::{Error, Result};
 use crate::package::{NuGetVersion, PackageId};
 use crate::storage::key::{self, EVENTS_PREFIX, PACKAGES_PREFIX, Stored};
@@ -311,6 +315,8 @@ pub struct FsckReport {
     pub objects: usize,
     pub problems: Vec<Problem>,
     pub orphans: Vec<Orphan>,
+    /// The upstream package cache (never problems or orphans: `gc` expires it by idle time).
+    pub upstream_cache: CacheSummary,
 }
 
 impl FsckReport {
@@ -450,6 +456,7 @@ pub async fn fsck(storage: &Storage, options: &FsckOptions) -> Result<FsckReport
     }
     orphans.sort_by(|a, b| a.path.cmp(&b.path));
     report.orphans = orphans;
+    report.upstream_cache = upstream_cache::summarize(&upstream_cache::list(storage).await?);
     Ok(report)
 }
 

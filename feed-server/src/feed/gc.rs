@@ -11,6 +11,9 @@
 //! caught up on before it is removed. The folder's other files go first and its claim last, so
 //! the version cannot be claimed again while its old files are still being removed.
 //!
+//! With `upstream_cache_max_idle_days`, cached upstream packages that no one downloaded for
+//! that long are removed too ([`super::upstream_cache`]).
+//!
 //! A local folder's temporary files of interrupted writes (`{path}#{n}`, invisible to listings)
 //! older than the grace are removed too.
 //!
@@ -25,7 +28,7 @@ use serde::Serialize;
 
 use super::Result;
 use super::fsck::{LogView, list_blobs};
-use super::lock;
+use super::{lock, upstream_cache};
 use crate::package::{NuGetVersion, PackageId};
 use crate::storage::key::{self, Stored};
 use crate::storage::{self, Key, Meta, PackageFile, Storage};
@@ -38,6 +41,9 @@ pub struct GcOptions {
     pub grace: Duration,
     /// Report what would be removed, remove nothing (takes no locks either).
     pub dry_run: bool,
+    /// Cached upstream packages not downloaded for longer than this are removed too
+    /// (`upstream_cache_max_idle_days`, see [`super::upstream_cache`]); `None`: kept.
+    pub upstream_max_idle: Option<Duration>,
 }
 
 impl Default for GcOptions {
@@ -45,6 +51,7 @@ impl Default for GcOptions {
         GcOptions {
             grace: storage::CLAIM_GRACE,
             dry_run: false,
+            upstream_max_idle: None,
         }
     }
 }
@@ -116,6 +123,12 @@ pub async fn gc(storage: &Storage, options: &GcOptions) -> Result<GcReport> {
     }
     collect_symbols(storage, options, &mut view, symbols, &mut report).await?;
     collect_leftovers(storage, options, &mut report).await?;
+    if let Some(max_idle) = options.upstream_max_idle {
+        let expired = upstream_cache::expire(storage, max_idle, options.dry_run).await?;
+        report.removed.extend(expired.removed);
+        report.removed_bytes += expired.removed_bytes;
+        report.failed.extend(expired.failed);
+    }
     Ok(report)
 }
 

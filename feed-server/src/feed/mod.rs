@@ -38,6 +38,7 @@ pub mod record;
 pub mod search;
 pub mod snapshot;
 pub mod state;
+pub mod upstream_cache;
 
 pub use error::{Error, Result, SnapshotError};
 pub use handle::{Feed, Options};

@@ -157,8 +157,19 @@ fn cached_as(
 
 /// A stored file, streamed as it is read.
 pub fn file(blob: Blob, content_type: &'static str, private: bool) -> Response {
-    let headers = file_headers(content_type, blob.size, private);
-    (StatusCode::OK, headers, Body::from_stream(blob.stream)).into_response()
+    file_stream(Some(blob.size), blob.stream, content_type, private)
+}
+
+/// A file streamed as it arrives (`size` when known): an error in `stream` closes the
+/// connection before the response is complete, so the client sees a broken download.
+pub fn file_stream(
+    size: Option<u64>,
+    stream: futures::stream::BoxStream<'static, Result<bytes::Bytes, std::io::Error>>,
+    content_type: &'static str,
+    private: bool,
+) -> Response {
+    let headers = file_headers(content_type, size, private);
+    (StatusCode::OK, headers, Body::from_stream(stream)).into_response()
 }
 
 /// A redirect (302, G-3: clients follow it) to where the file can be downloaded for a while,
@@ -177,14 +188,16 @@ pub fn redirect(location: &str) -> Response {
 
 /// A stored file already in memory (the file cache).
 pub fn file_bytes(bytes: bytes::Bytes, content_type: &'static str, private: bool) -> Response {
-    let headers = file_headers(content_type, bytes.len() as u64, private);
+    let headers = file_headers(content_type, Some(bytes.len() as u64), private);
     (StatusCode::OK, headers, bytes).into_response()
 }
 
-fn file_headers(content_type: &'static str, size: u64, private: bool) -> HeaderMap {
+fn file_headers(content_type: &'static str, size: Option<u64>, private: bool) -> HeaderMap {
     let mut headers = HeaderMap::with_capacity(4);
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    if let Some(size) = size {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    }
     headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(if private {

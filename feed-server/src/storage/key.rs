@@ -76,10 +76,21 @@ pub enum Key<'a> {
     /// `trust/exchanged/{hash}.json`: the record that an OIDC token (by the SHA-256 of its
     /// issuer and `jti`) was exchanged, written create-only so only one replica accepts it.
     Exchanged(&'a str),
+    /// `upstream/{upstream}/packages/{id}/{version}/.used`: rewritten (empty) on the first
+    /// download of a cached version each day on each replica, so its time is the version's
+    /// last use to within a day, without a write per download (see `feed::upstream_cache`).
+    UpstreamUse {
+        upstream: &'a str,
+        id: &'a PackageId,
+        version: &'a NuGetVersion,
+    },
 }
 
 /// Folder of the token service's records (see [`Key::TemporaryKey`]).
 pub const TRUST_PREFIX: &str = "trust";
+
+/// File name of [`Key::UpstreamUse`] in a cached version's folder.
+pub const UPSTREAM_USE_MARKER: &str = ".used";
 
 /// Folder of everything cached from upstream sources (see [`Key::UpstreamDoc`]).
 pub const UPSTREAM_PREFIX: &str = "upstream";
@@ -134,6 +145,14 @@ impl Key<'_> {
             }
             Key::TemporaryKey(hash) => Path::from(format!("{TRUST_PREFIX}/keys/{hash}.json")),
             Key::Exchanged(hash) => Path::from(format!("{TRUST_PREFIX}/exchanged/{hash}.json")),
+            Key::UpstreamUse {
+                upstream,
+                id,
+                version,
+            } => Path::from(format!(
+                "{UPSTREAM_PREFIX}/{upstream}/{}/{UPSTREAM_USE_MARKER}",
+                version_folder(id, version)
+            )),
         }
     }
 }
@@ -343,6 +362,16 @@ mod tests {
         }
         .path();
         assert_eq!(doc.as_ref(), "upstream/nuget-org/docs/ab12");
+        let used = Key::UpstreamUse {
+            upstream: "nuget-org",
+            id: &id,
+            version: &v,
+        }
+        .path();
+        assert_eq!(
+            used.as_ref(),
+            "upstream/nuget-org/packages/newtonsoft.json/13.0.3/.used"
+        );
         // fsck and gc classify only what they list (packages/, symbols/): never these.
         assert_eq!(classify(&file), Stored::Unknown);
         assert!(!file.as_ref().starts_with(PACKAGES_PREFIX));

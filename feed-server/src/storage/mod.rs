@@ -23,7 +23,7 @@ use object_store::path::Path;
 use object_store::prefix::PrefixStore;
 use object_store::signer::Signer;
 use object_store::{
-    ObjectStore, ObjectStoreExt, ObjectStoreScheme, PutMode, PutOptions, PutPayload,
+    ObjectStore, ObjectStoreExt, ObjectStoreScheme, PutMode, PutOptions, PutPayload, WriteMultipart,
 };
 
 pub use key::{Key, PackageFile};
@@ -277,6 +277,15 @@ impl Storage {
         self.put_tagged(key, bytes).await.map(|_| ())
     }
 
+    /// [`Storage::put`] by path (a key's path kept beyond its parts' lifetime).
+    pub async fn put_path(&self, path: &Path, bytes: Bytes) -> Result<()> {
+        self.store
+            .put(path, PutPayload::from(bytes))
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::from_store(path, e))
+    }
+
     /// [`Storage::put`], returning the written object's version tag (see [`Meta::e_tag`]).
     pub async fn put_tagged(&self, key: Key<'_>, bytes: Bytes) -> Result<Option<String>> {
         let path = key.path();
@@ -304,6 +313,23 @@ impl Storage {
             .await
             .map(|r| r.e_tag)
             .map_err(|e| Error::from_store(&path, e))
+    }
+
+    /// Starts writing `key` in parts, for a body that arrives as a stream and must not be
+    /// held whole in memory. Nothing is visible at `key` until [`Upload::finish`]; an upload
+    /// dropped or aborted before that leaves nothing behind (on a local folder, a process
+    /// killed mid-way leaves a staged file that `gc` removes, see [`Storage::local_leftovers`]).
+    pub async fn upload(&self, key: Key<'_>) -> Result<Upload> {
+        let path = key.path();
+        let upload = self
+            .store
+            .put_multipart(&path)
+            .await
+            .map_err(|e| Error::from_store(&path, e))?;
+        Ok(Upload {
+            writer: WriteMultipart::new_with_chunk_size(upload, UPLOAD_PART_BYTES),
+            path,
+        })
     }
 
     /// Reads a whole object.
@@ -476,6 +502,47 @@ impl Storage {
     }
 }
 
+/// Parts of an [`Upload`]: S3's smallest part size (every part but the last must be at least
+/// this big), so an upload holds at most this much (times [`UPLOAD_PARTS_IN_FLIGHT`] + 1).
+const UPLOAD_PART_BYTES: usize = 5 * 1024 * 1024;
+/// Parts of an [`Upload`] sent at once; writing more waits for one of them.
+const UPLOAD_PARTS_IN_FLIGHT: usize = 2;
+
+/// An object being written in parts (see [`Storage::upload`]).
+pub struct Upload {
+    path: Path,
+    writer: WriteMultipart,
+}
+
+impl Upload {
+    /// Appends `bytes`, first waiting while too many parts are in flight (backpressure).
+    pub async fn write(&mut self, bytes: Bytes) -> Result<()> {
+        self.writer
+            .wait_for_capacity(UPLOAD_PARTS_IN_FLIGHT)
+            .await
+            .map_err(|e| Error::from_store(&self.path, e))?;
+        self.writer.put(bytes);
+        Ok(())
+    }
+
+    /// Makes the object visible with everything written, replacing what was there.
+    pub async fn finish(self) -> Result<()> {
+        self.writer
+            .finish()
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::from_store(&self.path, e))
+    }
+
+    /// Drops what was written; nothing becomes visible.
+    pub async fn abort(self) -> Result<()> {
+        self.writer
+            .abort()
+            .await
+            .map_err(|e| Error::from_store(&self.path, e))
+    }
+}
+
 /// Files up to this size are read in one go when served from a local folder.
 const INLINE_READ_BYTES: u64 = 256 * 1024;
 /// Chunks of larger local files as they are streamed.
@@ -586,6 +653,40 @@ mod tests {
                 storage.get(Key::Event(1)).await.unwrap(),
                 Bytes::from_static(b"a")
             );
+        }
+    }
+
+    /// A streamed write is invisible until finished and leaves nothing when aborted, on
+    /// memory and in a folder (no staged file either): the upstream cache stores first
+    /// downloads this way, and a half-written package must never be served.
+    #[tokio::test]
+    async fn uploads_appear_whole_on_finish_and_not_at_all_on_abort() {
+        let dir = tempfile::tempdir().unwrap();
+        let part = vec![7u8; UPLOAD_PART_BYTES / 2 + 1];
+        for storage in [Storage::memory(), Storage::local(dir.path()).unwrap()] {
+            let mut upload = storage.upload(Key::Downloads("aborted")).await.unwrap();
+            for _ in 0..3 {
+                upload.write(Bytes::from(part.clone())).await.unwrap();
+            }
+            assert!(storage.head(Key::Downloads("aborted")).await.is_err());
+            upload.abort().await.unwrap();
+            assert!(
+                storage
+                    .get(Key::Downloads("aborted"))
+                    .await
+                    .unwrap_err()
+                    .is_not_found()
+            );
+            assert!(storage.local_leftovers().await.unwrap().is_empty());
+
+            let mut upload = storage.upload(Key::Downloads("whole")).await.unwrap();
+            for _ in 0..3 {
+                upload.write(Bytes::from(part.clone())).await.unwrap();
+            }
+            assert!(storage.head(Key::Downloads("whole")).await.is_err());
+            upload.finish().await.unwrap();
+            let stored = storage.get(Key::Downloads("whole")).await.unwrap();
+            assert_eq!(stored, part.repeat(3));
         }
     }
 

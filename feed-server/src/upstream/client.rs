@@ -3,6 +3,7 @@
 //! line when it becomes unreachable, one INFO line when it recovers).
 
 use std::io::Read;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use base64::Engine;
@@ -11,7 +12,7 @@ use flate2::read::GzDecoder;
 use nuget_feed_config::CredentialScheme;
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap, HeaderValue};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::Unreachable;
 use super::metrics::SourceMetrics;
@@ -24,21 +25,80 @@ const MAX_DOCUMENT_BYTES: usize = 64 * 1024 * 1024;
 /// Requests to one upstream.
 #[derive(Debug)]
 pub struct Client {
-    name: String,
     http: reqwest::Client,
     timeout: std::time::Duration,
-    slots: Semaphore,
+    slots: Arc<Semaphore>,
+    health: Arc<Health>,
+}
+
+/// Whether an upstream answers, and its metrics: shared with the downloads still running.
+#[derive(Debug)]
+struct Health {
+    name: String,
     /// Whether the last request reached it (a 404 counts): flips log once each way.
     reachable: AtomicBool,
     metrics: SourceMetrics,
 }
 
-/// What a request is for: documents are asked gzip-encoded, package files as they are (their
-/// bytes are stored byte-identical).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Body {
-    Document,
-    File,
+impl Health {
+    fn unreachable(&self, reason: String) -> Unreachable {
+        Unreachable {
+            upstream: self.name.clone(),
+            reason,
+        }
+    }
+
+    fn answered(&self) {
+        if !self.reachable.swap(true, Ordering::Relaxed) {
+            tracing::info!(upstream = %self.name, "upstream `{}` is reachable again", self.name);
+        }
+    }
+
+    fn failed(&self, e: &Unreachable) {
+        self.metrics.errors.inc();
+        if self.reachable.swap(false, Ordering::Relaxed) {
+            tracing::warn!(upstream = %self.name, error = %e.reason, "upstream `{}` is unreachable: cached data is served", self.name);
+        }
+    }
+
+    /// Counts `result`'s outcome and logs a change of reachability.
+    fn record<T>(&self, result: Result<T, Unreachable>) -> Result<T, Unreachable> {
+        match &result {
+            Ok(_) => self.answered(),
+            Err(e) => self.failed(e),
+        }
+        result
+    }
+}
+
+/// A package file's body as it arrives from an upstream, its bytes as they are (stored
+/// byte-identical). Holds one of the upstream's request slots until dropped.
+#[derive(Debug)]
+pub struct Download {
+    /// Its length, when the upstream said (Content-Length).
+    pub size: Option<u64>,
+    url: String,
+    response: reqwest::Response,
+    health: Arc<Health>,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Download {
+    /// The next chunk of the body (`None`: the body is complete), or why the upstream failed
+    /// mid-body (a reset, a read timeout, a body shorter than its Content-Length).
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, Unreachable> {
+        let result = self.response.chunk().await.map_err(|e| {
+            self.health.unreachable(format!(
+                "its body of {} broke off: {}",
+                self.url,
+                describe(&e)
+            ))
+        });
+        if let Ok(Some(chunk)) = &result {
+            self.health.metrics.bytes.inc_by(chunk.len() as u64);
+        }
+        self.health.record(result)
+    }
 }
 
 impl Client {
@@ -81,73 +141,101 @@ impl Client {
                 )
             })?;
         Ok(Client {
-            name: upstream.name().to_owned(),
             http,
             timeout: upstream.timeout,
-            slots: Semaphore::new(upstream.max_concurrency as usize),
-            reachable: AtomicBool::new(true),
-            metrics,
+            slots: Arc::new(Semaphore::new(upstream.max_concurrency as usize)),
+            health: Arc::new(Health {
+                name: upstream.name().to_owned(),
+                reachable: AtomicBool::new(true),
+                metrics,
+            }),
         })
     }
 
-    /// GETs `url`: its body, `None` for 404 or 410 (the upstream does not have it), or why the
-    /// upstream could not answer (timeouts, resets, refused connections, other statuses).
-    pub async fn get(&self, url: &str, body: Body) -> Result<Option<Bytes>, Unreachable> {
+    /// GETs the document at `url` (asked gzip-encoded): its body, `None` for 404 or 410 (the
+    /// upstream does not have it), or why the upstream could not answer (timeouts, resets,
+    /// refused connections, other statuses).
+    pub async fn get(&self, url: &str) -> Result<Option<Bytes>, Unreachable> {
         let started = std::time::Instant::now();
-        self.metrics.requests.inc();
-        let result = self.fetch(url, body).await;
-        self.metrics
+        let result = self.fetch(url).await;
+        self.health
+            .metrics
             .latency
             .observe(started.elapsed().as_secs_f64());
-        match &result {
-            Ok(received) => {
-                let size = received.as_ref().map_or(0, Bytes::len);
-                self.metrics.bytes.inc_by(size as u64);
-                if !self.reachable.swap(true, Ordering::Relaxed) {
-                    tracing::info!(upstream = %self.name, "upstream `{}` is reachable again", self.name);
-                }
-            }
-            Err(e) => {
-                self.metrics.errors.inc();
-                if self.reachable.swap(false, Ordering::Relaxed) {
-                    tracing::warn!(upstream = %self.name, error = %e.reason, "upstream `{}` is unreachable: cached data is served", self.name);
-                }
-            }
+        if let Ok(received) = &result {
+            let size = received.as_ref().map_or(0, Bytes::len);
+            self.health.metrics.bytes.inc_by(size as u64);
         }
-        result
+        self.health.record(result)
     }
 
-    async fn fetch(&self, url: &str, body: Body) -> Result<Option<Bytes>, Unreachable> {
-        let unreachable = |reason: String| Unreachable {
-            upstream: self.name.clone(),
-            reason,
-        };
+    /// GETs the package file at `url`: its body as it arrives (see [`Download`]), `None` for
+    /// 404 or 410, or why the upstream could not answer. The latency measured is the time to
+    /// the response's head.
+    pub async fn download(&self, url: &str) -> Result<Option<Download>, Unreachable> {
+        let started = std::time::Instant::now();
+        let request = self
+            .http
+            .get(url)
+            .header(header::ACCEPT_ENCODING, "identity");
+        let result = self.send(url, request).await;
+        self.health
+            .metrics
+            .latency
+            .observe(started.elapsed().as_secs_f64());
+        let result = self.health.record(result)?;
+        Ok(result.map(|(response, slot)| Download {
+            size: response.content_length(),
+            url: url.to_owned(),
+            response,
+            health: self.health.clone(),
+            _slot: slot,
+        }))
+    }
+
+    /// Sends `request` once a request slot is free: the response (with its slot) if it is a
+    /// success, `None` for 404 or 410.
+    async fn send(
+        &self,
+        url: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Option<(reqwest::Response, OwnedSemaphorePermit)>, Unreachable> {
+        self.health.metrics.requests.inc();
         // Closed only when the server shuts down, and then nothing waits here.
-        let _slot = self
+        let slot = self
             .slots
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
-            .map_err(|_| unreachable("shutting down".into()))?;
-        let mut request = self.http.get(url);
-        request = match body {
-            // A whole document must arrive within the timeout; a package file only has to
-            // keep coming (the client's read timeout).
-            Body::Document => request
-                .timeout(self.timeout)
-                .header(header::ACCEPT_ENCODING, "gzip"),
-            Body::File => request.header(header::ACCEPT_ENCODING, "identity"),
-        };
+            .map_err(|_| self.health.unreachable("shutting down".into()))?;
         let response = request
             .send()
             .await
-            .map_err(|e| unreachable(describe(&e)))?;
+            .map_err(|e| self.health.unreachable(describe(&e)))?;
         let status = response.status();
         if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
             return Ok(None);
         }
         if !status.is_success() {
-            return Err(unreachable(format!("it answered {status} for {url}")));
+            return Err(self
+                .health
+                .unreachable(format!("it answered {status} for {url}")));
         }
+        Ok(Some((response, slot)))
+    }
+
+    async fn fetch(&self, url: &str) -> Result<Option<Bytes>, Unreachable> {
+        let unreachable = |reason: String| self.health.unreachable(reason);
+        // A whole document must arrive within the timeout (a package file only has to keep
+        // coming: the client's read timeout).
+        let request = self
+            .http
+            .get(url)
+            .timeout(self.timeout)
+            .header(header::ACCEPT_ENCODING, "gzip");
+        let Some((response, _slot)) = self.send(url, request).await? else {
+            return Ok(None);
+        };
         let gzipped = response
             .headers()
             .get(header::CONTENT_ENCODING)
@@ -157,7 +245,7 @@ impl Client {
             .await
             .map_err(|e| unreachable(describe(&e)))?;
         if !gzipped {
-            if body == Body::Document && bytes.len() > MAX_DOCUMENT_BYTES {
+            if bytes.len() > MAX_DOCUMENT_BYTES {
                 return Err(unreachable(format!("its document {url} is too large")));
             }
             return Ok(Some(bytes));

@@ -9,6 +9,7 @@
 //! ([`packages`]), all under `upstream/{name}/` in the bucket, apart from the feed's event log.
 
 pub mod client;
+mod embedded;
 mod error;
 mod flight;
 pub mod metadata;
@@ -23,6 +24,7 @@ use crate::config::{Config, IdPattern};
 use crate::feed::Feed;
 use crate::package::PackageId;
 use crate::storage::Storage;
+pub use embedded::ReadLimits;
 pub use error::Unreachable;
 use metadata::Answer;
 use metrics::UpstreamMetrics;

@@ -18,7 +18,7 @@ use super::{Origin, Source, Upstreams, rewrite};
 use crate::api::urls::{FeedUrls, Hive};
 use crate::feed::Feed;
 use crate::feed::search::SearchQuery;
-use crate::package::PackageId;
+use crate::package::{NuGetVersion, PackageId};
 
 /// Which service is asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,12 +103,48 @@ impl Upstreams {
                     pairs.push((&endpoints.package_base, &flat));
                     rewrite::rebase(&mut entry, &pairs);
                 }
+                if service == Service::Search {
+                    let lower = id.lower();
+                    add_downloads(&mut entry, |v| feed.downloads().versions(&lower, &[v])[0]);
+                }
                 merged.data.push(entry);
                 take -= 1;
             }
             skip = skip.saturating_sub(usize::try_from(total).unwrap_or(usize::MAX));
         }
         merged
+    }
+}
+
+/// Adds this feed's downloads of an upstream id (served from its cache, `ours` per version)
+/// to the counts of the upstream's search `entry` (SQ-8 `totalDownloads`, `versions[].downloads`):
+/// the upstream's count says how used a package is in the world, ours how used it is here, and
+/// ranking by their sum keeps both.
+fn add_downloads(entry: &mut Value, ours: impl Fn(&NuGetVersion) -> u64) {
+    let mut added = 0;
+    let versions = entry.get_mut("versions").and_then(Value::as_array_mut);
+    for v in versions.into_iter().flatten() {
+        let Some(version) = v
+            .get("version")
+            .and_then(Value::as_str)
+            .and_then(|s| NuGetVersion::parse(s).ok())
+        else {
+            continue;
+        };
+        let n = ours(&version);
+        if n == 0 {
+            continue;
+        }
+        added += n;
+        let theirs = v.get("downloads").and_then(Value::as_u64).unwrap_or(0);
+        v["downloads"] = Value::from(theirs + n);
+    }
+    if added > 0 {
+        let theirs = entry
+            .get("totalDownloads")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        entry["totalDownloads"] = Value::from(theirs + added);
     }
 }
 
@@ -185,4 +221,30 @@ fn query_string(query: &SearchQuery, skip: usize, take: usize) -> String {
         params.append_pair("packageType", t);
     }
     params.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// This feed's downloads of cached upstream packages show in search (issue 13): each
+    /// version's count and the total are the upstream's plus ours.
+    #[test]
+    fn search_entries_of_upstream_ids_add_this_feeds_downloads() {
+        let mut entry = serde_json::json!({
+            "id": "Dep.Lib",
+            "totalDownloads": 100,
+            "versions": [
+                {"version": "1.0.0", "downloads": 60},
+                {"version": "2.0.0", "downloads": 40},
+                {"version": "not a version", "downloads": 1},
+            ],
+        });
+        let ours = |v: &NuGetVersion| if v.to_string() == "2.0.0" { 3 } else { 0 };
+        add_downloads(&mut entry, ours);
+        assert_eq!(entry["totalDownloads"], 103);
+        assert_eq!(entry["versions"][0]["downloads"], 60);
+        assert_eq!(entry["versions"][1]["downloads"], 43);
+        assert_eq!(entry["versions"][2]["downloads"], 1);
+    }
 }

@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
-use super::client::{Body, Client};
+use super::client::Client;
+use super::embedded::ReadLimits;
 use super::error::Unreachable;
 use super::flight::lock;
 use super::metadata::{self, Answer, DocCache};
@@ -22,7 +23,7 @@ pub struct Source {
     config: Upstream,
     client: Client,
     docs: DocCache,
-    files: FileCache,
+    pub(super) files: FileCache,
     /// The parsed service index and when it was fetched.
     endpoints: Mutex<Option<(DateTime<Utc>, Arc<Endpoints>)>>,
 }
@@ -53,9 +54,7 @@ impl Source {
 
     /// The document at `url` of this upstream, through the metadata cache.
     pub async fn document(&self, url: &str) -> Result<Answer, Unreachable> {
-        self.docs
-            .get(url, || self.client.get(url, Body::Document))
-            .await
+        self.docs.get(url, || self.client.get(url)).await
     }
 
     /// The upstream's endpoints, from its service index (cached like metadata); `bool`: stale.
@@ -125,9 +124,28 @@ impl Source {
         self.files.signed_url(id, version, file, expires_in).await
     }
 
-    /// `file` (`.nupkg` or `.nuspec`) of `id` `version`: from the bucket, else from the
-    /// upstream's flat container (then stored). `Ok(None)`: it does not have it.
+    /// `file` of `id` `version`: `.nupkg` and `.nuspec` from the bucket, else from the
+    /// upstream's flat container (then stored); icon, readme and license extracted from the
+    /// `.nupkg` (see [`super::embedded`]). `Ok(None)`: it does not have it.
     pub async fn file(
+        &self,
+        id: &PackageId,
+        version: &NuGetVersion,
+        file: PackageFile,
+        limits: ReadLimits<'_>,
+    ) -> Result<Option<Served>, FileError> {
+        match file {
+            PackageFile::Nupkg | PackageFile::Nuspec => self.package_file(id, version, file).await,
+            PackageFile::Icon | PackageFile::Readme | PackageFile::License => {
+                self.embedded(id, version, file, limits).await
+            }
+            // Symbol packages of upstream ids are not served.
+            PackageFile::Snupkg => Ok(None),
+        }
+    }
+
+    /// The `.nupkg` or `.nuspec` of `id` `version` (see [`Source::file`]).
+    pub(super) async fn package_file(
         &self,
         id: &PackageId,
         version: &NuGetVersion,
@@ -137,9 +155,7 @@ impl Source {
         let (lower, v) = (id.lower(), version.lower_normalized());
         let name = match file {
             PackageFile::Nupkg => format!("{lower}.{v}.nupkg"),
-            PackageFile::Nuspec => format!("{lower}.nuspec"),
-            // Icons, readmes and licenses of upstream packages are not mirrored.
-            _ => return Ok(None),
+            _ => format!("{lower}.nuspec"),
         };
         let url = format!("{}{lower}/{v}/{name}", endpoints.package_base);
         self.files.get(&self.client, &url, id, version, file).await

@@ -115,6 +115,7 @@ async fn assert_collectable(storage: &Storage, context: &str) {
         &GcOptions {
             grace: Duration::ZERO,
             dry_run: false,
+            upstream_max_idle: None,
         },
     )
     .await

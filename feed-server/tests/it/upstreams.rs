@@ -257,6 +257,7 @@ async fn an_upstream_id_reads_through_every_view_with_this_feeds_urls() {
     let options = gc::GcOptions {
         grace: Duration::ZERO,
         dry_run: false,
+        upstream_max_idle: None,
     };
     gc::gc(&storage, &options).await.unwrap();
     let after = bytes(
@@ -441,6 +442,269 @@ async fn concurrent_first_downloads_fetch_from_the_upstream_once() {
     )
     .await;
     assert!(got.iter().all(|b| *b == theirs));
+    down.stop().await;
+    up.stop().await;
+}
+
+/// Bytes no compressor shrinks (xorshift), so a package of them is as large as they are.
+fn noise(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// The first download of an upstream package streams while it is stored: an upstream that
+/// dies mid-body gives the client a broken download (never a short "complete" one) and leaves
+/// nothing stored, not even a staged part; the next download of the large (multi-part)
+/// package arrives whole, byte-identical, and is stored whole (issue 13).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_download_cut_off_upstream_stores_nothing_and_the_next_stores_it_whole() {
+    let up = Upstream::start().await;
+    let c = Client::new();
+    let large = PackageBuilder::new("Large.Lib", "1.0.0")
+        .file("content/blob.bin", &noise(7 << 20))
+        .build();
+    assert!(large.len() > 7 << 20);
+    let r = c.push(&up.server, Some(ADMIN_KEY), &large).await;
+    assert_eq!(r.status(), 201);
+    let down = downstream(&up, 600).await;
+    // The metadata first (small answers), then the upstream dies 1 MiB into each answer.
+    let r = c.get(&down.url("flatcontainer/large.lib/index.json")).await;
+    assert_eq!(r.status(), 200);
+    up.proxy.set_cut_after(1 << 20);
+    let url = down.url("flatcontainer/large.lib/1.0.0/large.lib.1.0.0.nupkg");
+    // The switch closed the pooled connection to the upstream; a request that meets it before
+    // the client noticed fails without reaching the upstream (502), so ask again.
+    let mut r = c.get(&url).await;
+    for _ in 0..3 {
+        if r.status() != 502 {
+            break;
+        }
+        r = c.get(&url).await;
+    }
+    assert_eq!(r.status(), 200, "the download started before the cut");
+    assert_eq!(r.content_length(), Some(large.len() as u64));
+    assert!(
+        r.bytes().await.is_err(),
+        "a body cut off upstream must reach the client broken"
+    );
+    let cached: Vec<String> = down
+        .stored_files()
+        .into_iter()
+        .filter(|f| f.starts_with("upstream/up/packages/"))
+        .collect();
+    assert!(cached.is_empty(), "nothing stored: {cached:?}");
+    assert_eq!(up.requests(FILE_ROUTE).await, 1);
+
+    up.proxy.set(Mode::Pass);
+    assert_eq!(bytes(&c, &url).await, large, "the next download is whole");
+    let stored = down
+        .data_dir()
+        .join("upstream/up/packages/large.lib/1.0.0/large.lib.1.0.0.nupkg");
+    assert_eq!(std::fs::read(stored).unwrap(), large, "stored whole");
+    assert_eq!(bytes(&c, &url).await, large, "then from the bucket");
+    assert_eq!(up.requests(FILE_ROUTE).await, 2);
+    down.stop().await;
+    up.stop().await;
+}
+
+/// Icons, readmes and license files of upstream packages are served from the cached
+/// `.nupkg` (fetched first when it is not cached), as for local packages; a package whose
+/// nuspec names none is a 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn icons_readmes_and_licenses_of_upstream_packages_come_from_the_cached_nupkg() {
+    let up = Upstream::start().await;
+    let c = Client::new();
+    let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3];
+    let docs = PackageBuilder::new("Docs.Lib", "1.0.0")
+        .icon("images/icon.jpg", &jpeg)
+        .readme("docs/README.md", "# Docs.Lib\n")
+        .license_file("LICENSE.txt", b"MIT, really")
+        .build();
+    let r = c.push(&up.server, Some(ADMIN_KEY), &docs).await;
+    assert_eq!(r.status(), 201);
+    let down = downstream(&up, 600).await;
+
+    let leaf = c.doc(&down.url("registration/docs.lib/index.json")).await;
+    let entry = &leaf["items"][0]["items"][0]["catalogEntry"];
+    let icon_url = entry["iconUrl"].as_str().unwrap();
+    assert_eq!(icon_url, down.url("flatcontainer/docs.lib/1.0.0/icon"));
+    let r = c.get(icon_url).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/jpeg");
+    assert_eq!(r.bytes().await.unwrap().to_vec(), jpeg);
+    assert_eq!(
+        bytes(&c, &down.url("flatcontainer/docs.lib/1.0.0/readme")).await,
+        b"# Docs.Lib\n"
+    );
+    assert_eq!(
+        bytes(&c, &down.url("flatcontainer/Docs.Lib/1.0.0/license")).await,
+        b"MIT, really"
+    );
+    let stored = down.data_dir().join("upstream/up/packages/docs.lib/1.0.0");
+    assert_eq!(
+        std::fs::read(stored.join("docs.lib.1.0.0.nupkg")).unwrap(),
+        docs
+    );
+    assert_eq!(std::fs::read(stored.join("icon")).unwrap(), jpeg);
+    assert_eq!(
+        up.requests(FILE_ROUTE).await,
+        1,
+        "one nupkg download for all three"
+    );
+
+    let none = c.get(&down.url("flatcontainer/dep.lib/2.0.0/icon")).await;
+    assert_eq!(none.status(), 404, "Dep.Lib has no icon");
+    down.stop().await;
+    up.stop().await;
+}
+
+/// Downloads served from the cache count as local ones do, and search shows them added to
+/// the upstream's own counts (issue 13).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_of_cached_upstream_packages_count_in_search() {
+    let up = Upstream::start().await;
+    let down = downstream(&up, 600).await;
+    let c = Client::new();
+    let search = format!("{}?q=Dep.Lib&prerelease=true", down.url("query"));
+    let theirs = c.json(&search).await;
+    let dep = |doc: &Value| -> Value {
+        doc["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["id"] == "Dep.Lib")
+            .cloned()
+            .unwrap()
+    };
+    let v2_downloads = |entry: &Value| -> u64 {
+        entry["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["version"] == "2.0.0")
+            .unwrap()["downloads"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = dep(&theirs);
+    for _ in 0..3 {
+        bytes(
+            &c,
+            &down.url("flatcontainer/dep.lib/2.0.0/dep.lib.2.0.0.nupkg"),
+        )
+        .await;
+    }
+    // The upstream's answer is cached for the TTL: the difference is this feed's three.
+    let after = dep(&c.json(&search).await);
+    assert_eq!(v2_downloads(&after), v2_downloads(&before) + 3);
+    assert_eq!(
+        after["totalDownloads"].as_u64().unwrap(),
+        before["totalDownloads"].as_u64().unwrap() + 3
+    );
+    down.stop().await;
+    up.stop().await;
+}
+
+/// Makes every file under `folder` look written `days` ago.
+fn age_files(folder: &std::path::Path, days: u64) {
+    let then = std::time::SystemTime::now() - Duration::from_secs(days * 86_400);
+    for entry in std::fs::read_dir(folder).unwrap() {
+        let file = std::fs::File::options()
+            .write(true)
+            .open(entry.unwrap().path())
+            .unwrap();
+        file.set_modified(then).unwrap();
+    }
+}
+
+/// `gc` with `upstream_cache_max_idle_days` removes cached upstream packages no one
+/// downloaded for that long (a download from the cache writes the day's use marker, which
+/// keeps a package), `fsck` reports the cache, and a removed package is fetched again on its
+/// next download (issue 13).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_expires_cached_upstream_packages_idle_past_the_max_and_keeps_used_ones() {
+    let up = Upstream::start().await;
+    let down = downstream(&up, 600).await;
+    let c = Client::new();
+    let url = |v: &str| down.url(&format!("flatcontainer/dep.lib/{v}/dep.lib.{v}.nupkg"));
+    let idle = bytes(&c, &url("1.0.0")).await;
+    bytes(&c, &url("2.0.0")).await;
+    let folder = |v: &str| {
+        down.data_dir()
+            .join(format!("upstream/up/packages/dep.lib/{v}"))
+    };
+    age_files(&folder("1.0.0"), 40);
+    age_files(&folder("2.0.0"), 40);
+    // 2.0.0 is used today: its marker is written in the background.
+    bytes(&c, &url("2.0.0")).await;
+    let marker = folder("2.0.0").join(".used");
+    for _ in 0..100 {
+        if marker.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(marker.exists(), "a download from the cache records its day");
+
+    let storage = down.state.feed.storage().clone();
+    let report = fsck::fsck(&storage, &fsck::FsckOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        report.problems.is_empty() && report.orphans.is_empty(),
+        "{report:?}"
+    );
+    assert_eq!(report.upstream_cache.versions, 2);
+    assert!(report.upstream_cache.max_idle_days >= 40, "{report:?}");
+
+    let mut options = gc::GcOptions {
+        grace: Duration::ZERO,
+        dry_run: true,
+        upstream_max_idle: Some(Duration::from_secs(30 * 86_400)),
+    };
+    let report = gc::gc(&storage, &options).await.unwrap();
+    assert!(
+        report
+            .removed
+            .iter()
+            .all(|p| p.starts_with("upstream/up/packages/dep.lib/1.0.0/")),
+        "{report:?}"
+    );
+    assert!(
+        report.removed.iter().any(|p| p.ends_with(".nupkg")),
+        "{report:?}"
+    );
+    assert!(
+        folder("1.0.0").join("dep.lib.1.0.0.nupkg").exists(),
+        "a dry run removes nothing"
+    );
+    options.dry_run = false;
+    gc::gc(&storage, &options).await.unwrap();
+    assert!(
+        !folder("1.0.0").join("dep.lib.1.0.0.nupkg").exists(),
+        "idle: removed"
+    );
+    assert!(
+        folder("2.0.0").join("dep.lib.2.0.0.nupkg").exists(),
+        "used: kept"
+    );
+    assert!(
+        down.stored_files()
+            .iter()
+            .any(|f| f.starts_with("upstream/up/docs/")),
+        "metadata is left to its TTL"
+    );
+
+    let fetched = up.requests(FILE_ROUTE).await;
+    assert_eq!(bytes(&c, &url("1.0.0")).await, idle, "fetched again");
+    assert_eq!(up.requests(FILE_ROUTE).await, fetched + 1);
     down.stop().await;
     up.stop().await;
 }

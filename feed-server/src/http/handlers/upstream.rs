@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
+use futures::TryStreamExt;
 
 use crate::api::urls::{FeedUrls, Hive};
 use crate::http::cache;
@@ -18,12 +19,12 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::response;
 use crate::http::state::AppState;
 use crate::package::{NuGetVersion, PackageId};
-use crate::storage::PackageFile;
+use crate::storage::{Blob, PackageFile};
 use crate::upstream::metadata::Answer;
 use crate::upstream::packages::Served;
 use crate::upstream::rewrite;
 use crate::upstream::service_index::Endpoints;
-use crate::upstream::{Origin, Source};
+use crate::upstream::{Origin, ReadLimits, Source};
 
 /// The header NuGet clients print as a warning (G-9).
 const WARNING: &str = "x-nuget-warning";
@@ -162,9 +163,10 @@ fn warn_stale(response: &mut Response, source: &Source) {
 }
 
 /// `GET {flat}/{id}/{version}/{file}` of an upstream id: `.nupkg` and `.nuspec` (cached in
-/// the bucket on first download); icons, readmes and licenses are not mirrored (404). With
-/// `redirect` (redirect_downloads), a cached `.nupkg` is a redirect to a pre-signed URL valid
-/// that long, as a local one is.
+/// the bucket on first download), icon, readme and license (extracted from the cached
+/// `.nupkg`). With `redirect` (redirect_downloads), a cached `.nupkg` is a redirect to a
+/// pre-signed URL valid that long, as a local one is. Downloads of `.nupkg` files are counted
+/// as local ones are (see [`crate::feed::downloads`]).
 pub async fn file(
     s: &AppState,
     id: &PackageId,
@@ -174,19 +176,55 @@ pub async fn file(
     redirect: Option<Duration>,
 ) -> ApiResult<Response> {
     let (source, versions) = upstream_of(s, id).await?;
+    let count = || {
+        if kind == PackageFile::Nupkg {
+            s.feed
+                .downloads()
+                .record(&id.lower(), &version.lower_normalized());
+        }
+    };
     if let Some(ttl) = redirect.filter(|_| kind == PackageFile::Nupkg)
         && let Some(url) = source.signed_file_url(id, version, kind, ttl).await?
     {
+        count();
         return Ok(response::redirect(url.as_str()));
     }
     let private = s.read_tokens.is_some();
-    let mut response = match source.file(id, version, kind).await? {
-        Some(Served::Stored(blob)) => response::file(blob, content_type, private),
-        Some(Served::Fetched(bytes)) => response::file_bytes(bytes, content_type, private),
-        None => return Err(ApiError::not_found()),
+    let limits = ReadLimits {
+        max_package_bytes: s.config.max_package_bytes,
+        package: &s.feed.options().limits,
     };
+    let served = source
+        .file(id, version, kind, limits)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let mut response = match served {
+        Served::Stored(blob) if kind == PackageFile::Icon => icon(blob, private).await?,
+        Served::Stored(blob) => response::file(blob, content_type, private),
+        Served::Fetching { size, stream } => {
+            response::file_stream(size, stream, content_type, private)
+        }
+    };
+    count();
     if versions.stale {
         warn_stale(&mut response, source);
     }
     Ok(response)
+}
+
+/// An icon, typed by its first bytes: NuGet accepts PNG and JPEG icons, and an upstream
+/// package's nuspec is not at hand to tell them apart by name as a local one's is.
+async fn icon(blob: Blob, private: bool) -> ApiResult<Response> {
+    let chunks: Vec<bytes::Bytes> = blob
+        .stream
+        .try_collect()
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("reading an upstream icon failed: {e}")))?;
+    let bytes = bytes::Bytes::from(chunks.concat());
+    let content_type = if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        "image/jpeg"
+    } else {
+        "image/png"
+    };
+    Ok(response::file_bytes(bytes, content_type, private))
 }

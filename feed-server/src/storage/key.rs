@@ -69,6 +69,14 @@ pub enum Key<'a> {
         version: &'a NuGetVersion,
         file: PackageFile,
     },
+    /// `upstream/{upstream}/vulnerabilities/index.json` (`page: None`): what this feed mirrored
+    /// of an upstream's VulnerabilityInfo index; `.../pages/{page}.json`: one mirrored page, as
+    /// the upstream sent it. `page` is a VUL-1 page name (`[A-Za-z0-9_-]`, checked by the
+    /// mirror), so it is safe in a path.
+    UpstreamVulnerabilities {
+        upstream: &'a str,
+        page: Option<&'a str>,
+    },
 }
 
 /// Folder of everything cached from upstream sources (see [`Key::UpstreamDoc`]).
@@ -121,6 +129,13 @@ impl Key<'_> {
             } => {
                 let local = Key::Package { id, version, file }.path();
                 Path::from(format!("{UPSTREAM_PREFIX}/{upstream}/{local}"))
+            }
+            Key::UpstreamVulnerabilities { upstream, page } => {
+                let folder = format!("{UPSTREAM_PREFIX}/{upstream}/vulnerabilities");
+                Path::from(match page {
+                    None => format!("{folder}/index.json"),
+                    Some(page) => format!("{folder}/pages/{page}.json"),
+                })
             }
         }
     }
@@ -331,6 +346,21 @@ mod tests {
         }
         .path();
         assert_eq!(doc.as_ref(), "upstream/nuget-org/docs/ab12");
+        let vulns = |page| {
+            Key::UpstreamVulnerabilities {
+                upstream: "nuget-org",
+                page,
+            }
+            .path()
+        };
+        assert_eq!(
+            vulns(None).as_ref(),
+            "upstream/nuget-org/vulnerabilities/index.json"
+        );
+        assert_eq!(
+            vulns(Some("base")).as_ref(),
+            "upstream/nuget-org/vulnerabilities/pages/base.json"
+        );
         // fsck and gc classify only what they list (packages/, symbols/): never these.
         assert_eq!(classify(&file), Stored::Unknown);
         assert!(!file.as_ref().starts_with(PACKAGES_PREFIX));

@@ -15,6 +15,7 @@ mod flight;
 pub mod metadata;
 pub mod metrics;
 pub mod packages;
+pub mod records;
 pub mod rewrite;
 pub mod search;
 pub mod service_index;

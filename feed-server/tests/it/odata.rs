@@ -21,9 +21,9 @@ use nuget_test_support::tools::{DEPS_HINT, missing_or_skip};
 /// A parsed Atom feed or entry: each entry's `d:` properties by name, plus `title` and
 /// `content@src`; the feed's `next` link and `m:count`.
 #[derive(Debug, Default)]
-struct Feed {
+pub(crate) struct Feed {
     root: String,
-    entries: Vec<HashMap<String, String>>,
+    pub(crate) entries: Vec<HashMap<String, String>>,
     next: Option<String>,
     count: Option<usize>,
 }
@@ -111,7 +111,7 @@ impl Feed {
     }
 
     /// `Id Version` of each entry.
-    fn versions(&self) -> Vec<String> {
+    pub(crate) fn versions(&self) -> Vec<String> {
         self.entries
             .iter()
             .map(|e| format!("{} {}", e["Id"], e["Version"]))
@@ -139,7 +139,7 @@ async fn get(c: &Client, url: &str) -> (u16, String, String) {
     (status, ty, r.text().await.unwrap())
 }
 
-async fn feed(c: &Client, url: &str) -> Feed {
+pub(crate) async fn feed(c: &Client, url: &str) -> Feed {
     let (status, ty, body) = get(c, url).await;
     assert_eq!(status, 200, "GET {url}: {body}");
     assert!(ty.starts_with("application/atom+xml"), "{url}: {ty}");
@@ -435,7 +435,7 @@ async fn v2_push_reaches_the_push_handler() {
 }
 
 /// Runs a blocking client call off the runtime that serves the feed.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f).await.unwrap()
 }
 

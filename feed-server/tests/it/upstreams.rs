@@ -12,6 +12,7 @@ use nuget_test_support::proxy::{FaultProxy, Mode};
 use serde_json::Value;
 
 use crate::common::server::{ADMIN_KEY, Client, TestServer};
+use crate::odata::{blocking, feed};
 
 const BIG: &str = "Big.Lib";
 const BIG_VERSIONS: usize = 205;
@@ -767,6 +768,131 @@ async fn vulnerability_info_serves_the_upstreams_advisories_mirrored_beside_ours
         assert_eq!(c.get(&down.url(path)).await.status(), 404, "{path}");
     }
     replica.stop().await;
+    down.stop().await;
+    up.stop().await;
+}
+
+// Issue 13 "V2 where served": an id only an upstream has reads through the V2 views by the one
+// origin rule (local ids and `local_packages` are never looked up), built from its registration
+// (every page), with what the upstream's own V2 feed says; Debian's NuGet 2.8 installs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_reads_of_an_upstream_id_come_from_its_registration() {
+    let up = Upstream::start().await;
+    let down = downstream(&up, 600).await;
+    let c = Client::new();
+    let (ours, theirs) = (down.url("api/v2"), up.server.url("api/v2"));
+
+    let query = "FindPackagesById()?id='Dep.Lib'&semVerLevel=2.0.0";
+    let found = feed(&c, &format!("{ours}/{query}")).await;
+    let upstream_v2 = feed(&c, &format!("{theirs}/{query}")).await;
+    assert_eq!(
+        found.versions(),
+        [
+            "Dep.Lib 1.0.0",
+            "Dep.Lib 2.0.0",
+            "Dep.Lib 3.0.0-beta.1",
+            "Dep.Lib 4.0.0"
+        ]
+    );
+    for (o, t) in found.entries.iter().zip(&upstream_v2.entries) {
+        for field in [
+            "Id",
+            "Version",
+            "Published",
+            "Listed",
+            "IsLatestVersion",
+            "IsAbsoluteLatestVersion",
+            "IsPrerelease",
+            "Description",
+            "Authors",
+            "Dependencies",
+        ] {
+            assert_eq!(o[field], t[field], "{} {field}", o["Version"]);
+        }
+    }
+    assert_eq!(found.entries[3]["Listed"], "false", "4.0.0 is unlisted");
+    // A SemVer1 client does not see the SemVer2 version.
+    let semver1 = feed(&c, &format!("{ours}/FindPackagesById()?id='dep.lib'")).await;
+    assert_eq!(semver1.entries.len(), 3);
+    let count = c
+        .get(&format!("{ours}/FindPackagesById()/$count?id='Dep.Lib'"))
+        .await;
+    assert_eq!(count.text().await.unwrap(), "3");
+    let filtered = feed(
+        &c,
+        &format!("{ours}/Packages()?$filter=tolower(Id) eq 'dep.lib'&semVerLevel=2.0.0"),
+    )
+    .await;
+    assert_eq!(filtered.versions(), found.versions());
+
+    // One version on the fourth page of a 205-version id (a page document of its own), and its
+    // download at the V2 content URL: the upstream's bytes.
+    let entry = feed(
+        &c,
+        &format!("{ours}/Packages(Id='Big.Lib',Version='1.0.200')"),
+    )
+    .await;
+    let src = entry.entries[0]["content@src"].clone();
+    assert_eq!(src, format!("{ours}/package/Big.Lib/1.0.200"));
+    assert_eq!(
+        bytes(&c, &src).await,
+        bytes(
+            &c,
+            &up.server
+                .url("flatcontainer/big.lib/1.0.200/big.lib.1.0.200.nupkg")
+        )
+        .await
+    );
+
+    // Local always wins: a local pattern is never looked up, and neither is a missing version.
+    for path in [
+        "Packages(Id='Internal.Secret',Version='2.0.0')",
+        "Packages(Id='Dep.Lib',Version='9.9.9')",
+    ] {
+        assert_eq!(
+            c.get(&format!("{ours}/{path}")).await.status(),
+            404,
+            "{path}"
+        );
+    }
+    let hidden = feed(
+        &c,
+        &format!("{ours}/FindPackagesById()?id='Internal.Secret'"),
+    )
+    .await;
+    assert!(hidden.entries.is_empty());
+
+    // Debian's NuGet 2.8 (V2 only) installs the upstream-only package through this feed.
+    if let Some(nuget) = nuget_test_support::nuget_v2::NuGetV2::new_or_skip() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, out_dir) = (ours.clone(), dir.path().to_owned());
+        let out = blocking(move || nuget.install("Dep.Lib", "2.0.0", &src, &out_dir)).await;
+        let text = nuget_test_support::process::output_text(&out);
+        assert!(out.status.success(), "{text}");
+        let installed = dir.path().join("Dep.Lib.2.0.0").join("Dep.Lib.2.0.0.nupkg");
+        assert_eq!(
+            std::fs::read(&installed).unwrap(),
+            bytes(
+                &c,
+                &up.server
+                    .url("flatcontainer/dep.lib/2.0.0/dep.lib.2.0.0.nupkg")
+            )
+            .await,
+            "{text}"
+        );
+    }
+
+    // Upstream down, metadata past its TTL: the cached copy, with the warning.
+    let stale = downstream(&up, 0).await;
+    let url = stale.url("api/v2/FindPackagesById()?id='Dep.Lib'");
+    let before = feed(&c, &url).await;
+    up.proxy.set(Mode::Refuse);
+    let r = c.get(&url).await;
+    assert_eq!(r.status(), 200);
+    let warning = r.headers()["x-nuget-warning"].to_str().unwrap().to_owned();
+    assert!(warning.contains("'up' is unreachable"), "{warning}");
+    assert_eq!(feed(&c, &url).await.versions(), before.versions());
+    stale.stop().await;
     down.stop().await;
     up.stop().await;
 }

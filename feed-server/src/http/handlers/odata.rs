@@ -23,7 +23,8 @@ use crate::api::odata::query::{self, Query as V2Query, Resource};
 use crate::api::odata::rows::{self, Row};
 use crate::api::odata::{self, edm};
 use crate::api::urls::FeedUrls;
-use crate::feed::record::{PackageRecord, VersionFilter};
+use crate::feed::event::Details;
+use crate::feed::record::{PackageRecord, VersionFilter, VersionRecord};
 use crate::feed::search::SearchQuery;
 use crate::http::base_url::Urls;
 use crate::http::cache;
@@ -175,7 +176,8 @@ pub async fn count(
     let key = cache::key(&["v2-count", scope.as_str(), &segment, &query_key(&params)]);
     let render = async {
         let records = candidates(&s, &resource, &q, listing.as_ref());
-        let n = select(&s, &resource, &q, &records).len();
+        let built_for = frameworks(&s, &q, &records).await?;
+        let n = select(&s, &resource, &q, &records, &built_for).len();
         Ok(Some(n.to_string().into_bytes()))
     };
     let opts = s.doc_options(false);
@@ -299,13 +301,37 @@ fn candidates(
     }
 }
 
+/// For `GetUpdates()` with `targetFrameworks`: the push facts of every version of `records`
+/// (their manifests say what each was built for); else nothing is read.
+async fn frameworks(
+    s: &AppState,
+    q: &V2Query,
+    records: &[Arc<PackageRecord>],
+) -> ApiResult<Details> {
+    let asked = q
+        .updates
+        .as_ref()
+        .is_some_and(|u| !u.target_frameworks.is_empty());
+    if !asked {
+        return Ok(Details::default());
+    }
+    // Collected first: the future must not hold the iterator's closures (axum needs `Send`).
+    let seqs: Vec<u64> = records
+        .iter()
+        .flat_map(|r| r.versions.values().map(|v| v.push_seq))
+        .collect();
+    Ok(s.feed.details(seqs).await?)
+}
+
 /// The rows of `records` the query returns, in order: visibility as V3 decides it, then
-/// `$filter`, then `$orderby`.
+/// `$filter`, then `$orderby`. `built_for` has the push facts `GetUpdates()` reads to offer
+/// only versions that run on the project's `targetFrameworks` (see [`frameworks`]).
 fn select<'a>(
     s: &AppState,
     resource: &Resource,
     q: &V2Query,
     records: &'a [Arc<PackageRecord>],
+    built_for: &Details,
 ) -> Vec<Row<'a>> {
     // Addressed by id (and version), every version is there, unlisted too (PBA-1, REG-8:
     // a pinned unlisted version still restores); lists for browsing show listed ones only
@@ -345,11 +371,17 @@ fn select<'a>(
                 else {
                     continue;
                 };
+                let runs = |v: &VersionRecord| {
+                    built_for
+                        .get(&v.push_seq)
+                        .is_none_or(|p| rows::runs_on(&p.nuspec, &updates.target_frameworks))
+                };
                 rows.extend(rows::updates(
                     counted(record),
                     current,
                     constraint.as_ref(),
                     updates.all_versions,
+                    &runs,
                 ));
             }
             rows
@@ -375,7 +407,8 @@ async fn render(
     listing: Option<&Listing<'_>>,
 ) -> ApiResult<Option<Vec<u8>>> {
     let records = candidates(s, resource, q, listing);
-    let rows = select(s, resource, q, &records);
+    let built_for = frameworks(s, q, &records).await?;
+    let rows = select(s, resource, q, &records, &built_for);
     let total = rows.len();
     let take = q.top.unwrap_or(usize::MAX).min(query::PAGE_SIZE);
     let page: Vec<Row<'_>> = rows.into_iter().skip(q.skip).take(take).collect();

@@ -36,6 +36,6 @@ pub use trusted_publishers::{
 };
 pub use upstream::{
     CredentialScheme, DEFAULT_UPSTREAM_MAX_CONCURRENCY, DEFAULT_UPSTREAM_METADATA_TTL_SECONDS,
-    DEFAULT_UPSTREAM_TIMEOUT_MS, UpstreamConfig, UpstreamCredentials, is_upstream_name,
-    validate_upstreams,
+    DEFAULT_UPSTREAM_TIMEOUT_MS, DEFAULT_UPSTREAM_VULNERABILITY_REFRESH_SECONDS, UpstreamConfig,
+    UpstreamCredentials, is_upstream_name, validate_upstreams,
 };

@@ -9,6 +9,7 @@
 //!     timeout_ms: 30000           # per upstream request
 //!     metadata_ttl_seconds: 600   # how long fetched metadata is fresh
 //!     max_concurrency: 16         # requests in flight to this upstream
+//!     vulnerability_refresh_seconds: 3600  # how often its VulnerabilityInfo is mirrored
 //!     allow: ["*"]                # ids looked up here (default all)
 //!     deny: ["Contoso*"]          # ids never looked up here
 //!     credentials:                # optional; the secret comes from a file or the environment
@@ -34,6 +35,9 @@ pub const DEFAULT_UPSTREAM_METADATA_TTL_SECONDS: u64 = 600;
 pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 30_000;
 /// Requests in flight to one upstream, per replica.
 pub const DEFAULT_UPSTREAM_MAX_CONCURRENCY: u32 = 16;
+/// An upstream's VulnerabilityInfo is mirrored hourly: nuget.org rewrites its `update` page a
+/// few times a day, and a client caches pages for as long itself.
+pub const DEFAULT_UPSTREAM_VULNERABILITY_REFRESH_SECONDS: u64 = 3600;
 
 /// One upstream source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,6 +61,10 @@ pub struct UpstreamConfig {
     /// Most requests in flight to this upstream at once. Default 16.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrency: Option<u32>,
+    /// Seconds between two mirrorings of the upstream's VulnerabilityInfo pages (only pages
+    /// whose `@updated` changed are fetched again). Default 3600.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vulnerability_refresh_seconds: Option<u64>,
     /// Only ids matching one of these are looked up here. Default: every id.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow: Vec<IdPattern>,
@@ -105,6 +113,7 @@ impl UpstreamConfig {
             timeout_ms: None,
             metadata_ttl_seconds: None,
             max_concurrency: None,
+            vulnerability_refresh_seconds: None,
             allow: Vec::new(),
             deny: Vec::new(),
         }
@@ -151,6 +160,11 @@ impl UpstreamConfig {
         }
         if self.max_concurrency == Some(0) {
             return Err(invalid("max_concurrency must be above 0".into()));
+        }
+        if self.vulnerability_refresh_seconds == Some(0) {
+            return Err(invalid(
+                "vulnerability_refresh_seconds must be above 0".into(),
+            ));
         }
         if let Some(c) = &self.credentials {
             if c.secret_file.is_some() == c.secret_env.is_some() {
@@ -226,6 +240,10 @@ mod tests {
             (
                 "name: n\nurl: https://x/index.json\ntimeout_ms: 0\n",
                 "timeout_ms",
+            ),
+            (
+                "name: n\nurl: https://x/index.json\nvulnerability_refresh_seconds: 0\n",
+                "vulnerability_refresh_seconds",
             ),
             (
                 "name: n\nurl: https://user:pass@x/index.json\n",

@@ -87,6 +87,10 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let interval = std::time::Duration::from_millis(state.config.sync_interval_ms);
     let sync = state.feed.spawn_sync(interval);
+    let mirror = {
+        let state = state.clone();
+        tokio::spawn(async move { state.upstreams.mirror_vulnerabilities().await })
+    };
     let feed = state.feed.clone();
     let limits = http::conn::Limits {
         header_read_timeout: std::time::Duration::from_millis(state.config.header_timeout_ms),
@@ -98,6 +102,7 @@ pub async fn serve(
     let app = http::router(state);
     http::conn::serve(listener, app, limits, shutdown).await;
     sync.abort();
+    mirror.abort();
     // Counts since the last publication would otherwise be lost.
     if let Err(e) = feed.sync_downloads().await {
         tracing::warn!(error = %e, "cannot publish download counts at shutdown");

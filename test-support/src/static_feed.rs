@@ -15,6 +15,8 @@
 //! /v3/registration5-gz-semver2/{id}/index.json          RegistrationsBaseUrl/3.6.0 and /Versioned
 //! /v3/registration5-gz-semver2/{id}/page/{lo}/{hi}.json a page of an id with many versions
 //! /v3/registration5-gz-semver2/{id}/{v}.json            a registration leaf
+//! /v3/vulnerabilities/index.json                        VulnerabilityInfo/6.7.0, when advisories
+//! /v3/vulnerabilities/{page}/{stamp}/vulnerability.{page}.json   its `base` and `update` pages
 //! ```
 //!
 //! Registration documents are stored gzip-compressed and served with `Content-Encoding: gzip`
@@ -66,6 +68,8 @@ const COMMIT_TIME: &str = "2024-06-01T12:00:00.0000000Z";
 #[derive(Default)]
 pub struct StaticFeedBuilder {
     packages: Vec<Package>,
+    /// Advisories of the VulnerabilityInfo `base` page, by lower-case id (VUL-2).
+    advisories: BTreeMap<String, Vec<Value>>,
     port: Option<u16>,
     public_base_url: Option<String>,
 }
@@ -186,6 +190,17 @@ impl StaticFeedBuilder {
         self
     }
 
+    /// Adds an advisory to the VulnerabilityInfo `base` page (VUL-2): versions `range` of `id`
+    /// are vulnerable, `severity` 0 (low) to 3 (critical). With any advisory the feed serves
+    /// VulnerabilityInfo/6.7.0 as nuget.org does: a `base` page and an empty `update` page.
+    pub fn advisory(mut self, id: &str, range: &str, url: &str, severity: u8) -> Self {
+        self.advisories
+            .entry(id.to_lowercase())
+            .or_default()
+            .push(json!({ "url": url, "severity": severity, "versions": range }));
+        self
+    }
+
     /// Listen on `port` instead of a free one.
     pub fn listen_port(mut self, port: u16) -> Self {
         self.port = Some(port);
@@ -266,11 +281,7 @@ impl StaticFeedBuilder {
             }
         }
         let semver2 = format!("{base_url}/{HIVE_SEMVER2}/");
-        write_json(
-            &root.join("v3/index.json"),
-            &json!({
-                "version": "3.0.0",
-                "resources": [
+        let mut resources = json!([
                     { "@id": format!("{base_url}/{FLAT_CONTAINER}/"), "@type": "PackageBaseAddress/3.0.0",
                       "comment": "Base URL of where NuGet packages are stored, in the format {@id}{LOWER_ID}/{LOWER_VERSION}/{LOWER_ID}.{LOWER_VERSION}.nupkg" },
                     { "@id": format!("{base_url}/{HIVE_SEMVER1}/"), "@type": "RegistrationsBaseUrl/3.4.0",
@@ -279,13 +290,46 @@ impl StaticFeedBuilder {
                       "comment": "Base URL of where NuGet package registration info is stored in GZIP format. This base URL includes SemVer 2.0.0 packages." },
                     { "@id": semver2, "@type": "RegistrationsBaseUrl/Versioned", "clientVersion": "4.3.0-alpha",
                       "comment": "Base URL of where NuGet package registration info is stored in GZIP format. This base URL includes SemVer 2.0.0 packages." },
-                ],
+        ]);
+        if !self.advisories.is_empty() {
+            let index = self.write_vulnerabilities(root, base_url);
+            resources.as_array_mut().expect("an array").push(json!({
+                "@id": index, "@type": "VulnerabilityInfo/6.7.0",
+                "comment": "The endpoint for discovering information about vulnerabilities of packages in this package source.",
+            }));
+        }
+        write_json(
+            &root.join("v3/index.json"),
+            &json!({
+                "version": "3.0.0",
+                "resources": resources,
                 "@context": {
                     "@vocab": "http://schema.nuget.org/services#",
                     "comment": "http://www.w3.org/2000/01/rdf-schema#comment",
                 },
             }),
         );
+    }
+}
+
+impl StaticFeedBuilder {
+    /// VUL-1, VUL-2: the vulnerability index and its two pages, in nuget.org's URL shapes (a
+    /// page's URL names its `@updated`); returns the index URL.
+    fn write_vulnerabilities(&self, root: &Path, base_url: &str) -> String {
+        let stamp = "2024.06.01.12.00.00";
+        let mut index = Vec::new();
+        for (name, page) in [("base", json!(self.advisories)), ("update", json!({}))] {
+            let path = format!("v3/vulnerabilities/{name}/{stamp}/vulnerability.{name}.json");
+            write_json(&root.join(&path), &page);
+            index.push(json!({
+                "@name": name,
+                "@id": format!("{base_url}/{path}"),
+                "@updated": COMMIT_TIME,
+                "comment": format!("The {name} data for vulnerability update periodically modified."),
+            }));
+        }
+        write_json(&root.join("v3/vulnerabilities/index.json"), &json!(index));
+        format!("{base_url}/v3/vulnerabilities/index.json")
     }
 }
 

@@ -7,7 +7,8 @@
 //! 99.0.0` published upstream never reaches a client of a feed that has `Contoso.Core`
 //! locally or a `Contoso.*` local pattern; the cached bytes are the upstream's; and a
 //! fault-injecting proxy between the feed and the upstream (slow, 500s, resets, down) never
-//! makes the feed answer 500 for what it has cached.
+//! makes the feed answer 500 for what it has cached. The upstream's VulnerabilityInfo is
+//! mirrored: a client auditing with the feed alone sees its advisories beside the feed's own.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -257,6 +258,8 @@ struct FeedSetup {
     /// Upstream metadata is fresh this long (default: the server's).
     metadata_ttl_seconds: Option<u64>,
     timeout_ms: Option<u64>,
+    /// The feed's own advisories file (YAML), if any.
+    advisories: Option<&'static str>,
 }
 
 impl Feed {
@@ -310,6 +313,15 @@ impl Feed {
             ..FileConfig::default()
         };
         std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
+        let vulnerabilities_file = setup.advisories.map(|yaml| {
+            let path = dir.path().join("advisories.yaml");
+            std::fs::write(&path, yaml).unwrap();
+            path
+        });
+        let config = |port: u16| FileConfig {
+            vulnerabilities_file: vulnerabilities_file.clone(),
+            ..config(port)
+        };
         let launch = Launch {
             name: "feed",
             dir: dir.path(),
@@ -683,4 +695,117 @@ fn upstream_faults_never_make_the_feed_answer_500_and_it_serves_what_it_cached()
         "install Fabrikam.App through the feed with the upstream down",
     );
     assert_installed(&out, &expected);
+}
+
+/// What a NuGet 6.7+ client audits with (NuGetAudit; NuGet.exe 5.8 and 4.0 have no audit, so
+/// this reads as `dotnet restore` does): the service index's `VulnerabilityInfo/6.7.0` index,
+/// then every page it lists, unioned (VUL-2). Returns `lower id -> advisory URLs` and every URL
+/// read.
+fn audit_data(
+    service_index: &str,
+) -> (std::collections::BTreeMap<String, Vec<String>>, Vec<String>) {
+    let json = |url: &str| -> Value {
+        let response = get(url);
+        assert_eq!(response.status, 200, "{url}: {}", response.text());
+        serde_json::from_slice(&response.body).unwrap()
+    };
+    let index = json(service_index);
+    let info = index["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["@type"] == "VulnerabilityInfo/6.7.0")
+        .unwrap_or_else(|| panic!("no VulnerabilityInfo/6.7.0: {index}"))["@id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut urls = vec![info.clone()];
+    let mut advisories = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for page in json(&info).as_array().unwrap() {
+        let url = page["@id"].as_str().unwrap().to_owned();
+        for (id, list) in json(&url).as_object().unwrap() {
+            let found = list.as_array().unwrap().iter();
+            advisories
+                .entry(id.clone())
+                .or_default()
+                .extend(found.map(|a| a["url"].as_str().unwrap().to_owned()));
+        }
+        urls.push(url);
+    }
+    (advisories, urls)
+}
+
+/// Issue 13: the feed's VulnerabilityInfo lists nuget.org-shaped upstream pages (`base`,
+/// `update`) mirrored under its own URLs beside its own page; a client auditing with the feed
+/// sees both sets of advisories, never reads the upstream's host, and still does with the
+/// upstream gone.
+#[test]
+fn the_upstreams_vulnerability_pages_are_mirrored_beside_the_feeds_own() {
+    let Some(upstream) = upstream_packages()
+        .advisory(
+            "Fabrikam.Core",
+            "[1.0.2, 1.0.3)",
+            "https://github.com/advisories/GHSA-fab1-0000-0002",
+            2,
+        )
+        .serve_or_skip()
+    else {
+        return;
+    };
+    let feed = Feed::start(FeedSetup {
+        upstream: Some(upstream.index_url()),
+        advisories: Some(
+            "- id: Contoso.Core\n  url: https://example.com/advisories/contoso\n  severity: high\n  versions: \"[1.0.0, 2.0.0)\"\n",
+        ),
+        ..FeedSetup::default()
+    });
+    let expected = std::collections::BTreeMap::from([
+        (
+            "contoso.core".to_owned(),
+            vec!["https://example.com/advisories/contoso".to_owned()],
+        ),
+        (
+            "fabrikam.core".to_owned(),
+            vec!["https://github.com/advisories/GHSA-fab1-0000-0002".to_owned()],
+        ),
+    ]);
+    // The mirror runs beside the server: wait (bounded) for its first copy.
+    let mut audit = audit_data(&feed.index_url());
+    for _ in 0..100 {
+        if audit.1.len() == 4 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        audit = audit_data(&feed.index_url());
+    }
+    let (advisories, urls) = audit;
+    assert_eq!(
+        urls.len(),
+        4,
+        "our index, our page, the upstream's two: {urls:?}"
+    );
+    assert_eq!(advisories, expected);
+    for url in &urls {
+        assert!(url.starts_with(&feed.url("/vulnerabilities/")), "{url}");
+    }
+    // The feed read each upstream page once (the client read ours).
+    let pages: Vec<String> = upstream
+        .access_log()
+        .into_iter()
+        .filter(|r| r.uri.ends_with(".json") && r.uri.contains("/vulnerability."))
+        .map(|r| r.uri)
+        .collect();
+    assert_eq!(pages.len(), 2, "{pages:?}");
+    let index: Value = serde_json::from_slice(&get(&urls[0]).body).unwrap();
+    let names: Vec<&str> = index
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["@name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["base", "static_base", "static_update"]);
+
+    drop(upstream);
+    let (kept, _) = audit_data(&feed.index_url());
+    assert_eq!(kept, expected, "the mirrored copy outlives the upstream");
 }

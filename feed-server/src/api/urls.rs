@@ -291,6 +291,15 @@ impl FeedUrls {
     pub fn vulnerability_page(&self, name: &str) -> String {
         format!("{}/vulnerabilities/{name}.json", self.base)
     }
+
+    /// `{base}/vulnerabilities/upstream/{upstream}/{page}.json`: a page mirrored from an
+    /// upstream source.
+    pub fn upstream_vulnerability_page(&self, upstream: &str, page: &str) -> String {
+        format!(
+            "{}/vulnerabilities/upstream/{upstream}/{page}.json",
+            self.base
+        )
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,10 @@
 //! VulnerabilityInfo (VUL-1, VUL-2): the feed's advisories file, the vulnerability index and
 //! page, and the per-version lookup that registration (REG-11) and search (SQ-9) embed.
 //!
+//! The index also lists the pages mirrored from upstream sources (`crate::upstream`), under
+//! this feed's URLs: clients union every page of the index (VUL-2), so listing them is the
+//! merge, and a client audits with this feed alone.
+//!
 //! Advisories come from a file the operator maintains, a YAML (or JSON) list:
 //!
 //! ```yaml
@@ -24,6 +28,9 @@ use crate::package::{NuGetVersion, PackageId, VersionRange};
 
 /// The one page the feed serves (VUL-1: `@name` is 1-32 characters of `[A-Za-z0-9_-]`).
 pub const PAGE_NAME: &str = "base";
+
+/// Most pages an index may list (VUL-1).
+pub const MAX_PAGES: usize = 16;
 
 /// Highest severity: 0 low, 1 moderate, 2 high, 3 critical (VUL-2).
 pub const MAX_SEVERITY: u8 = 3;
@@ -118,15 +125,56 @@ pub fn parse_advisories(text: &str) -> Result<Vec<Advisory>, String> {
     serde_yaml_ng::from_str(text).map_err(|e| format!("invalid advisories file: {e}"))
 }
 
-/// The vulnerability index (VUL-1): a JSON array with the single page [`PAGE_NAME`].
-/// `updated` is when the advisories last changed (clients cache pages by it).
-pub fn render_index(urls: &FeedUrls, updated: DateTime<Utc>) -> Value {
-    json!([{
+/// A page mirrored from an upstream source's VulnerabilityInfo.
+#[derive(Debug, Clone, Copy)]
+pub struct UpstreamPage<'a> {
+    /// The upstream source's name.
+    pub upstream: &'a str,
+    /// The page's name in the upstream's index (VUL-1 characters).
+    pub name: &'a str,
+    /// The upstream's `@updated` of the page, as it wrote it.
+    pub updated: &'a str,
+}
+
+/// The vulnerability index (VUL-1): a JSON array with this feed's page [`PAGE_NAME`] and then
+/// the `upstream` pages, at most [`MAX_PAGES`] in all (VUL-1 allows no more: the rest are left
+/// out, see [`upstream_pages_left_out`]). `updated` is when the advisories last changed (clients
+/// cache pages by `@name` and `@updated`).
+pub fn render_index(urls: &FeedUrls, updated: DateTime<Utc>, upstream: &[UpstreamPage]) -> Value {
+    let mut pages = vec![json!({
         "@name": PAGE_NAME,
         "@id": urls.vulnerability_page(PAGE_NAME),
         "@updated": super::timestamp(&updated),
         "comment": "Every known vulnerability of packages in this feed",
-    }])
+    })];
+    for page in upstream.iter().take(MAX_PAGES - 1) {
+        pages.push(json!({
+            "@name": upstream_page_name(page.upstream, page.name),
+            "@id": urls.upstream_vulnerability_page(page.upstream, page.name),
+            "@updated": page.updated,
+            "comment": format!("Vulnerabilities known to upstream source `{}` (mirrored)", page.upstream),
+        }));
+    }
+    Value::Array(pages)
+}
+
+/// The upstream pages [`render_index`] leaves out: those past [`MAX_PAGES`].
+pub fn upstream_pages_left_out<'a>(upstream: &'a [UpstreamPage<'a>]) -> &'a [UpstreamPage<'a>] {
+    upstream.get(MAX_PAGES - 1..).unwrap_or_default()
+}
+
+/// The `@name` of an upstream page in this feed's index: unique, because clients cache pages
+/// by name (an upstream's `base` must not be taken for ours). `{upstream}_{page}` when it fits
+/// VUL-1's 32 characters (upstream names have no `_`, so it cannot collide with another
+/// upstream's page, nor with [`PAGE_NAME`]), else `u` and 16 hex digits of a hash of both (no
+/// `_`, so no clash with the readable form either).
+fn upstream_page_name(upstream: &str, page: &str) -> String {
+    let readable = format!("{upstream}_{page}");
+    if readable.len() <= 32 {
+        return readable;
+    }
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(format!("{upstream}/{page}").as_bytes());
+    format!("u{}", &hex::encode(digest)[..16])
 }
 
 /// The vulnerability page (VUL-2): an object keyed by lower-cased id, each value the id's
@@ -331,10 +379,57 @@ mod tests {
     }
 
     #[test]
+    fn upstream_pages_follow_ours_under_this_feeds_urls_with_names_of_their_own() {
+        let urls = FeedUrls::new("http://me/feed");
+        let long = "an-upstream-with-a-rather-long-name";
+        let upstream = [
+            UpstreamPage {
+                upstream: "nuget-org",
+                name: "base",
+                updated: "2025-01-01T00:00:00Z",
+            },
+            UpstreamPage {
+                upstream: long,
+                name: "base",
+                updated: "2025-01-02T00:00:00Z",
+            },
+        ];
+        let index = render_index(&urls, Utc::now(), &upstream);
+        let names: Vec<&str> = index
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["@name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names[..2], ["base", "nuget-org_base"]);
+        assert!(
+            names[2].starts_with('u') && names[2].len() == 17,
+            "{}",
+            names[2]
+        );
+        assert_eq!(
+            index[1]["@id"],
+            "http://me/feed/vulnerabilities/upstream/nuget-org/base.json"
+        );
+        assert_eq!(index[1]["@updated"], "2025-01-01T00:00:00Z");
+        assert_eq!(
+            index[2]["@id"],
+            format!("http://me/feed/vulnerabilities/upstream/{long}/base.json")
+        );
+        // VUL-1: at most 16 pages, ours always first.
+        let many = vec![upstream[0]; 40];
+        let index = render_index(&urls, Utc::now(), &many);
+        assert_eq!(index.as_array().unwrap().len(), MAX_PAGES);
+        assert_eq!(index[0]["@name"], PAGE_NAME);
+        assert_eq!(upstream_pages_left_out(&many).len(), 40 - 15);
+        assert!(upstream_pages_left_out(&upstream).is_empty());
+    }
+
+    #[test]
     fn snapshots() {
         let urls = FeedUrls::new("http://localhost:5000/team-a/main");
         let updated = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
-        insta::assert_json_snapshot!("vulnerability_index", render_index(&urls, updated));
+        insta::assert_json_snapshot!("vulnerability_index", render_index(&urls, updated, &[]));
         insta::assert_json_snapshot!(
             "vulnerability_page",
             render_page(&parse_advisories(FILE).unwrap())

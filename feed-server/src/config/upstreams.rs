@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use nuget_feed_config::{
     CredentialScheme, DEFAULT_UPSTREAM_MAX_CONCURRENCY, DEFAULT_UPSTREAM_METADATA_TTL_SECONDS,
-    DEFAULT_UPSTREAM_TIMEOUT_MS, UpstreamConfig, UpstreamCredentials, validate_upstreams,
+    DEFAULT_UPSTREAM_TIMEOUT_MS, DEFAULT_UPSTREAM_VULNERABILITY_REFRESH_SECONDS, UpstreamConfig,
+    UpstreamCredentials, validate_upstreams,
 };
 
 use super::error::{ConfigError, invalid};
@@ -49,6 +50,8 @@ pub struct Upstream {
     pub metadata_ttl: Duration,
     /// Requests in flight to it at once.
     pub max_concurrency: u32,
+    /// How often its VulnerabilityInfo is mirrored.
+    pub vulnerability_refresh: Duration,
 }
 
 impl Upstream {
@@ -87,6 +90,11 @@ impl Upstream {
             max_concurrency: config
                 .max_concurrency
                 .unwrap_or(DEFAULT_UPSTREAM_MAX_CONCURRENCY),
+            vulnerability_refresh: Duration::from_secs(
+                config
+                    .vulnerability_refresh_seconds
+                    .unwrap_or(DEFAULT_UPSTREAM_VULNERABILITY_REFRESH_SECONDS),
+            ),
             config,
         })
     }

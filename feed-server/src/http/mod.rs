@@ -124,6 +124,10 @@ fn feed_routes(state: &AppState, audit: &audit::Audit) -> Router<AppState> {
         .route("/catalog/data/{seq}/{name}", get(catalog::leaf))
         .route("/vulnerabilities/index.json", get(vulnerabilities::index))
         .route("/vulnerabilities/{page}", get(vulnerabilities::page))
+        .route(
+            "/vulnerabilities/upstream/{upstream}/{page}",
+            get(vulnerabilities::upstream_page),
+        )
         .route("/api/v2", get(odata::service_document))
         .route("/api/v2/", get(odata::service_document))
         .route("/api/v2/{resource}", get(odata::resource))

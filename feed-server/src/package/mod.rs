@@ -8,6 +8,7 @@
 //! package means for the feed (duplicates, visibility, where blobs go) is left to `feed` and
 //! `storage`.
 
+pub mod framework;
 pub mod id;
 pub mod nupkg;
 pub mod nuspec;

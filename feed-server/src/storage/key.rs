@@ -84,6 +84,14 @@ pub enum Key<'a> {
         id: &'a PackageId,
         version: &'a NuGetVersion,
     },
+    /// `upstream/{upstream}/vulnerabilities/index.json` (`page: None`): what this feed mirrored
+    /// of an upstream's VulnerabilityInfo index; `.../pages/{page}.json`: one mirrored page, as
+    /// the upstream sent it. `page` is a VUL-1 page name (`[A-Za-z0-9_-]`, checked by the
+    /// mirror), so it is safe in a path.
+    UpstreamVulnerabilities {
+        upstream: &'a str,
+        page: Option<&'a str>,
+    },
 }
 
 /// Folder of the token service's records (see [`Key::TemporaryKey`]).
@@ -153,6 +161,13 @@ impl Key<'_> {
                 "{UPSTREAM_PREFIX}/{upstream}/{}/{UPSTREAM_USE_MARKER}",
                 version_folder(id, version)
             )),
+            Key::UpstreamVulnerabilities { upstream, page } => {
+                let folder = format!("{UPSTREAM_PREFIX}/{upstream}/vulnerabilities");
+                Path::from(match page {
+                    None => format!("{folder}/index.json"),
+                    Some(page) => format!("{folder}/pages/{page}.json"),
+                })
+            }
         }
     }
 }
@@ -371,6 +386,21 @@ mod tests {
         assert_eq!(
             used.as_ref(),
             "upstream/nuget-org/packages/newtonsoft.json/13.0.3/.used"
+        );
+        let vulns = |page| {
+            Key::UpstreamVulnerabilities {
+                upstream: "nuget-org",
+                page,
+            }
+            .path()
+        };
+        assert_eq!(
+            vulns(None).as_ref(),
+            "upstream/nuget-org/vulnerabilities/index.json"
+        );
+        assert_eq!(
+            vulns(Some("base")).as_ref(),
+            "upstream/nuget-org/vulnerabilities/pages/base.json"
         );
         // fsck and gc classify only what they list (packages/, symbols/): never these.
         assert_eq!(classify(&file), Stored::Unknown);

@@ -6,7 +6,8 @@
 //! merged with upstream); else the first upstream, in order, whose allow/deny admits it and
 //! that knows it (versions are never merged across upstreams). Each [`Source`] (in `source`)
 //! has its [`client::Client`], its metadata cache ([`metadata`]) and package file cache
-//! ([`packages`]), all under `upstream/{name}/` in the bucket, apart from the feed's event log.
+//! ([`packages`]), all under `upstream/{name}/` in the bucket, apart from the feed's event log,
+//! and the mirror of its VulnerabilityInfo ([`vulnerabilities`]).
 
 pub mod client;
 mod embedded;
@@ -15,10 +16,12 @@ mod flight;
 pub mod metadata;
 pub mod metrics;
 pub mod packages;
+pub mod records;
 pub mod rewrite;
 pub mod search;
 pub mod service_index;
 mod source;
+pub mod vulnerabilities;
 
 use crate::config::{Config, IdPattern};
 use crate::feed::Feed;
@@ -107,5 +110,20 @@ impl Upstreams {
             }
         }
         None
+    }
+
+    /// The sources, in order.
+    pub fn sources(&self) -> &[Source] {
+        &self.sources
+    }
+
+    /// The source named `name`.
+    pub fn source(&self, name: &str) -> Option<&Source> {
+        self.sources.iter().find(|s| s.name() == name)
+    }
+
+    /// Mirrors every source's VulnerabilityInfo, each on its own interval, until dropped.
+    pub async fn mirror_vulnerabilities(&self) {
+        futures::future::join_all(self.sources.iter().map(Source::mirror_vulnerabilities)).await;
     }
 }

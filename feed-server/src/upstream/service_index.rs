@@ -1,5 +1,6 @@
 //! What this server uses of an upstream's V3 service index: its PackageBaseAddress, its
-//! RegistrationsBaseUrl hives and its SearchQueryService, read from the `resources` array
+//! RegistrationsBaseUrl hives, its SearchQueryService and its VulnerabilityInfo, read from the
+//! `resources` array
 //! (the index itself is cached like any metadata document).
 
 use crate::api::urls::Hive;
@@ -19,6 +20,8 @@ pub struct Endpoints {
     pub search: Option<String>,
     /// `SearchAutocompleteService` (any version).
     pub autocomplete: Option<String>,
+    /// `VulnerabilityInfo/6.7.0`: the index of its vulnerability pages (VUL-1).
+    pub vulnerability_info: Option<String>,
 }
 
 impl Endpoints {
@@ -80,6 +83,7 @@ impl Endpoints {
                 "SearchAutocompleteService/3.0.0-beta",
                 "SearchAutocompleteService",
             ]),
+            vulnerability_info: find(&["VulnerabilityInfo/6.7.0"]),
         })
     }
 
@@ -130,7 +134,8 @@ mod tests {
             {"@id":"https://api.nuget.org/v3/registration5-semver1/","@type":"RegistrationsBaseUrl"},
             {"@id":"https://api.nuget.org/v3/registration5-gz-semver1/","@type":"RegistrationsBaseUrl/3.4.0"},
             {"@id":"https://api.nuget.org/v3/registration5-gz-semver2/","@type":"RegistrationsBaseUrl/3.6.0"},
-            {"@id":"https://azuresearch-usnc.nuget.org/query","@type":"SearchQueryService/3.5.0"}]}"#;
+            {"@id":"https://azuresearch-usnc.nuget.org/query","@type":"SearchQueryService/3.5.0"},
+            {"@id":"https://api.nuget.org/v3/vulnerabilities/index.json","@type":"VulnerabilityInfo/6.7.0"}]}"#;
         let e = Endpoints::parse(index).unwrap();
         assert_eq!(e.package_base, "https://api.nuget.org/v3-flatcontainer/");
         assert_eq!(
@@ -146,6 +151,10 @@ mod tests {
             e.search.as_deref(),
             Some("https://azuresearch-usnc.nuget.org/query")
         );
+        assert_eq!(
+            e.vulnerability_info.as_deref(),
+            Some("https://api.nuget.org/v3/vulnerabilities/index.json")
+        );
     }
 
     #[test]
@@ -155,6 +164,7 @@ mod tests {
             {"@id":"http://static/reg","@type":"RegistrationsBaseUrl/3.6.0"}]}"#;
         let e = Endpoints::parse(index).unwrap();
         assert_eq!(e.package_base, "http://static/flat/");
+        assert_eq!(e.vulnerability_info, None);
         for hive in Hive::ALL {
             assert_eq!(e.registration_for(hive), Some("http://static/reg/"));
         }

@@ -1,5 +1,6 @@
 //! One upstream source and what it is asked: its service index's endpoints, metadata
-//! documents (through the cache), an id's version list, package files.
+//! documents (through the cache), an id's version list, package files, and its
+//! VulnerabilityInfo (mirrored).
 
 use std::sync::{Arc, Mutex};
 
@@ -13,6 +14,7 @@ use super::metadata::{self, Answer, DocCache};
 use super::metrics::SourceMetrics;
 use super::packages::{FileCache, FileError, Served};
 use super::service_index::Endpoints;
+use super::vulnerabilities::VulnerabilityMirror;
 use crate::config::upstreams::Upstream;
 use crate::package::{NuGetVersion, PackageId};
 use crate::storage::{PackageFile, Storage};
@@ -24,6 +26,7 @@ pub struct Source {
     client: Client,
     docs: DocCache,
     pub(super) files: FileCache,
+    vulnerabilities: VulnerabilityMirror,
     /// The parsed service index and when it was fetched.
     endpoints: Mutex<Option<(DateTime<Utc>, Arc<Endpoints>)>>,
 }
@@ -39,6 +42,11 @@ impl Source {
             docs: DocCache::new(config.name(), storage.clone(), config.metadata_ttl)
                 .with_metrics(metrics.clone()),
             files: FileCache::new(config.name(), storage.clone(), metrics),
+            vulnerabilities: VulnerabilityMirror::new(
+                config.name(),
+                storage.clone(),
+                config.vulnerability_refresh,
+            ),
             config: config.clone(),
             endpoints: Mutex::default(),
         })
@@ -159,5 +167,22 @@ impl Source {
         };
         let url = format!("{}{lower}/{v}/{name}", endpoints.package_base);
         self.files.get(&self.client, &url, id, version, file).await
+    }
+
+    /// Its mirrored VulnerabilityInfo.
+    pub fn vulnerabilities(&self) -> &VulnerabilityMirror {
+        &self.vulnerabilities
+    }
+
+    /// Mirrors its VulnerabilityInfo now and then, forever (see [`VulnerabilityMirror`]).
+    pub(super) async fn mirror_vulnerabilities(&self) {
+        loop {
+            let index_url = async {
+                let (endpoints, _) = self.endpoints().await?;
+                Ok(endpoints.vulnerability_info.clone())
+            };
+            let due = self.vulnerabilities.refresh(&self.client, index_url).await;
+            tokio::time::sleep(due).await;
+        }
     }
 }

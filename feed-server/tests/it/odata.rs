@@ -21,9 +21,9 @@ use nuget_test_support::tools::{DEPS_HINT, missing_or_skip};
 /// A parsed Atom feed or entry: each entry's `d:` properties by name, plus `title` and
 /// `content@src`; the feed's `next` link and `m:count`.
 #[derive(Debug, Default)]
-struct Feed {
+pub(crate) struct Feed {
     root: String,
-    entries: Vec<HashMap<String, String>>,
+    pub(crate) entries: Vec<HashMap<String, String>>,
     next: Option<String>,
     count: Option<usize>,
 }
@@ -111,7 +111,7 @@ impl Feed {
     }
 
     /// `Id Version` of each entry.
-    fn versions(&self) -> Vec<String> {
+    pub(crate) fn versions(&self) -> Vec<String> {
         self.entries
             .iter()
             .map(|e| format!("{} {}", e["Id"], e["Version"]))
@@ -139,7 +139,7 @@ async fn get(c: &Client, url: &str) -> (u16, String, String) {
     (status, ty, r.text().await.unwrap())
 }
 
-async fn feed(c: &Client, url: &str) -> Feed {
+pub(crate) async fn feed(c: &Client, url: &str) -> Feed {
     let (status, ty, body) = get(c, url).await;
     assert_eq!(status, 200, "GET {url}: {body}");
     assert!(ty.starts_with("application/atom+xml"), "{url}: {ty}");
@@ -381,6 +381,75 @@ async fn v2_documents_have_the_shape_the_clients_parse() {
     s.stop().await;
 }
 
+// Issue 16: `nuget update` and Chocolatey send the project's `targetFrameworks`: only versions
+// built for one of them are offered (the highest such, unless all), a version whose manifest
+// names no framework runs anywhere, and `versionConstraints` still bounds them.
+#[tokio::test]
+async fn get_updates_offers_only_versions_that_run_on_the_target_frameworks() {
+    let s = TestServer::start(|_, _| {}).await;
+    let c = Client::new();
+    for (version, tfm) in [
+        ("1.0.0", Some("net45")),
+        ("1.1.0", Some("net40")),
+        ("2.0.0", Some("netstandard2.0")),
+        ("3.0.0", Some("net8.0")),
+        ("4.0.0", None),
+    ] {
+        let mut p = PackageBuilder::new("Fx.Lib", version);
+        if let Some(tfm) = tfm {
+            p = p.dependency(Some(tfm), "Fx.Dep", "1.0.0");
+        }
+        assert_eq!(c.push(&s, Some(ADMIN_KEY), &p.build()).await.status(), 201);
+    }
+    let v2 = s.url("api/v2");
+    let updates = |query: &str| {
+        format!(
+            "{v2}/GetUpdates()?packageIds='Fx.Lib'&versions='1.0.0'&includePrerelease=false&{query}"
+        )
+    };
+    for (query, offered) in [
+        (
+            "targetFrameworks='net45'&includeAllVersions=true",
+            &["Fx.Lib 1.1.0", "Fx.Lib 4.0.0"][..],
+        ),
+        (
+            "targetFrameworks='net472'&includeAllVersions=true",
+            &["Fx.Lib 1.1.0", "Fx.Lib 2.0.0", "Fx.Lib 4.0.0"],
+        ),
+        (
+            "targetFrameworks='net8.0'&includeAllVersions=true",
+            &["Fx.Lib 2.0.0", "Fx.Lib 3.0.0", "Fx.Lib 4.0.0"],
+        ),
+        (
+            "targetFrameworks='net45'&versionConstraints='[1.0.0, 4.0.0)'",
+            &["Fx.Lib 1.1.0"],
+        ),
+        (
+            "targetFrameworks='net48|net8.0'&versionConstraints='(, 4.0.0)'",
+            &["Fx.Lib 3.0.0"],
+        ),
+        (
+            "targetFrameworks=''&includeAllVersions=true",
+            &[
+                "Fx.Lib 1.1.0",
+                "Fx.Lib 2.0.0",
+                "Fx.Lib 3.0.0",
+                "Fx.Lib 4.0.0",
+            ],
+        ),
+    ] {
+        assert_eq!(
+            feed(&c, &updates(query)).await.versions(),
+            offered,
+            "{query}"
+        );
+    }
+    let count = updates("targetFrameworks='net45'&includeAllVersions=true")
+        .replace("GetUpdates()?", "GetUpdates()/$count?");
+    assert_eq!(get(&c, &count).await.2, "2");
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn bad_odata_input_is_400_with_a_message() {
     let s = TestServer::start(|_, _| {}).await;
@@ -435,7 +504,7 @@ async fn v2_push_reaches_the_push_handler() {
 }
 
 /// Runs a blocking client call off the runtime that serves the feed.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f).await.unwrap()
 }
 

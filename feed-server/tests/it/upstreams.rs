@@ -3,6 +3,7 @@
 //! deprecated, a vulnerable, a SemVer2 and an unlisted version; read through a downstream feed.
 #![allow(clippy::unwrap_used)]
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use nuget_feed_server::feed::{fsck, gc};
@@ -11,6 +12,7 @@ use nuget_test_support::proxy::{FaultProxy, Mode};
 use serde_json::Value;
 
 use crate::common::server::{ADMIN_KEY, Client, TestServer};
+use crate::odata::{blocking, feed};
 
 const BIG: &str = "Big.Lib";
 const BIG_VERSIONS: usize = 205;
@@ -876,6 +878,285 @@ async fn cached_upstream_packages_redirect_to_presigned_urls_on_s3() {
     );
     let stored = no_follow.get(&location).send().await.unwrap();
     assert_eq!(stored.bytes().await.unwrap().to_vec(), theirs);
+    down.stop().await;
+    up.stop().await;
+}
+
+/// What a NuGet 6.7+ client audits with (NuGetAudit): the pages of the service index's
+/// `VulnerabilityInfo/6.7.0` index, unioned (VUL-2), as `id -> advisory URLs`; also every URL
+/// it was sent to.
+async fn audit_data(
+    c: &Client,
+    service_index: &str,
+) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
+    let index = c.json(service_index).await;
+    let info = index["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["@type"] == "VulnerabilityInfo/6.7.0")
+        .unwrap_or_else(|| panic!("no VulnerabilityInfo/6.7.0: {index}"))["@id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut urls = vec![info.clone()];
+    let mut advisories: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for page in c.json(&info).await.as_array().unwrap() {
+        let url = page["@id"].as_str().unwrap();
+        urls.push(url.to_owned());
+        for (id, list) in c.json(url).await.as_object().unwrap() {
+            for a in list.as_array().unwrap() {
+                advisories
+                    .entry(id.clone())
+                    .or_default()
+                    .push(a["url"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    (advisories, urls)
+}
+
+/// A feed with `up` as its upstream (mirrored every second), its own advisory for
+/// `Local.Lib`, over the storage folder `storage` when given (another replica).
+async fn auditing_downstream(up: &Upstream, storage: Option<std::path::PathBuf>) -> TestServer {
+    let index = up.index_url();
+    TestServer::start(move |f, dir| {
+        let mut upstream = nuget_feed_config::UpstreamConfig::new("up", index);
+        upstream.vulnerability_refresh_seconds = Some(1);
+        upstream.timeout_ms = Some(5000);
+        f.upstreams = vec![upstream];
+        let path = dir.join("advisories.yaml");
+        std::fs::write(
+            &path,
+            "- id: Local.Lib\n  url: https://example.com/advisory/local\n  severity: 1\n  versions: \"(, 2.0.0)\"\n",
+        )
+        .unwrap();
+        f.vulnerabilities_file = Some(path);
+        if let Some(storage) = storage {
+            f.storage.as_mut().unwrap().url = Some(storage.to_string_lossy().into_owned());
+        }
+    })
+    .await
+}
+
+/// Waits until the feed's vulnerability index lists `pages` pages (the mirror runs beside
+/// the server; bounded, so a mirror that never comes fails the test).
+async fn wait_for_pages(c: &Client, feed: &TestServer, pages: usize) -> Value {
+    for _ in 0..200 {
+        let index = c.json(&feed.url("vulnerabilities/index.json")).await;
+        if index.as_array().unwrap().len() == pages {
+            return index;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the vulnerability index never listed {pages} pages");
+}
+
+/// The mirrored index as stored: when the upstream's index was last read.
+fn mirror_checked(feed: &TestServer) -> String {
+    let path = feed
+        .data_dir()
+        .join("upstream/up/vulnerabilities/index.json");
+    let stored: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    stored["checked"].as_str().unwrap().to_owned()
+}
+
+// Issue 13: `dotnet restore` audits with this one source: our advisories and the upstream's,
+// every URL this feed's, kept through an outage and shared by replicas through the bucket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vulnerability_info_serves_the_upstreams_advisories_mirrored_beside_ours() {
+    let up = Upstream::start().await;
+    let down = auditing_downstream(&up, None).await;
+    let c = Client::new();
+    let index = wait_for_pages(&c, &down, 2).await;
+    assert_eq!(index[0]["@name"], "base");
+    assert_eq!(index[1]["@name"], "up_base");
+    let theirs = c.json(&up.server.url("vulnerabilities/index.json")).await;
+    assert_eq!(index[1]["@updated"], theirs[0]["@updated"]);
+
+    let (advisories, urls) = audit_data(&c, &down.url("index.json")).await;
+    assert_eq!(
+        advisories,
+        BTreeMap::from([
+            (
+                "dep.lib".to_owned(),
+                vec!["https://example.com/advisory/1".to_owned()]
+            ),
+            (
+                "local.lib".to_owned(),
+                vec!["https://example.com/advisory/local".to_owned()]
+            ),
+        ])
+    );
+    let upstream_host = up.proxy.endpoint();
+    for url in &urls {
+        assert!(url.starts_with(&down.base), "{url} is not this feed's");
+        assert!(!url.contains(&upstream_host), "{url}");
+    }
+    // The mirrored page is the upstream's, byte for byte.
+    assert_eq!(
+        bytes(&c, &urls[2]).await,
+        bytes(&c, &up.server.url("vulnerabilities/base.json")).await
+    );
+
+    // Refreshes read the upstream's index again, but its page only when `@updated` changed.
+    let checked = mirror_checked(&down);
+    let (index_reads, page_reads) = (
+        up.requests("/vulnerabilities/index.json").await,
+        up.requests("/vulnerabilities/{page}").await,
+    );
+    for _ in 0..200 {
+        if mirror_checked(&down) != checked {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_ne!(mirror_checked(&down), checked, "the mirror was refreshed");
+    assert!(up.requests("/vulnerabilities/index.json").await > index_reads);
+    assert_eq!(up.requests("/vulnerabilities/{page}").await, page_reads);
+
+    // Upstream down: this replica, and a new one over the same bucket, serve the last copy.
+    up.proxy.set(Mode::Refuse);
+    let replica = auditing_downstream(&up, Some(down.data_dir())).await;
+    for feed in [&down, &replica] {
+        wait_for_pages(&c, feed, 2).await;
+        let (kept, _) = audit_data(&c, &feed.url("index.json")).await;
+        assert_eq!(kept, advisories);
+    }
+    // Names that the mirror does not list are 404, never a read of something else.
+    for path in [
+        "vulnerabilities/upstream/up/other.json",
+        "vulnerabilities/upstream/nobody/base.json",
+        "vulnerabilities/upstream/up/base",
+    ] {
+        assert_eq!(c.get(&down.url(path)).await.status(), 404, "{path}");
+    }
+    replica.stop().await;
+    down.stop().await;
+    up.stop().await;
+}
+
+// Issue 13 "V2 where served": an id only an upstream has reads through the V2 views by the one
+// origin rule (local ids and `local_packages` are never looked up), built from its registration
+// (every page), with what the upstream's own V2 feed says; Debian's NuGet 2.8 installs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_reads_of_an_upstream_id_come_from_its_registration() {
+    let up = Upstream::start().await;
+    let down = downstream(&up, 600).await;
+    let c = Client::new();
+    let (ours, theirs) = (down.url("api/v2"), up.server.url("api/v2"));
+
+    let query = "FindPackagesById()?id='Dep.Lib'&semVerLevel=2.0.0";
+    let found = feed(&c, &format!("{ours}/{query}")).await;
+    let upstream_v2 = feed(&c, &format!("{theirs}/{query}")).await;
+    assert_eq!(
+        found.versions(),
+        [
+            "Dep.Lib 1.0.0",
+            "Dep.Lib 2.0.0",
+            "Dep.Lib 3.0.0-beta.1",
+            "Dep.Lib 4.0.0"
+        ]
+    );
+    for (o, t) in found.entries.iter().zip(&upstream_v2.entries) {
+        for field in [
+            "Id",
+            "Version",
+            "Published",
+            "Listed",
+            "IsLatestVersion",
+            "IsAbsoluteLatestVersion",
+            "IsPrerelease",
+            "Description",
+            "Authors",
+            "Dependencies",
+        ] {
+            assert_eq!(o[field], t[field], "{} {field}", o["Version"]);
+        }
+    }
+    assert_eq!(found.entries[3]["Listed"], "false", "4.0.0 is unlisted");
+    // A SemVer1 client does not see the SemVer2 version.
+    let semver1 = feed(&c, &format!("{ours}/FindPackagesById()?id='dep.lib'")).await;
+    assert_eq!(semver1.entries.len(), 3);
+    let count = c
+        .get(&format!("{ours}/FindPackagesById()/$count?id='Dep.Lib'"))
+        .await;
+    assert_eq!(count.text().await.unwrap(), "3");
+    let filtered = feed(
+        &c,
+        &format!("{ours}/Packages()?$filter=tolower(Id) eq 'dep.lib'&semVerLevel=2.0.0"),
+    )
+    .await;
+    assert_eq!(filtered.versions(), found.versions());
+
+    // One version on the fourth page of a 205-version id (a page document of its own), and its
+    // download at the V2 content URL: the upstream's bytes.
+    let entry = feed(
+        &c,
+        &format!("{ours}/Packages(Id='Big.Lib',Version='1.0.200')"),
+    )
+    .await;
+    let src = entry.entries[0]["content@src"].clone();
+    assert_eq!(src, format!("{ours}/package/Big.Lib/1.0.200"));
+    assert_eq!(
+        bytes(&c, &src).await,
+        bytes(
+            &c,
+            &up.server
+                .url("flatcontainer/big.lib/1.0.200/big.lib.1.0.200.nupkg")
+        )
+        .await
+    );
+
+    // Local always wins: a local pattern is never looked up, and neither is a missing version.
+    for path in [
+        "Packages(Id='Internal.Secret',Version='2.0.0')",
+        "Packages(Id='Dep.Lib',Version='9.9.9')",
+    ] {
+        assert_eq!(
+            c.get(&format!("{ours}/{path}")).await.status(),
+            404,
+            "{path}"
+        );
+    }
+    let hidden = feed(
+        &c,
+        &format!("{ours}/FindPackagesById()?id='Internal.Secret'"),
+    )
+    .await;
+    assert!(hidden.entries.is_empty());
+
+    // Debian's NuGet 2.8 (V2 only) installs the upstream-only package through this feed.
+    if let Some(nuget) = nuget_test_support::nuget_v2::NuGetV2::new_or_skip() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, out_dir) = (ours.clone(), dir.path().to_owned());
+        let out = blocking(move || nuget.install("Dep.Lib", "2.0.0", &src, &out_dir)).await;
+        let text = nuget_test_support::process::output_text(&out);
+        assert!(out.status.success(), "{text}");
+        let installed = dir.path().join("Dep.Lib.2.0.0").join("Dep.Lib.2.0.0.nupkg");
+        assert_eq!(
+            std::fs::read(&installed).unwrap(),
+            bytes(
+                &c,
+                &up.server
+                    .url("flatcontainer/dep.lib/2.0.0/dep.lib.2.0.0.nupkg")
+            )
+            .await,
+            "{text}"
+        );
+    }
+
+    // Upstream down, metadata past its TTL: the cached copy, with the warning.
+    let stale = downstream(&up, 0).await;
+    let url = stale.url("api/v2/FindPackagesById()?id='Dep.Lib'");
+    let before = feed(&c, &url).await;
+    up.proxy.set(Mode::Refuse);
+    let r = c.get(&url).await;
+    assert_eq!(r.status(), 200);
+    let warning = r.headers()["x-nuget-warning"].to_str().unwrap().to_owned();
+    assert!(warning.contains("'up' is unreachable"), "{warning}");
+    assert_eq!(feed(&c, &url).await.versions(), before.versions());
+    stale.stop().await;
     down.stop().await;
     up.stop().await;
 }

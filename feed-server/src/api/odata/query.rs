@@ -9,6 +9,7 @@
 use super::Error;
 use super::filter::Filter;
 use super::rows::OrderBy;
+use crate::package::framework::Framework;
 use crate::package::{NuGetVersion, PackageId, VersionRange};
 
 /// The most entries one response holds; a larger `$top` is served in pages of this size
@@ -99,6 +100,9 @@ pub struct Updates {
     pub packages: Vec<(PackageId, NuGetVersion, Option<VersionRange>)>,
     /// Every newer version, not only the highest.
     pub all_versions: bool,
+    /// `targetFrameworks='net45|netstandard2.0'`: the project's frameworks; only versions
+    /// that run on one of them are offered (none: every version).
+    pub target_frameworks: Vec<Framework>,
 }
 
 /// A request's query string, validated.
@@ -296,6 +300,11 @@ fn updates(param: &dyn Fn(&str) -> Option<String>) -> Result<Updates, Error> {
     Ok(Updates {
         packages,
         all_versions,
+        target_frameworks: list("targetFrameworks")
+            .iter()
+            .filter(|f| !f.is_empty())
+            .map(|f| Framework::parse(f))
+            .collect(),
     })
 }
 
@@ -365,11 +374,19 @@ mod tests {
                 ("versions", "'1.0|2.0-beta'"),
                 ("versionConstraints", "'[1.0,2.0)|'"),
                 ("includeAllVersions", "true"),
+                ("targetFrameworks", "'net45|netstandard2.0'"),
             ]),
         )
         .unwrap();
         let u = q.updates.unwrap();
         assert!(u.all_versions);
+        assert_eq!(
+            u.target_frameworks,
+            [
+                Framework::parse("net45"),
+                Framework::parse(".NETStandard2.0")
+            ]
+        );
         assert_eq!(u.packages.len(), 2);
         assert!(u.packages[0].2.is_some() && u.packages[1].2.is_none());
     }

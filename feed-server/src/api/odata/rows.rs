@@ -10,6 +10,8 @@ use std::cmp::Ordering;
 
 use super::Error;
 use crate::feed::record::{PackageRecord, VersionFilter, VersionRecord};
+use crate::package::framework::Framework;
+use crate::package::nuspec::Nuspec;
 use crate::package::{NuGetVersion, VersionRange};
 
 /// One version as a V2 entry shows it.
@@ -62,21 +64,40 @@ impl<'a> Row<'a> {
 }
 
 /// The newer versions `GetUpdates()` offers for one installed version: listed ones the
-/// filter admits, above `current` and inside `constraint`; only the highest unless `all`.
+/// filter admits, above `current`, inside `constraint` and that `runs` says run on the
+/// project's frameworks; only the highest of those unless `all`.
 pub fn updates<'a>(
     rows: impl DoubleEndedIterator<Item = Row<'a>>,
     current: &NuGetVersion,
     constraint: Option<&VersionRange>,
     all: bool,
+    runs: &dyn Fn(&VersionRecord) -> bool,
 ) -> Vec<Row<'a>> {
     let mut newer: Vec<Row<'a>> = rows
         .filter(|r| r.version.listed && r.version.version() > current)
         .filter(|r| constraint.is_none_or(|c| c.satisfies(r.version.version())))
+        .filter(|r| runs(r.version))
         .collect();
     if !all {
         newer.drain(..newer.len().saturating_sub(1));
     }
     newer
+}
+
+/// Whether a version whose manifest is `nuspec` runs on one of `targets` (none: on any):
+/// its frameworks are those its dependency groups name, as the manifest says what it was
+/// built for; a version that names none runs anywhere (as the gallery treats a package
+/// without supported frameworks).
+pub fn runs_on(nuspec: &Nuspec, targets: &[Framework]) -> bool {
+    let mut built_for = nuspec
+        .dependency_groups
+        .iter()
+        .filter_map(|g| g.target_framework.as_deref())
+        .map(Framework::parse)
+        .peekable();
+    targets.is_empty()
+        || built_for.peek().is_none()
+        || built_for.any(|f| targets.iter().any(|t| f.runs_on(t)))
 }
 
 /// What `$orderby` can sort by: the values every row has in memory.
@@ -228,13 +249,24 @@ mod tests {
             &v("1.0.0"),
             None,
             true,
+            &|_| true,
         );
         assert_eq!(versions(&all), ["A 1.5.0", "A 2.0.0"]);
+        // The highest version that runs on the project, not the highest one.
+        let runnable = updates(
+            Row::counted(&r.record, VersionFilter::ALL, Vec::new()),
+            &v("1.0.0"),
+            None,
+            false,
+            &|r| r.version() != &v("2.0.0"),
+        );
+        assert_eq!(versions(&runnable), ["A 1.5.0"]);
         let constrained = updates(
             Row::counted(&r.record, VersionFilter::ALL, Vec::new()),
             &v("1.0.0"),
             Some(&range),
             false,
+            &|_| true,
         );
         assert_eq!(versions(&constrained), ["A 1.5.0"]);
         assert!(
@@ -242,7 +274,8 @@ mod tests {
                 Row::counted(&r.record, VersionFilter::ALL, Vec::new()),
                 &v("2.0.0"),
                 None,
-                false
+                false,
+                &|_| true,
             )
             .is_empty()
         );

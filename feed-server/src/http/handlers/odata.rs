@@ -4,7 +4,11 @@
 //!
 //! Rows come from the feed's records and search index, as V3's do; a document is rendered once
 //! per query and feed state and then served from the document cache (`http::cache`), keyed by
-//! its whole query. Download counts in a cached document are those of its rendering: they
+//! its whole query. A query addressed to one id that an upstream serves (`Packages(Id=..,
+//! Version=..)`, `FindPackagesById()`, `Packages()` filtered to one id) gets its rows from the
+//! upstream's registration (`upstream::listing`), by the one origin rule V3 follows; `Search()`,
+//! `GetUpdates()` and unfiltered `Packages()` show this feed's own packages only (V2 lists page
+//! over every version, which an upstream's search does not give). Download counts in a cached document are those of its rendering: they
 //! move on with the next change to the feed (or the package, for per-id documents).
 
 use std::sync::Arc;
@@ -19,12 +23,14 @@ use crate::api::odata::query::{self, Query as V2Query, Resource};
 use crate::api::odata::rows::{self, Row};
 use crate::api::odata::{self, edm};
 use crate::api::urls::FeedUrls;
-use crate::feed::record::{PackageRecord, VersionFilter};
+use crate::feed::event::Details;
+use crate::feed::record::{PackageRecord, VersionFilter, VersionRecord};
 use crate::feed::search::SearchQuery;
 use crate::http::base_url::Urls;
 use crate::http::cache;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::handlers::flat_container;
+use crate::http::handlers::upstream::{self, Listing};
 use crate::http::response;
 use crate::http::state::AppState;
 use crate::package::PackageId;
@@ -81,7 +87,8 @@ pub async fn resource(
     }
     let resource = Resource::parse(&segment).ok_or_else(ApiError::not_found)?;
     let q = V2Query::parse(&resource, &params)?;
-    let (stamp, scope) = stamp(&s, &resource, &q);
+    let listing = upstream_listing(&s, &urls, &resource, &q).await?;
+    let (stamp, scope) = stamp(&s, &resource, &q, listing.as_ref());
     let key = cache::key(&[
         "v2",
         scope.as_str(),
@@ -94,34 +101,88 @@ pub async fn resource(
     } else {
         FEED
     };
-    let render = render(&s, &urls, &resource, &segment, &q, &params);
+    let render = render(
+        &s,
+        &urls,
+        &resource,
+        &segment,
+        &q,
+        &params,
+        listing.as_ref(),
+    );
     let opts = s.doc_options(false);
-    Ok(odata(
-        response::serve_bytes(&s, &headers, key, stamp, opts, content_type, render).await?,
-    ))
+    let response =
+        response::serve_bytes(&s, &headers, key, stamp, opts, content_type, render).await?;
+    Ok(odata(warned(response, listing.as_ref())))
+}
+
+/// `response` with the stale warning when `listing` was built from stale upstream documents.
+fn warned(mut response: Response, listing: Option<&Listing<'_>>) -> Response {
+    if let Some(l) = listing.filter(|l| l.stale) {
+        upstream::warn_stale(&mut response, l.source);
+    }
+    response
+}
+
+/// The id a query is addressed to, if it is one id's: `Packages(Id=..,Version=..)`,
+/// `FindPackagesById()?id=..`, `Packages()?$filter=Id eq '..'`.
+fn addressed_id(resource: &Resource, q: &V2Query) -> Option<PackageId> {
+    match resource {
+        Resource::Package(id, _) => Some(id.clone()),
+        Resource::FindPackagesById => q.id.as_deref().and_then(|id| PackageId::parse(id).ok()),
+        Resource::Packages => q
+            .filter
+            .as_ref()
+            .and_then(|f| f.required_id())
+            .and_then(|id| PackageId::parse(&id).ok()),
+        Resource::Search | Resource::GetUpdates => None,
+    }
+}
+
+/// The upstream listing a query's rows come from: when it is addressed to one id that has no
+/// record here and an upstream serves it (`Upstreams::origin`: local ids and `local_packages`
+/// are never looked up).
+async fn upstream_listing<'a>(
+    s: &'a AppState,
+    urls: &FeedUrls,
+    resource: &Resource,
+    q: &V2Query,
+) -> ApiResult<Option<Listing<'a>>> {
+    if s.upstreams.is_empty() {
+        return Ok(None);
+    }
+    let Some(id) = addressed_id(resource, q) else {
+        return Ok(None);
+    };
+    if s.feed.state().package(&id.lower()).is_some() {
+        return Ok(None);
+    }
+    upstream::listing(s, urls, &id).await
 }
 
 /// `GET {base}/api/v2/{resource}/$count`: how many rows the collection has (after
 /// `$filter`, before paging), as plain text.
 pub async fn count(
     State(s): State<AppState>,
+    Urls(urls): Urls,
     Path(segment): Path<String>,
     Query(params): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let resource = Resource::parse(&segment).ok_or_else(ApiError::not_found)?;
     let q = V2Query::parse(&resource, &params)?;
-    let (stamp, scope) = stamp(&s, &resource, &q);
+    let listing = upstream_listing(&s, &urls, &resource, &q).await?;
+    let (stamp, scope) = stamp(&s, &resource, &q, listing.as_ref());
     let key = cache::key(&["v2-count", scope.as_str(), &segment, &query_key(&params)]);
     let render = async {
-        let records = candidates(&s, &resource, &q);
-        let n = select(&s, &resource, &q, &records).len();
+        let records = candidates(&s, &resource, &q, listing.as_ref());
+        let built_for = frameworks(&s, &q, &records).await?;
+        let n = select(&s, &resource, &q, &records, &built_for).len();
         Ok(Some(n.to_string().into_bytes()))
     };
     let opts = s.doc_options(false);
-    Ok(odata(
-        response::serve_bytes(&s, &headers, key, stamp, opts, TEXT, render).await?,
-    ))
+    let response = response::serve_bytes(&s, &headers, key, stamp, opts, TEXT, render).await?;
+    Ok(odata(warned(response, listing.as_ref())))
 }
 
 /// `GET {base}/api/v2/package/{id}/{version}`: the `.nupkg`, served (and counted) as the flat
@@ -135,8 +196,23 @@ pub async fn download(
 }
 
 /// The stamp a document of `resource` is current at, and what it depends on: one id's last
-/// event for one id's documents (as registration), else the feed's last event.
-fn stamp(s: &AppState, resource: &Resource, q: &V2Query) -> (u64, String) {
+/// event for one id's documents (as registration), the upstream documents' fetch time for an
+/// upstream id's, else the feed's last event.
+fn stamp(
+    s: &AppState,
+    resource: &Resource,
+    q: &V2Query,
+    listing: Option<&Listing<'_>>,
+) -> (u64, String) {
+    if let Some(l) = listing {
+        let lower = l
+            .records
+            .record
+            .id()
+            .map(PackageId::lower)
+            .unwrap_or_default();
+        return (l.stamp, format!("upstream:{}:{lower}", l.source.name()));
+    }
     let id = match resource {
         Resource::Package(id, _) => Some(id.lower()),
         Resource::FindPackagesById => q.id.as_deref().map(str::to_lowercase),
@@ -165,8 +241,17 @@ fn query_key(params: &[(String, String)]) -> String {
 }
 
 /// The records a query can return rows of, in the order their rows come (before `$orderby`):
-/// one id's, the search index's matches in rank order, or every id in id order.
-fn candidates(s: &AppState, resource: &Resource, q: &V2Query) -> Vec<Arc<PackageRecord>> {
+/// the upstream listing's, one id's, the search index's matches in rank order, or every id in
+/// id order.
+fn candidates(
+    s: &AppState,
+    resource: &Resource,
+    q: &V2Query,
+    listing: Option<&Listing<'_>>,
+) -> Vec<Arc<PackageRecord>> {
+    if let Some(l) = listing {
+        return vec![l.records.record.clone()];
+    }
     let one = |lower: &str| -> Vec<Arc<PackageRecord>> {
         s.feed.state().package(lower).cloned().into_iter().collect()
     };
@@ -216,13 +301,37 @@ fn candidates(s: &AppState, resource: &Resource, q: &V2Query) -> Vec<Arc<Package
     }
 }
 
+/// For `GetUpdates()` with `targetFrameworks`: the push facts of every version of `records`
+/// (their manifests say what each was built for); else nothing is read.
+async fn frameworks(
+    s: &AppState,
+    q: &V2Query,
+    records: &[Arc<PackageRecord>],
+) -> ApiResult<Details> {
+    let asked = q
+        .updates
+        .as_ref()
+        .is_some_and(|u| !u.target_frameworks.is_empty());
+    if !asked {
+        return Ok(Details::default());
+    }
+    // Collected first: the future must not hold the iterator's closures (axum needs `Send`).
+    let seqs: Vec<u64> = records
+        .iter()
+        .flat_map(|r| r.versions.values().map(|v| v.push_seq))
+        .collect();
+    Ok(s.feed.details(seqs).await?)
+}
+
 /// The rows of `records` the query returns, in order: visibility as V3 decides it, then
-/// `$filter`, then `$orderby`.
+/// `$filter`, then `$orderby`. `built_for` has the push facts `GetUpdates()` reads to offer
+/// only versions that run on the project's `targetFrameworks` (see [`frameworks`]).
 fn select<'a>(
     s: &AppState,
     resource: &Resource,
     q: &V2Query,
     records: &'a [Arc<PackageRecord>],
+    built_for: &Details,
 ) -> Vec<Row<'a>> {
     // Addressed by id (and version), every version is there, unlisted too (PBA-1, REG-8:
     // a pinned unlisted version still restores); lists for browsing show listed ones only
@@ -262,11 +371,17 @@ fn select<'a>(
                 else {
                     continue;
                 };
+                let runs = |v: &VersionRecord| {
+                    built_for
+                        .get(&v.push_seq)
+                        .is_none_or(|p| rows::runs_on(&p.nuspec, &updates.target_frameworks))
+                };
                 rows.extend(rows::updates(
                     counted(record),
                     current,
                     constraint.as_ref(),
                     updates.all_versions,
+                    &runs,
                 ));
             }
             rows
@@ -289,16 +404,22 @@ async fn render(
     segment: &str,
     q: &V2Query,
     params: &[(String, String)],
+    listing: Option<&Listing<'_>>,
 ) -> ApiResult<Option<Vec<u8>>> {
-    let records = candidates(s, resource, q);
-    let rows = select(s, resource, q, &records);
+    let records = candidates(s, resource, q, listing);
+    let built_for = frameworks(s, q, &records).await?;
+    let rows = select(s, resource, q, &records, &built_for);
     let total = rows.len();
     let take = q.top.unwrap_or(usize::MAX).min(query::PAGE_SIZE);
     let page: Vec<Row<'_>> = rows.into_iter().skip(q.skip).take(take).collect();
-    let details = s
-        .feed
-        .details(page.iter().map(|r| r.version.push_seq))
-        .await?;
+    let details = match listing {
+        Some(l) => l.records.details.clone(),
+        None => {
+            s.feed
+                .details(page.iter().map(|r| r.version.push_seq))
+                .await?
+        }
+    };
     let mut entries = Vec::with_capacity(page.len());
     for row in &page {
         let pushed = details.get(&row.version.push_seq).ok_or_else(|| {
@@ -307,10 +428,15 @@ async fn render(
                 row.version.push_seq
             ))
         })?;
+        // Owners are this feed's API keys: an upstream's package has none here.
+        let owners = match listing {
+            Some(_) => Vec::new(),
+            None => s.api_keys.owners(row.version.id()),
+        };
         entries.push(Entry {
             row: *row,
             pushed,
-            owners: s.api_keys.owners(row.version.id()),
+            owners,
         });
     }
     let select = q.select.as_deref();

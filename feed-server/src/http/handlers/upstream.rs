@@ -1,6 +1,6 @@
 //! Reads of ids this feed does not have, served from its upstream sources: the flat-container
-//! version list, registration documents of every hive (rewritten to this feed's URLs), and
-//! `.nupkg` / `.nuspec` files. The local handlers call these when the id has no record here;
+//! version list, registration documents of every hive (rewritten to this feed's URLs),
+//! `.nupkg` / `.nuspec` files, and an id's versions as records for the V2 views. The local handlers call these when the id has no record here;
 //! [`crate::upstream::Upstreams::origin`] decides whether an upstream serves it.
 //!
 //! Documents go through the document cache like local ones (ETag, gzip), under keys of their
@@ -22,6 +22,7 @@ use crate::package::{NuGetVersion, PackageId};
 use crate::storage::{Blob, PackageFile};
 use crate::upstream::metadata::Answer;
 use crate::upstream::packages::Served;
+use crate::upstream::records::{self, Records};
 use crate::upstream::rewrite;
 use crate::upstream::service_index::Endpoints;
 use crate::upstream::{Origin, ReadLimits, Source};
@@ -152,7 +153,105 @@ async fn serve(
     Ok(response)
 }
 
-fn warn_stale(response: &mut Response, source: &Source) {
+/// An upstream id's versions as records, for the V2 views.
+pub struct Listing<'a> {
+    pub source: &'a Source,
+    pub records: Records,
+    /// Some document was past its TTL (the upstream failed).
+    pub stale: bool,
+    /// Changes when any document it was built from is fetched again.
+    pub stamp: u64,
+}
+
+/// The versions of `id` as the upstream serving it has them (from its SemVer2 registration,
+/// every page, through the metadata cache), package URLs made this feed's; `None` when the id
+/// is local or no upstream has it.
+pub async fn listing<'a>(
+    s: &'a AppState,
+    urls: &FeedUrls,
+    id: &PackageId,
+) -> ApiResult<Option<Listing<'a>>> {
+    let (source, versions) = match s.upstreams.origin(&s.feed, id).await? {
+        Origin::Upstream { source, versions } => (source, versions),
+        Origin::Local | Origin::Nowhere => return Ok(None),
+    };
+    let (endpoints, stale) = source.endpoints().await?;
+    let base = endpoints.registration_for(Hive::SemVer2Gz).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "upstream source `{}` has no registration resource",
+            source.name()
+        ))
+    })?;
+    let mut reads = Reads {
+        source,
+        stale: stale || versions.stale,
+        stamp: 0,
+    };
+    let index = reads
+        .json(&format!("{base}{}/index.json", id.lower()))
+        .await?;
+    let mut entries = Vec::new();
+    for page in index["items"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        // REG-5: a page is inlined, or a document of its own.
+        let fetched;
+        let page = match (page.get("items"), page["@id"].as_str()) {
+            (Some(_), _) => page,
+            (None, Some(url)) => {
+                fetched = reads.json(url).await?;
+                &fetched
+            }
+            (None, None) => continue,
+        };
+        let leaves = page["items"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        entries.extend(leaves.iter().map(|l| l["catalogEntry"].clone()));
+    }
+    let mut entries = serde_json::Value::Array(entries);
+    let flat = urls.flat_container();
+    rewrite::rebase(&mut entries, &[(&endpoints.package_base, &flat)]);
+    let entries = entries.as_array().map(Vec::as_slice).unwrap_or_default();
+    let records = records::from_catalog_entries(id, entries)
+        .map_err(|e| ApiError::BadGateway(format!("upstream source `{}`: {e}", source.name())))?;
+    Ok(Some(Listing {
+        source,
+        records,
+        stale: reads.stale,
+        stamp: reads.stamp,
+    }))
+}
+
+/// The documents a listing is built from: whether any was stale, and the latest fetch time.
+struct Reads<'a> {
+    source: &'a Source,
+    stale: bool,
+    stamp: u64,
+}
+
+impl Reads<'_> {
+    /// A JSON document of the upstream, through the metadata cache; its 404 is ours.
+    async fn json(&mut self, url: &str) -> ApiResult<serde_json::Value> {
+        let answer = self.source.document(url).await?;
+        self.stale |= answer.stale;
+        let fetched = u64::try_from(answer.entry.fetched.timestamp_millis()).unwrap_or_default();
+        self.stamp = self.stamp.max(fetched);
+        let body = answer.entry.body.as_ref().ok_or_else(ApiError::not_found)?;
+        serde_json::from_slice(body).map_err(|e| {
+            ApiError::BadGateway(format!(
+                "upstream source `{}` sent a document that is not JSON: {e}",
+                self.source.name()
+            ))
+        })
+    }
+}
+
+/// Adds the `X-NuGet-Warning` that says `source` could not be asked and the data may be old.
+pub fn warn_stale(response: &mut Response, source: &Source) {
     let text = format!(
         "The upstream source '{}' is unreachable; this data may be out of date.",
         source.name()

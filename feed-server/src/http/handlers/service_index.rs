@@ -21,5 +21,13 @@ pub async fn get(
     // The feed always serves a vulnerability page (empty without advisories), so VulnerabilityInfo
     // is always advertised (VUL-1).
     let render = async { Ok(Some(service_index::render(&urls, true))) };
-    response::serve(&s, &headers, key, 0, s.doc_options(false), render).await
+    response::serve(
+        &s,
+        &headers,
+        key,
+        0,
+        s.doc_options(false).reusable(),
+        render,
+    )
+    .await
 }

@@ -99,8 +99,9 @@ pub async fn serve(
             std::time::Duration::from_millis(state.config.upload_idle_timeout_ms),
         ),
     };
+    let fast = http::fast_path::FastPath::new(state.clone());
     let app = http::router(state);
-    http::conn::serve(listener, app, limits, shutdown).await;
+    http::conn::serve(listener, app, fast, limits, shutdown).await;
     sync.abort();
     mirror.abort();
     // Counts since the last publication would otherwise be lost.

@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::drain::{self, Draining};
+use super::fast_path::FastPath;
 
 /// Largest request head (request line and headers) accepted: real clients send a few KiB.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
@@ -36,10 +37,12 @@ pub struct Limits {
     pub drain: drain::Budget,
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then waits for requests in flight.
+/// Serves `app` on `listener` until `shutdown` completes, then waits for requests in flight;
+/// the reads `fast` can answer it answers before `app`.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    fast: FastPath,
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
@@ -62,7 +65,7 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = Draining::new(app.clone(), limits.drain, peer);
+        let service = Draining::new(app.clone(), fast.clone(), limits.drain, peer);
         let stop_tx = stop_tx.clone();
         let done_rx = done_rx.clone();
         tokio::spawn(async move {

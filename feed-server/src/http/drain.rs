@@ -37,7 +37,8 @@ use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tower::ServiceExt;
-use tower::util::Oneshot;
+
+use super::fast_path::{FastPath, Served};
 
 /// Bytes a drain reads at most, on top of [`BUDGET_PACKAGES`] times the package limit. A refused
 /// client should get its answer even when its package is many times a small limit (the issue's
@@ -79,30 +80,36 @@ impl Budget {
     }
 }
 
-/// The app as hyper runs it on one connection: bodies tracked, their unread rest drained.
+/// The app as hyper runs it on one connection: bodies tracked, their unread rest drained;
+/// bodiless requests (reads) to the fast path.
 #[derive(Clone)]
 pub(crate) struct Draining {
     app: Router,
+    fast: FastPath,
     budget: Budget,
     /// The client, for the log line of a cut-off.
     peer: SocketAddr,
 }
 
 impl Draining {
-    pub(crate) fn new(app: Router, budget: Budget, peer: SocketAddr) -> Draining {
-        Draining { app, budget, peer }
+    pub(crate) fn new(app: Router, fast: FastPath, budget: Budget, peer: SocketAddr) -> Draining {
+        Draining {
+            app,
+            fast,
+            budget,
+            peer,
+        }
     }
 }
 
 impl hyper::service::Service<Request<Incoming>> for Draining {
     type Response = Response;
     type Error = Infallible;
-    type Future =
-        Either<Oneshot<Router, Request<Body>>, BoxFuture<'static, Result<Response, Infallible>>>;
+    type Future = Either<Served, BoxFuture<'static, Result<Response, Infallible>>>;
 
     fn call(&self, request: Request<Incoming>) -> Self::Future {
         if request.body().is_end_stream() {
-            return Either::Left(self.app.clone().oneshot(request.map(Body::new)));
+            return Either::Left(self.fast.serve(&self.app, request.map(Body::new)));
         }
         let (app, budget) = (self.app.clone(), self.budget);
         let (parts, body) = request.into_parts();

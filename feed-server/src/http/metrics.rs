@@ -23,6 +23,11 @@ pub struct RequestLabels {
     pub status: u16,
 }
 
+/// Put on a response whose route label someone needs after the router (the fast path, to
+/// count the repeats of an answer as this request was counted): [`track`] fills it in.
+#[derive(Clone, Debug, Default)]
+pub struct RouteLabel(pub Option<MatchedPath>);
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
     pub route: String,
@@ -79,10 +84,19 @@ fn label_hash(route: &str, method: &str, status: u16) -> u64 {
     h
 }
 
+/// The members of the request families for one route, method and status.
 #[derive(Clone)]
-struct RouteHandles {
+pub struct RouteHandles {
     requests: Counter,
     latency: Histogram,
+}
+
+impl RouteHandles {
+    /// Counts one request that took `seconds` to its response head.
+    pub fn observe(&self, seconds: f64) {
+        self.latency.observe(seconds);
+        self.requests.inc();
+    }
 }
 
 impl std::ops::Deref for Metrics {
@@ -152,6 +166,23 @@ impl Metrics {
 
     /// Counts one request and its latency.
     fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        self.with_route(route, method, status, |h| h.observe(seconds));
+    }
+
+    /// The counter and histogram of requests on `route` by `method` answered `status`,
+    /// resolved once for a caller that counts many such requests (the fast path).
+    pub fn route(&self, route: &str, method: &str, status: u16) -> RouteHandles {
+        self.with_route(route, method, status, RouteHandles::clone)
+    }
+
+    /// Calls `f` with the families' members for these labels, created on first use.
+    fn with_route<R>(
+        &self,
+        route: &str,
+        method: &str,
+        status: u16,
+        f: impl FnOnce(&RouteHandles) -> R,
+    ) -> R {
         let hash = label_hash(route, method, status);
         {
             let map = self
@@ -162,9 +193,7 @@ impl Metrics {
                 .get(&hash)
                 .and_then(|bucket| bucket.iter().find(|(k, _)| k.is(route, method, status)));
             if let Some((_, h)) = known {
-                h.latency.observe(seconds);
-                h.requests.inc();
-                return;
+                return f(h);
             }
         }
         // First request with these labels: create the families' members, remember them.
@@ -199,8 +228,7 @@ impl Metrics {
                 bucket.push((key, handles.clone()));
             }
         }
-        handles.latency.observe(seconds);
-        handles.requests.inc();
+        f(&handles)
     }
 }
 
@@ -210,10 +238,13 @@ pub async fn track(State(metrics): State<Metrics>, request: Request, next: Next)
     let route = request.extensions().get::<MatchedPath>().cloned();
     let method = request.method().clone();
     let start = Instant::now();
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
     let status = response.status().as_u16();
     if status == 503 {
         metrics.storage_errors.inc();
+    }
+    if let Some(label) = response.extensions_mut().get_mut::<RouteLabel>() {
+        label.0.clone_from(&route);
     }
     let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     metrics.observe(

@@ -7,6 +7,7 @@ pub mod change;
 pub mod conn;
 pub mod drain;
 pub mod error;
+pub mod fast_path;
 mod forwarded;
 pub mod handlers;
 mod limits;
@@ -18,7 +19,7 @@ pub mod upload;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{Method, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
@@ -26,6 +27,7 @@ use base64::Engine;
 use tower_http::trace::TraceLayer;
 
 use crate::api::urls::Hive;
+use crate::auth::ReadTokens;
 use error::ApiError;
 use handlers::{
     catalog, deprecation, flat_container, health, odata, publish, registration, search,
@@ -40,6 +42,7 @@ impl AppState {
         response::DocOptions {
             always_gzip,
             private: self.read_tokens.is_some(),
+            reuse: false,
         }
     }
 }
@@ -214,26 +217,31 @@ async fn require_read_token(State(s): State<AppState>, request: Request, next: N
     let Some(tokens) = &s.read_tokens else {
         return next.run(request).await;
     };
-    if matches!(*request.method(), Method::GET | Method::HEAD) {
-        let authorization = request.headers().get(header::AUTHORIZATION);
-        // Say which of the two it was, so a user knows whether to configure credentials or
-        // fix them; the answer is the same for every wrong token or malformed header, so it
-        // reveals nothing else.
-        let refused = match authorization.map(|v| v.to_str().ok().and_then(basic_password)) {
-            None => Some(MISSING),
-            Some(None) => Some(NOT_VALID),
-            Some(Some(p)) if !tokens.verify(&p) => Some(NOT_VALID),
-            Some(Some(_)) => None,
-        };
-        if let Some(message) = refused {
-            return ApiError::Unauthorized {
-                basic: true,
-                message: message.into(),
-            }
-            .into_response();
+    if matches!(*request.method(), Method::GET | Method::HEAD)
+        && let Some(message) = read_refusal(tokens, request.headers())
+    {
+        return ApiError::Unauthorized {
+            basic: true,
+            message: message.into(),
         }
+        .into_response();
     }
     next.run(request).await
+}
+
+/// Why a read with these headers is refused on a feed with these read tokens, or `None` when
+/// its credentials hold one of them (compared in constant time).
+pub(crate) fn read_refusal(tokens: &ReadTokens, headers: &HeaderMap) -> Option<&'static str> {
+    let authorization = headers.get(header::AUTHORIZATION);
+    // Say which of the two it was, so a user knows whether to configure credentials or fix
+    // them; the answer is the same for every wrong token or malformed header, so it reveals
+    // nothing else.
+    match authorization.map(|v| v.to_str().ok().and_then(basic_password)) {
+        None => Some(MISSING),
+        Some(None) => Some(NOT_VALID),
+        Some(Some(p)) if !tokens.verify(&p) => Some(NOT_VALID),
+        Some(Some(_)) => None,
+    }
 }
 
 /// The password of an HTTP Basic `Authorization` header.

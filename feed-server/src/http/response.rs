@@ -5,14 +5,16 @@
 //! already compressed; [`serve`] renders and caches a document the cache lacks.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use flate2::Compression;
 
-use super::cache::{CachedDoc, gzip};
+use super::cache::{CachedDoc, Weigh, gzip};
 use super::error::{ApiError, ApiResult};
+use super::metrics::RouteLabel;
 use super::state::AppState;
 use crate::storage::Blob;
 
@@ -63,6 +65,41 @@ pub struct DocOptions {
     pub always_gzip: bool,
     /// The feed is read-protected.
     pub private: bool,
+    /// The answer depends on nothing but the request's path, the headers the fast path keys
+    /// on and the feed's state, so the fast path ([`super::fast_path`]) may repeat it.
+    pub reuse: bool,
+}
+
+impl DocOptions {
+    /// These options for a document the fast path may repeat (see [`DocOptions::reuse`]).
+    pub fn reusable(self) -> DocOptions {
+        DocOptions {
+            reuse: true,
+            ..self
+        }
+    }
+}
+
+/// How a cached document was answered, kept on the response of a document whose options
+/// allow reuse, so the fast path can answer the same request again the same way.
+#[derive(Debug, Clone)]
+pub struct Reusable {
+    doc: Arc<CachedDoc>,
+    opts: DocOptions,
+    gzip: bool,
+    content_type: &'static str,
+}
+
+impl Reusable {
+    /// The answer to a request with these headers: the document, or 304.
+    pub fn answer(&self, request: &HeaderMap) -> Response {
+        cached_as(request, &self.doc, self.opts, self.gzip, self.content_type)
+    }
+
+    /// What holding it costs (its document's weight in the document cache).
+    pub fn weight(&self) -> usize {
+        self.doc.weight()
+    }
 }
 
 /// A JSON document response.
@@ -242,18 +279,31 @@ pub async fn serve_bytes(
     render: impl Future<Output = ApiResult<Option<Vec<u8>>>>,
 ) -> ApiResult<Response> {
     let gzip = sends_gzip(request, opts);
-    if let Some(doc) = s.cache.get(&key, stamp) {
-        if gzip || doc.has_identity() {
-            return Ok(cached_as(request, &doc, opts, gzip, content_type));
-        }
+    let doc = match s.cache.get(&key, stamp) {
+        Some(doc) if gzip || doc.has_identity() => doc,
         // The first client without gzip since the document was cached: from now on the
         // cache keeps its identity body as well.
-        let doc = s.cache.insert(key, doc.with_identity(), true);
-        return Ok(cached_as(request, &doc, opts, gzip, content_type));
+        Some(doc) => s.cache.insert(key, doc.with_identity(), true),
+        None => {
+            let body = render.await?.ok_or_else(ApiError::not_found)?;
+            s.cache.insert(key, CachedDoc::new(stamp, body), !gzip)
+        }
+    };
+    let answered = Reusable {
+        doc,
+        opts,
+        gzip,
+        content_type,
+    };
+    let mut response = answered.answer(request);
+    if opts.reuse {
+        let extensions = response.extensions_mut();
+        extensions.insert(answered);
+        // The metrics middleware names the route it counts the request under, so that the
+        // fast path counts its repeats alike.
+        extensions.insert(RouteLabel::default());
     }
-    let body = render.await?.ok_or_else(ApiError::not_found)?;
-    let doc = s.cache.insert(key, CachedDoc::new(stamp, body), !gzip);
-    Ok(cached_as(request, &doc, opts, gzip, content_type))
+    Ok(response)
 }
 
 #[cfg(test)]

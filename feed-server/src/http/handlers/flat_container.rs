@@ -38,7 +38,15 @@ pub async fn versions(
         let record = s.feed.state().package(&lower).cloned();
         Ok(record.as_deref().and_then(flat_container::render_versions))
     };
-    response::serve(&s, &headers, key, stamp, s.doc_options(false), render).await
+    response::serve(
+        &s,
+        &headers,
+        key,
+        stamp,
+        s.doc_options(false).reusable(),
+        render,
+    )
+    .await
 }
 
 /// `GET {flat}/{id}/{version}/{file}` where file is `{id}.{version}.nupkg`, `{id}.nuspec`,

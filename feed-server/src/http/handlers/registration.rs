@@ -95,7 +95,7 @@ pub async fn index(
         })
         .await
     };
-    let opts = s.doc_options(hive.gzip());
+    let opts = s.doc_options(hive.gzip()).reusable();
     response::serve(&s, &headers, key, stamp, opts, render).await
 }
 
@@ -141,7 +141,7 @@ pub async fn page(
         })
         .await
     };
-    let opts = s.doc_options(hive.gzip());
+    let opts = s.doc_options(hive.gzip()).reusable();
     response::serve(&s, &headers, key, stamp, opts, render).await
 }
 
@@ -174,6 +174,6 @@ pub async fn leaf(
             Ok(record(&s, &lower_id)
                 .and_then(|r| registration::render_leaf(&r, &version, hive, &urls)))
         };
-    let opts = s.doc_options(hive.gzip());
+    let opts = s.doc_options(hive.gzip()).reusable();
     response::serve(&s, &headers, key, stamp, opts, render).await
 }

@@ -22,5 +22,6 @@ pub async fn get(
     // is always advertised (VUL-1).
     let token_service = !s.trust.is_empty();
     let render = async { Ok(Some(service_index::render(&urls, true, token_service))) };
-    response::serve(&s, &headers, key, 0, s.doc_options(false), render).await
+    let options = s.doc_options(false).reusable();
+    response::serve(&s, &headers, key, 0, options, render).await
 }

@@ -16,6 +16,7 @@ pub mod fuzzing;
 pub mod http;
 pub mod package;
 pub mod server;
+mod startup;
 pub mod storage;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -326,7 +326,7 @@ mod tests {
             };
             edit(&mut file, dir.path());
             let config = Config::resolve(file, Args::default()).unwrap();
-            let state = crate::server::build_state(config).await.unwrap();
+            let state = crate::startup::build_state(config).await.unwrap();
             let server = Server {
                 app: router(state.clone()),
                 fast: FastPath::new(state.clone()),

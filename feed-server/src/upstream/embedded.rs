@@ -11,16 +11,9 @@ use futures::{StreamExt, TryStreamExt};
 use super::Source;
 use super::error::Unreachable;
 use super::packages::{FileError, Served};
+use super::read_limits::ReadLimits;
 use crate::package::{Archive, LicenseKind, Limits, NuGetVersion, PackageId};
 use crate::storage::{Blob, PackageFile};
-
-/// The size limits of reading an upstream package: the ones of a push.
-#[derive(Debug, Clone, Copy)]
-pub struct ReadLimits<'a> {
-    /// Largest `.nupkg` read into memory to extract from.
-    pub max_package_bytes: u64,
-    pub package: &'a Limits,
-}
 
 impl Source {
     /// `file` (icon, readme or license) of `id` `version`: stored, else extracted from its

@@ -16,6 +16,7 @@ mod flight;
 pub mod metadata;
 pub mod metrics;
 pub mod packages;
+mod read_limits;
 pub mod records;
 pub mod rewrite;
 pub mod search;
@@ -27,10 +28,10 @@ use crate::config::{Config, IdPattern};
 use crate::feed::Feed;
 use crate::package::PackageId;
 use crate::storage::Storage;
-pub use embedded::ReadLimits;
 pub use error::Unreachable;
 use metadata::Answer;
 use metrics::UpstreamMetrics;
+pub use read_limits::ReadLimits;
 pub use source::Source;
 
 /// The feed's upstream sources and local patterns.

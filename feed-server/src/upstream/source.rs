@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 
 use super::client::Client;
-use super::embedded::ReadLimits;
 use super::error::Unreachable;
 use super::flight::lock;
 use super::metadata::{self, Answer, DocCache};
 use super::metrics::SourceMetrics;
 use super::packages::{FileCache, FileError, Served};
+use super::read_limits::ReadLimits;
 use super::service_index::Endpoints;
 use super::vulnerabilities::VulnerabilityMirror;
 use crate::config::upstreams::Upstream;

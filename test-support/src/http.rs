@@ -104,6 +104,16 @@ pub fn push_package(
     api_key: &str,
     nupkg: &[u8],
 ) -> Result<HttpResponse, reqwest::Error> {
+    push_package_with(publish_url, api_key, &[], nupkg)
+}
+
+/// [`push_package`] with more request headers (e.g. the `Host` an ingress routes by).
+pub fn push_package_with(
+    publish_url: &str,
+    api_key: &str,
+    headers: &[(&str, &str)],
+    nupkg: &[u8],
+) -> Result<HttpResponse, reqwest::Error> {
     let boundary = "nuget-test-support-boundary";
     let mut body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"package\"; filename=\"package.nupkg\"\r\n\
@@ -113,11 +123,10 @@ pub fn push_package(
     body.extend_from_slice(nupkg);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     let content_type = format!("multipart/form-data; boundary={boundary}");
-    http_request(
-        "PUT",
-        publish_url,
-        &[("X-NuGet-ApiKey", api_key), ("Content-Type", &content_type)],
-        &body,
-        Duration::from_secs(30),
-    )
+    let mut all = vec![
+        ("X-NuGet-ApiKey", api_key),
+        ("Content-Type", content_type.as_str()),
+    ];
+    all.extend_from_slice(headers);
+    http_request("PUT", publish_url, &all, &body, Duration::from_secs(30))
 }

@@ -35,7 +35,7 @@ use nuget_operator::run::{self, Options};
 use nuget_operator::settings::Settings;
 use nuget_test_support::envtest::{self as cluster, TestCluster};
 use nuget_test_support::feed_pod::FeedPod;
-use nuget_test_support::http::{HttpResponse, http_request};
+use nuget_test_support::http::{HttpResponse, http_request, push_package_with};
 use nuget_test_support::nginx::Nginx;
 use nuget_test_support::nuget_exe::{NuGetExe, assert_success};
 use nuget_test_support::tools::workspace_bin;
@@ -386,27 +386,7 @@ fn openssl_sign(key: &Path, data: &[u8]) -> Vec<u8> {
 
 /// A push as `nuget push` sends it (multipart PUT), with `token` as the API key.
 fn push(base: &str, token: &str, nupkg: &[u8]) -> HttpResponse {
-    let boundary = "trusted-publishers-boundary";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"package\"; filename=\"package.nupkg\"\r\n\
-         Content-Type: application/octet-stream\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(nupkg);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let content_type = format!("multipart/form-data; boundary={boundary}");
-    http_request(
-        "PUT",
-        &format!("{base}/package/"),
-        &[
-            ("X-NuGet-ApiKey", token),
-            ("Content-Type", &content_type),
-            ("Host", HOST),
-        ],
-        &body,
-        Duration::from_secs(30),
-    )
-    .unwrap()
+    push_package_with(&format!("{base}/package/"), token, &[("Host", HOST)], nupkg).unwrap()
 }
 
 fn get(url: &str) -> HttpResponse {

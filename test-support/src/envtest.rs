@@ -44,6 +44,8 @@ pub struct TestCluster {
     ca: PathBuf,
     /// etcd, then kube-apiserver (none for `$KUBECONFIG`'s cluster).
     processes: Vec<Process>,
+    /// How kube-apiserver was started (envtest only), to start it again with other keys.
+    apiserver: Option<ApiServerLaunch>,
     dir: tempfile::TempDir,
 }
 
@@ -69,6 +71,7 @@ pub async fn start() -> Option<TestCluster> {
             server: String::new(),
             ca: PathBuf::new(),
             processes: Vec::new(),
+            apiserver: None,
             dir,
         });
     }
@@ -234,34 +237,16 @@ async fn envtest() -> TestCluster {
         "--unsafe-no-fsync",
     ]);
     let etcd_proc = Process::spawn("etcd", etcd_cmd, &d.join("etcd.log"));
-    let mut api_cmd = Command::new(apiserver);
-    api_cmd.args([
-        &format!("--etcd-servers=http://127.0.0.1:{client_port}"),
-        "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
-        &format!("--secure-port={api_port}"),
-        "--insecure-port=0",
-        &format!("--tls-cert-file={}", d.join("server.crt").display()),
-        &format!("--tls-private-key-file={}", d.join("server.key").display()),
-        &format!("--client-ca-file={}", d.join("ca.crt").display()),
-        &format!("--token-auth-file={}", d.join("tokens.csv").display()),
-        "--authorization-mode=RBAC",
-        "--service-cluster-ip-range=10.0.0.0/24",
-        "--service-account-issuer=https://kubernetes.default.svc",
-        &format!(
-            "--service-account-signing-key-file={}",
-            d.join("sa.key").display()
-        ),
-        &format!("--service-account-key-file={}", d.join("sa.pub").display()),
-        "--enable-priority-and-fairness=false",
-        &format!(
-            "--audit-policy-file={}",
-            d.join("audit-policy.yaml").display()
-        ),
-        &format!("--audit-log-path={}", audit_log.display()),
-        "--audit-log-mode=blocking",
-    ]);
-    let api_proc = Process::spawn("kube-apiserver", api_cmd, &d.join("kube-apiserver.log"));
+    let launch = ApiServerLaunch {
+        binary: apiserver,
+        etcd_port: client_port,
+        port: api_port,
+    };
+    let api_proc = Process::spawn(
+        "kube-apiserver",
+        launch.command(d, "sa.key", &["sa.pub"]),
+        &d.join("kube-apiserver.log"),
+    );
     let server = format!("https://127.0.0.1:{api_port}");
     let ca = d.join("ca.crt");
     let kubeconfig = d.join("kubeconfig");
@@ -280,34 +265,118 @@ async fn envtest() -> TestCluster {
         server,
         ca,
         processes: vec![etcd_proc, api_proc],
+        apiserver: Some(launch),
         dir,
     };
-    let start = Instant::now();
-    loop {
-        if let Ok(req) = http::Request::get("/readyz").body(Vec::new())
-            && let Ok(body) = cluster.client.request_text(req).await
-            && body.trim() == "ok"
-        {
-            break;
-        }
-        for p in &mut cluster.processes {
-            if let Err(e) = p.check_alive() {
-                panic!("{e}");
-            }
-        }
-        if start.elapsed() > Duration::from_secs(60) {
-            panic!(
-                "kube-apiserver not ready after 60 s; its log ends:\n{}",
-                cluster.processes[1].log_tail(30)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    eprintln!(
-        "envtest apiserver ready in {:.1}s",
-        start.elapsed().as_secs_f64()
-    );
+    cluster.wait_ready().await;
     cluster
+}
+
+/// kube-apiserver's command line, but for its ServiceAccount keys (files in the cluster's
+/// folder).
+struct ApiServerLaunch {
+    binary: PathBuf,
+    etcd_port: u16,
+    port: u16,
+}
+
+impl ApiServerLaunch {
+    /// Signs ServiceAccount tokens with `signing_key` and accepts those of any of
+    /// `verifying_keys` (the keys `/openid/v1/jwks` serves).
+    fn command(&self, d: &Path, signing_key: &str, verifying_keys: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.binary);
+        cmd.args([
+            &format!("--etcd-servers=http://127.0.0.1:{}", self.etcd_port),
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            &format!("--secure-port={}", self.port),
+            "--insecure-port=0",
+            &format!("--tls-cert-file={}", d.join("server.crt").display()),
+            &format!("--tls-private-key-file={}", d.join("server.key").display()),
+            &format!("--client-ca-file={}", d.join("ca.crt").display()),
+            &format!("--token-auth-file={}", d.join("tokens.csv").display()),
+            "--authorization-mode=RBAC",
+            "--service-cluster-ip-range=10.0.0.0/24",
+            "--service-account-issuer=https://kubernetes.default.svc",
+            &format!(
+                "--service-account-signing-key-file={}",
+                d.join(signing_key).display()
+            ),
+            "--enable-priority-and-fairness=false",
+            &format!(
+                "--audit-policy-file={}",
+                d.join("audit-policy.yaml").display()
+            ),
+            &format!("--audit-log-path={}", d.join("audit.log").display()),
+            "--audit-log-mode=blocking",
+        ]);
+        for key in verifying_keys {
+            cmd.arg(format!(
+                "--service-account-key-file={}",
+                d.join(key).display()
+            ));
+        }
+        cmd
+    }
+}
+
+impl TestCluster {
+    /// Waits for kube-apiserver's `/readyz`, failing with its log if it exits or takes more
+    /// than a minute.
+    async fn wait_ready(&mut self) {
+        let start = Instant::now();
+        loop {
+            if let Ok(req) = http::Request::get("/readyz").body(Vec::new())
+                && let Ok(body) = self.client.request_text(req).await
+                && body.trim() == "ok"
+            {
+                break;
+            }
+            for p in &mut self.processes {
+                if let Err(e) = p.check_alive() {
+                    panic!("{e}");
+                }
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                panic!(
+                    "kube-apiserver not ready after 60 s; its log ends:\n{}",
+                    self.processes[1].log_tail(30)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        eprintln!(
+            "envtest apiserver ready in {:.1}s",
+            start.elapsed().as_secs_f64()
+        );
+    }
+
+    /// Rotates the cluster's ServiceAccount signing key as an administrator would: a new key
+    /// pair, and kube-apiserver restarted (on the same etcd and port) signing with the new key
+    /// while still accepting tokens of the old one, so `/openid/v1/jwks` serves both (envtest
+    /// only).
+    pub async fn rotate_service_account_key(&mut self) {
+        let d = self.dir.path().to_path_buf();
+        openssl(&d, &["genrsa", "-out", "sa-2.key", "2048"]);
+        openssl(
+            &d,
+            &["rsa", "-in", "sa-2.key", "-pubout", "-out", "sa-2.pub"],
+        );
+        let launch = self
+            .apiserver
+            .as_ref()
+            .expect("key rotation needs a cluster of our own (start_envtest)");
+        let command = launch.command(&d, "sa-2.key", &["sa.pub", "sa-2.pub"]);
+        let mut old = self.processes.pop().expect("kube-apiserver runs");
+        old.terminate(Duration::from_secs(30));
+        drop(old);
+        self.processes.push(Process::spawn(
+            "kube-apiserver",
+            command,
+            &d.join("kube-apiserver-rotated.log"),
+        ));
+        self.wait_ready().await;
+    }
 }
 
 /// Writes a kubeconfig readable by its owner only (it holds a token).

@@ -58,17 +58,8 @@ impl FeedPod {
         secrets: &[Value],
         extra_env: &[(&str, &str)],
     ) -> FeedPod {
-        let find = |kind: &str, name: &str| -> Option<&Value> {
-            rendered
-                .iter()
-                .chain(secrets)
-                .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
-        };
-        let deployment = rendered
-            .iter()
-            .find(|d| d["kind"] == "Deployment")
-            .expect("a rendered Deployment");
-        let pod = &deployment["spec"]["template"]["spec"];
+        let find = |kind: &str, name: &str| find(rendered, secrets, kind, name);
+        let pod = pod_spec(rendered);
         let container = &pod["containers"][0];
         let root = tempfile::Builder::new()
             .prefix(&format!("pod-{name}-"))
@@ -76,34 +67,7 @@ impl FeedPod {
             .expect("create the pod's root");
         let rooted = |p: &str| root.path().join(p.trim_start_matches('/'));
 
-        let mut mounts: Vec<String> = Vec::new();
-        for m in container["volumeMounts"].as_array().into_iter().flatten() {
-            let path = m["mountPath"].as_str().expect("a mountPath");
-            let volume = pod["volumes"]
-                .as_array()
-                .expect("the pod has volumes")
-                .iter()
-                .find(|v| v["name"] == m["name"])
-                .expect("every mount has a volume");
-            let dir = rooted(path);
-            std::fs::create_dir_all(&dir).expect("create a volume folder");
-            // ConfigMap and Secret volumes become files; emptyDir and persistentVolumeClaim
-            // volumes an empty folder.
-            let source = match (
-                volume["configMap"]["name"].as_str(),
-                volume["secret"]["secretName"].as_str(),
-            ) {
-                (Some(cm), _) => {
-                    Some(find("ConfigMap", cm).unwrap_or_else(|| panic!("ConfigMap {cm}")))
-                }
-                (None, Some(s)) => Some(find("Secret", s).unwrap_or_else(|| panic!("Secret {s}"))),
-                (None, None) => None,
-            };
-            for (file, bytes) in source.map(object_data).unwrap_or_default() {
-                std::fs::write(dir.join(file), bytes).expect("write a volume file");
-            }
-            mounts.push(path.to_owned());
-        }
+        let mounts = write_volumes(root.path(), pod, rendered, secrets);
         let reroot = |value: &str| -> Option<PathBuf> {
             mounts
                 .iter()
@@ -224,4 +188,73 @@ impl FeedPod {
             process,
         }
     }
+
+    /// Writes the ConfigMap and Secret volumes again from `live` objects, as the kubelet
+    /// updates a running pod's volumes when their objects change (each file replaced whole).
+    pub fn update_volumes(&self, live: &[Value]) {
+        write_volumes(self.root.path(), pod_spec(live), live, &[]);
+    }
+}
+
+/// The pod template of the Deployment among `objects`.
+fn pod_spec(objects: &[Value]) -> &Value {
+    let deployment = objects
+        .iter()
+        .find(|d| d["kind"] == "Deployment")
+        .expect("a rendered Deployment");
+    &deployment["spec"]["template"]["spec"]
+}
+
+fn find<'a>(
+    rendered: &'a [Value],
+    secrets: &'a [Value],
+    kind: &str,
+    name: &str,
+) -> Option<&'a Value> {
+    rendered
+        .iter()
+        .chain(secrets)
+        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+}
+
+/// Materialises the first container's volumes under `root` (ConfigMap and Secret volumes as
+/// files, emptyDir and persistentVolumeClaim volumes as folders) and returns their mount paths.
+fn write_volumes(root: &Path, pod: &Value, rendered: &[Value], secrets: &[Value]) -> Vec<String> {
+    let mut mounts: Vec<String> = Vec::new();
+    for m in pod["containers"][0]["volumeMounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let path = m["mountPath"].as_str().expect("a mountPath");
+        let volume = pod["volumes"]
+            .as_array()
+            .expect("the pod has volumes")
+            .iter()
+            .find(|v| v["name"] == m["name"])
+            .expect("every mount has a volume");
+        let dir = root.join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(&dir).expect("create a volume folder");
+        let source = match (
+            volume["configMap"]["name"].as_str(),
+            volume["secret"]["secretName"].as_str(),
+        ) {
+            (Some(cm), _) => Some(
+                find(rendered, secrets, "ConfigMap", cm)
+                    .unwrap_or_else(|| panic!("ConfigMap {cm}")),
+            ),
+            (None, Some(s)) => {
+                Some(find(rendered, secrets, "Secret", s).unwrap_or_else(|| panic!("Secret {s}")))
+            }
+            (None, None) => None,
+        };
+        for (file, bytes) in source.map(object_data).unwrap_or_default() {
+            // Replaced whole (write, then rename), so the server never reads half a file.
+            let partial = dir.join(format!(".{file}.partial"));
+            std::fs::write(&partial, bytes).expect("write a volume file");
+            std::fs::rename(&partial, dir.join(file)).expect("replace a volume file");
+        }
+        mounts.push(path.to_owned());
+    }
+    mounts
 }

@@ -12,6 +12,9 @@
 //!   HTTP, and nothing of them is stored.
 //! - A policy the feed server would refuse is a Degraded condition naming it and a Warning
 //!   event; the feed next to it is provisioned all the same.
+//! - The cluster rotates its signing key (kube-apiserver restarted with a new one, the old one
+//!   still accepted): a token of the new key is refused until the operator has written the new
+//!   key set and the pod's volume has it, then it pushes, and so does one of the old key.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -31,6 +34,7 @@ use kube::api::{ListParams, PostParams};
 use kube::{Api, Client, CustomResourceExt};
 use nuget_feed_server::testing::PackageBuilder;
 use nuget_operator::crd::NuGetFeed;
+use nuget_operator::reconcile::CLUSTER_KEYS_REFRESH;
 use nuget_operator::run::{self, Options};
 use nuget_operator::settings::Settings;
 use nuget_test_support::envtest::{self as cluster, TestCluster};
@@ -45,11 +49,14 @@ use serde_json::{Value, json};
 const WAIT: Duration = Duration::from_secs(45);
 const NS: &str = "team-tp";
 const HOST: &str = "nuget.example.com";
+/// The operator reads the cluster's keys again every `CLUSTER_KEYS_REFRESH`; a reconcile may
+/// also back off while the apiserver restarts.
+const CLUSTER_KEYS_WAIT: Duration = Duration::from_secs(CLUSTER_KEYS_REFRESH.as_secs() * 2 + 30);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_account_token_pushes_to_the_operator_rendered_feed() {
     // Our own apiserver: the test signs an expired token with its ServiceAccount key.
-    let Some(cluster) = cluster::start_envtest().await else {
+    let Some(mut cluster) = cluster::start_envtest().await else {
         return;
     };
     let Some(mut nuget) = NuGetExe::v5_8_or_skip() else {
@@ -168,19 +175,8 @@ async fn a_service_account_token_pushes_to_the_operator_rendered_feed() {
         .await
         .unwrap();
     let data = config_map.data.clone().unwrap();
-    let served: Value = serde_json::from_str(
-        &client
-            .request_text(
-                http::Request::get("/openid/v1/jwks")
-                    .body(Vec::new())
-                    .unwrap(),
-            )
-            .await
-            .unwrap(),
-    )
-    .unwrap();
     let written: Value = serde_json::from_str(&data["cluster-jwks.json"]).unwrap();
-    assert_eq!(written, served);
+    assert_eq!(written, served_keys(&client).await);
     let file = nuget_feed_config::FileConfig::parse(&data["config.yaml"]).unwrap();
     let policy = &file.trusted_publishers[0];
     assert_eq!(policy.issuer, "https://kubernetes.default.svc");
@@ -247,6 +243,51 @@ async fn a_service_account_token_pushes_to_the_operator_rendered_feed() {
         let r = get(&format!("{base}/flatcontainer/{id}/index.json"));
         assert_eq!(r.status, 404, "{id}: {}", r.text());
     }
+
+    // The cluster rotates its signing key. A token signed with the new key is refused until
+    // the operator writes the new key set into the ConfigMap (it reads the cluster's keys
+    // again every minute) and the kubelet updates the pod's volume; then it pushes. A token
+    // of the old key, which the cluster still accepts, still pushes too.
+    cluster.rotate_service_account_key().await;
+    let rotated = request_token(&client, "ci", &audience, 600).await;
+    let header = |token: &str| token.split('.').next().unwrap().to_owned();
+    assert_ne!(
+        header(&rotated),
+        header(&token),
+        "the new token names the new key"
+    );
+    let second = PackageBuilder::new("Contoso.Lib", "2.0.0").build();
+    let r = push(&base, &rotated, &second);
+    assert_eq!(
+        r.status,
+        401,
+        "a key the feed has not been given: {}",
+        r.text()
+    );
+    let served = served_keys(&client).await;
+    assert_eq!(served["keys"].as_array().unwrap().len(), 2, "{served}");
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), NS);
+    eventually(
+        "the operator to write the rotated keys",
+        CLUSTER_KEYS_WAIT,
+        || {
+            let (config_maps, served) = (config_maps.clone(), served.clone());
+            async move {
+                let data = config_maps.get("publish-config").await.ok()?.data?;
+                let written: Value = serde_json::from_str(&data["cluster-jwks.json"]).ok()?;
+                (written == served).then_some(())
+            }
+        },
+    )
+    .await;
+    pod.update_volumes(&live_objects(&client, "publish").await);
+    let r = push(&base, &rotated, &second);
+    assert_eq!(r.status, 201, "a token of the rotated key: {}", r.text());
+    let third = PackageBuilder::new("Contoso.Lib", "2.0.1").build();
+    let r = push(&base, &token, &third);
+    assert_eq!(r.status, 201, "a token of the old key: {}", r.text());
+    let versions = get(&format!("{base}/flatcontainer/contoso.lib/index.json"));
+    assert!(versions.text().contains("2.0.1"), "{}", versions.text());
 
     stop_tx.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(20), operator)
@@ -323,6 +364,19 @@ async fn live_objects(client: &Client, name: &str) -> Vec<Value> {
         docs.push(serde_json::to_value(secret).unwrap());
     }
     docs
+}
+
+/// The cluster's ServiceAccount keys as the apiserver serves them.
+async fn served_keys(client: &Client) -> Value {
+    let text = client
+        .request_text(
+            http::Request::get("/openid/v1/jwks")
+                .body(Vec::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    serde_json::from_str(&text).unwrap()
 }
 
 /// A bound token of ServiceAccount `name` for `audience` (TokenRequest, as the kubelet asks for

@@ -388,6 +388,11 @@ pub struct UpstreamSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 1024))]
     pub max_concurrency: Option<u32>,
+    /// Seconds between two reads of the upstream's VulnerabilityInfo, which the feed mirrors
+    /// so that clients audit with this feed alone. Default 3600.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub vulnerability_refresh_seconds: Option<u64>,
     /// Only ids matching one of these patterns are looked up here. Default: every id.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow: Vec<String>,

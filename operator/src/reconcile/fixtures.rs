@@ -73,6 +73,7 @@ spec:
       timeoutSeconds: 30
       metadataTtlSeconds: 600
       maxConcurrency: 16
+      vulnerabilityRefreshSeconds: 7200
       deny: ["Contoso.*"]
     - name: private
       url: https://pkgs.example.com/nuget/v3/index.json

@@ -41,6 +41,8 @@ fn upstreams_become_config_with_secret_files() {
     assert_eq!(public.timeout_ms, Some(30_000));
     assert_eq!(public.metadata_ttl_seconds, Some(600));
     assert_eq!(public.max_concurrency, Some(16));
+    assert_eq!(public.vulnerability_refresh_seconds, Some(7200));
+    assert!(plan.upstreams[1].vulnerability_refresh_seconds.is_none());
     assert!(public.credentials.is_none());
     assert!(!public.admits("Contoso.Core") && public.admits("Newtonsoft.Json"));
     assert!(plan.upstreams[1].admits("Partner.Lib") && !plan.upstreams[1].admits("Other"));
@@ -130,6 +132,11 @@ fn what_the_feed_server_refuses_is_an_invalid_spec() {
     assert!(m.contains("username with scheme basic"), "{m}");
     let m = refused(&|s| s.upstreams[0].max_concurrency = Some(0));
     assert!(m.contains("max_concurrency must be above 0"), "{m}");
+    let m = refused(&|s| s.upstreams[0].vulnerability_refresh_seconds = Some(0));
+    assert!(
+        m.contains("vulnerability_refresh_seconds must be above 0"),
+        "{m}"
+    );
 }
 
 #[test]

@@ -140,8 +140,7 @@ fn config(upstream: &UpstreamSpec) -> Result<UpstreamConfig, Error> {
         timeout_ms: upstream.timeout_seconds.map(|s| u64::from(s) * 1000),
         metadata_ttl_seconds: upstream.metadata_ttl_seconds,
         max_concurrency: upstream.max_concurrency,
-        // Not in the CRD yet: the server's hourly default.
-        vulnerability_refresh_seconds: None,
+        vulnerability_refresh_seconds: upstream.vulnerability_refresh_seconds,
         allow: parse_patterns(&upstream.allow, &field("allow"))?,
         deny: parse_patterns(&upstream.deny, &field("deny"))?,
     })

@@ -1,5 +1,5 @@
-//! The audit trail of writes. The [`record`] middleware on the publish, symbol and deprecation
-//! routes, and [`Audit::refused_unrouted`] for writes no route took (`unrouted`), are the one
+//! The audit trail of writes. The [`record`] middleware on the publish, symbol, deprecation
+//! and token service routes, and [`Audit::refused_unrouted`] for writes no route took (`unrouted`), are the one
 //! place that logs them: one INFO line per change to the feed (which package
 //! and version, which operation, the NAME of the API key or trusted publisher that made it, and
 //! for a trusted publisher the token's subject) and one WARN line per refused write (its status,
@@ -51,6 +51,8 @@ impl Audit {
     /// it itself ([`Change::by`]).
     fn who(&self, headers: &HeaderMap) -> Who {
         match presented_key(headers) {
+            // The token service takes its token as `Authorization: Bearer`.
+            None if bearer_sent(headers) => Who::Token,
             None => Who::NoKey,
             Some(key) if trust::looks_like_jwt(key) => Who::Token,
             Some(key) if trust::is_temporary_key(key) => Who::TemporaryKey,
@@ -61,6 +63,15 @@ impl Audit {
                 .map_or(Who::UnknownKey, |k| Who::Key(k.name.clone())),
         }
     }
+}
+
+/// Whether `Authorization: Bearer …` was sent.
+fn bearer_sent(headers: &HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
 }
 
 /// The API key of a refused write, by name or kind: the key itself is never logged.

@@ -174,12 +174,13 @@ fn feed_routes(state: &AppState, audit: &audit::Audit) -> Router<AppState> {
         .route(
             "/package/{id}/{version}/deprecation",
             put(deprecation::put).delete(deprecation::delete),
-        )
-        .route_layer(audit);
-    // Not audited as a write: it changes no package, and logs the keys it issues itself.
+        );
+    // It changes no package and logs the keys it issues itself; its refusals are audited
+    // like those of writes.
     if !state.trust.is_empty() {
         writes = writes.route("/token", axum::routing::post(token::exchange));
     }
+    let writes = writes.route_layer(audit);
     let reads = read_protected(state, reads);
     uploads.merge(
         reads

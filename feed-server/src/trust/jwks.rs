@@ -47,6 +47,9 @@ struct State {
     fetched: Option<Instant>,
     /// The file's modification time when it was read (file sources).
     modified: Option<SystemTime>,
+    /// Why the last read failed, until one succeeds: a key not found meanwhile is then
+    /// "cannot be read just now" (503), not "not among the issuer's keys" (401).
+    failed: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -104,14 +107,34 @@ impl Keyring {
                 return Ok(key);
             }
         }
-        Err(KeyError::Unknown(kid.map(str::to_owned)))
+        match &state.failed {
+            Some(why) => Err(KeyError::Unavailable(why.clone())),
+            None => Err(KeyError::Unknown(kid.map(str::to_owned))),
+        }
     }
 
     async fn reload(&self, state: &mut State) -> Result<(), KeyError> {
         // Counted as a fetch even when it fails: a failing issuer is asked again only after
-        // the interval too.
+        // the interval too, and so logged at most once per interval.
         state.fetched = Some(Instant::now());
-        let keys = match &self.source {
+        match self.read(state).await {
+            Ok(keys) => {
+                state.keys = Some(keys);
+                state.failed = None;
+                Ok(())
+            }
+            Err(e) => {
+                if let KeyError::Unavailable(why) = &e {
+                    tracing::warn!(issuer = %self.issuer, error = %why, "cannot get an issuer's keys");
+                    state.failed = Some(why.clone());
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn read(&self, state: &mut State) -> Result<JwkSet, KeyError> {
+        Ok(match &self.source {
             JwksSource::File(path) => {
                 state.modified = modified(path);
                 read_file(path).await?
@@ -137,9 +160,7 @@ impl Keyring {
                 }
                 self.fetch(&discovery.jwks_uri).await?
             }
-        };
-        state.keys = Some(keys);
-        Ok(())
+        })
     }
 
     async fn fetch<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, KeyError> {

@@ -161,8 +161,7 @@ impl Trust {
                     }));
                     continue;
                 }
-                Err(KeyError::Unavailable(message)) => {
-                    tracing::warn!(issuer = %head.issuer, error = %message, "cannot get an issuer's keys");
+                Err(KeyError::Unavailable(_)) => {
                     refusal = Some(Refusal::Unavailable(format!(
                         "the keys of issuer `{}` cannot be read just now; retry later",
                         head.issuer

@@ -349,6 +349,28 @@ async fn an_exchanged_key_expires() {
     s.stop().await;
 }
 
+/// Keys that cannot be read are "retry later" (503) for every token until a read succeeds,
+/// also for the tokens that come in the interval before the next read is allowed (which must
+/// not be told their key is unknown, 401), and nothing is issued.
+#[tokio::test]
+async fn an_issuer_whose_keys_cannot_be_read_is_a_503_for_every_token() {
+    let issuer = Issuer::start();
+    let mut policy = github_policy(&issuer);
+    policy.jwks = nuget_feed_config::JwksSource::Url(format!("{}/no-keys-here", issuer.url()));
+    let s = start(vec![policy], None).await;
+    let c = Client::new();
+    let claims = || github_claims(&s.base, "contoso/lib", "refs/heads/main", "release.yml");
+    for attempt in 0..3 {
+        let r = exchange(&c, &s.url("token"), &issuer.mint(claims())).await;
+        assert_eq!(r.status(), 503, "attempt {attempt}");
+        let text = r.text().await.unwrap();
+        assert!(text.contains("cannot be read just now"), "{text}");
+    }
+    assert_eq!(issuer.requests(), 1, "one read per interval");
+    assert!(!s.stored_files().iter().any(|f| f.starts_with("trust/")));
+    s.stop().await;
+}
+
 /// Two server processes over one folder, logging as an operator reads them.
 fn replicas(dir: &Path, issuer: &Issuer) -> (FeedProcess, FeedProcess) {
     let storage = dir.join("data");
@@ -404,10 +426,21 @@ async fn a_key_from_one_replica_pushes_on_another_and_the_audit_names_policy_and
         "{}",
         lines[1]
     );
+    // A refused exchange (the token again) is in the audit trail, by kind, with the reason.
+    let again = exchange(&c, &one.url("token"), &token).await;
+    assert_eq!(again.status(), 401);
     let issued = one.log();
     assert!(
         issued.contains("temporary key issued to trusted publisher `release`"),
         "{issued}"
+    );
+    let refused = issued
+        .lines()
+        .find(|l| l.contains("refused with 401 Unauthorized for a token"))
+        .unwrap_or_else(|| panic!("no refusal line:\n{issued}"));
+    assert!(
+        refused.contains("WARN") && refused.contains("exchanged"),
+        "{refused}"
     );
     for log in [issued, log] {
         assert!(!log.contains(&token) && !log.contains(&direct) && !log.contains(&key));

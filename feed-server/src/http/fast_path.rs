@@ -11,7 +11,8 @@
 //! How it stays the same answer: a handler marks the answer of a document that depends on
 //! nothing but the path, a few headers and the feed's state ([`DocOptions::reuse`]: the
 //! service index, flat-container indexes, registration indexes, pages and leaves of local
-//! packages). The fast path keeps it under the method, the path and the raw values of every
+//! packages), and of a local package's file from the file cache ([`response::cached_file`]:
+//! a `.nupkg` repeated is counted as a download, as the router counts it). The fast path keeps it under the method, the path and the raw values of every
 //! header those handlers read to choose it (the encoding, and the base URL's `Host`,
 //! `Forwarded` and `X-Forwarded-*`), with the feed's event sequence at the time. It repeats it
 //! for a request with the same key while the feed's sequence has not moved, building it
@@ -24,6 +25,7 @@
 //! counted under, with counters resolved once per answer.
 //!
 //! [`DocOptions::reuse`]: super::response::DocOptions::reuse
+//! [`response::cached_file`]: super::response::cached_file
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -59,13 +61,17 @@ static KEYED: [HeaderName; 7] = [
     HeaderName::from_static("x-forwarded-prefix"),
 ];
 
-/// Most answers kept: a restore's documents, many times over. Past it (or [`MAX_BYTES`]) the
-/// memory starts again empty; clients with ever new `Host` headers only cost themselves the
-/// router.
+/// Most documents kept: a restore's documents, many times over. Past it (or [`MAX_BYTES`])
+/// the memory starts again empty; clients with ever new `Host` headers only cost themselves
+/// the router.
 const MAX_ANSWERS: usize = 4096;
 /// Most bytes of documents the answers hold (they share them with the document cache, but
 /// may outlive an evicted entry there).
 const MAX_BYTES: usize = 32 * 1024 * 1024;
+/// Most bytes of package files the answers hold (shared with the file cache likewise). Past
+/// it no more files are kept until the feed changes: a restore of many packages must not
+/// empty the memory of documents again and again.
+const MAX_FILE_BYTES: usize = 64 * 1024 * 1024;
 
 /// What [`FastPath::serve`] returns: an answer at once, or the router's.
 pub(crate) type Served = Either<
@@ -87,7 +93,10 @@ struct Inner {
 #[derive(Default)]
 struct Memo {
     seq: u64,
+    /// Documents kept, and their bytes.
+    docs: usize,
     bytes: usize,
+    file_bytes: usize,
     /// By the hash of their key; a key is compared in full before an answer is repeated.
     answers: HashMap<u64, Arc<Answer>>,
 }
@@ -229,6 +238,10 @@ impl FastPath {
         if answer.key.head {
             *response.body_mut() = Body::empty();
         }
+        if let Some(download) = answer.reusable.download() {
+            let downloads = self.0.state.feed.downloads();
+            downloads.record(&download.lower_id, &download.lower_version);
+        }
         let status = response.status();
         let counted = match status {
             StatusCode::OK => &answer.ok,
@@ -262,24 +275,49 @@ impl FastPath {
             ok: OnceLock::new(),
             not_modified: OnceLock::new(),
         });
-        let weight = answer.reusable.weight();
         let mut memo = self.0.memo.write().unwrap_or_else(PoisonError::into_inner);
         if ticket.seq < memo.seq {
             // The feed moved on while the router answered: the answer may be outdated.
             return;
         }
-        if ticket.seq > memo.seq
-            || memo.answers.len() >= MAX_ANSWERS
-            || memo.bytes + weight > MAX_BYTES
-        {
+        let weight = answer.reusable.weight();
+        let full = if answer.reusable.is_file() {
+            if memo.file_bytes + weight > MAX_FILE_BYTES {
+                return;
+            }
+            false
+        } else {
+            memo.docs >= MAX_ANSWERS || memo.bytes + weight > MAX_BYTES
+        };
+        if ticket.seq > memo.seq || full {
             *memo = Memo {
                 seq: ticket.seq,
                 ..Memo::default()
             };
         }
-        memo.bytes += weight;
+        memo.count(&answer.reusable, true);
         if let Some(old) = memo.answers.insert(ticket.hash, answer) {
-            memo.bytes -= old.reusable.weight();
+            memo.count(&old.reusable, false);
+        }
+    }
+}
+
+impl Memo {
+    /// Counts an answer kept (`added`) or let go.
+    fn count(&mut self, reusable: &Reusable, added: bool) {
+        let weight = reusable.weight();
+        let (count, bytes) = if reusable.is_file() {
+            (None, &mut self.file_bytes)
+        } else {
+            (Some(&mut self.docs), &mut self.bytes)
+        };
+        if added {
+            *bytes += weight;
+        } else {
+            *bytes -= weight;
+        }
+        if let Some(count) = count {
+            *count = if added { *count + 1 } else { *count - 1 };
         }
     }
 }
@@ -469,6 +507,40 @@ mod tests {
         assert!(!direct.body.windows(7).any(|w| w == b"example"));
     }
 
+    /// A local package's files are repeated too, byte for byte, and each repeat of a `.nupkg`
+    /// counts a download as the router's answer does.
+    #[tokio::test]
+    async fn package_files_are_repeated_and_counted_as_downloads() {
+        let server = Server::start(|_, _| {}).await;
+        let nupkg = "/flatcontainer/contoso.lib/1.0.0/contoso.lib.1.0.0.nupkg";
+        let nuspec = "/flatcontainer/contoso.lib/1.0.0/contoso.lib.nuspec";
+        for path in [nupkg, nuspec] {
+            for method in [Method::GET, Method::HEAD] {
+                let what = format!("{method} {path}");
+                let request = || ask(method.clone(), path, &[("host", "localhost:5000")]);
+                let first = server.ask(request()).await;
+                assert_eq!(first.status, StatusCode::OK, "{what}");
+                assert!(server.hits(request()), "{what}: kept");
+                let repeated = server.ask(request()).await;
+                assert_eq!(repeated, first, "{what}");
+                assert_eq!(repeated, server.route(request()).await, "{what}");
+            }
+        }
+        let version = crate::package::NuGetVersion::parse("1.0.0").unwrap();
+        let downloads = || {
+            server
+                .state
+                .feed
+                .downloads()
+                .versions("contoso.lib", &[&version])[0]
+        };
+        // GET and HEAD of the `.nupkg`, four answers each (`hits` answers too), and nothing
+        // for the nuspec.
+        assert_eq!(downloads(), 8);
+        server.ask(get(nupkg, &[("host", "localhost:5000")])).await;
+        assert_eq!(downloads(), 9, "a repeat counts");
+    }
+
     /// Any change to the feed retires every answer kept: the next read is the router's, and
     /// shows the change.
     #[tokio::test]
@@ -497,7 +569,7 @@ mod tests {
             "/flatcontainer/unknown.lib/index.json",
             "/registration/unknown.lib/index.json",
             "/query?q=contoso",
-            "/flatcontainer/contoso.lib/1.0.0/contoso.lib.1.0.0.nupkg",
+            "/flatcontainer/contoso.lib/9.9.9/contoso.lib.9.9.9.nupkg",
             "/catalog/index.json",
             "/nowhere",
         ] {

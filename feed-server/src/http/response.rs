@@ -80,25 +80,84 @@ impl DocOptions {
     }
 }
 
-/// How a cached document was answered, kept on the response of a document whose options
-/// allow reuse, so the fast path can answer the same request again the same way.
+/// How a cached document or package file was answered, kept on the response of one the fast
+/// path may repeat ([`super::fast_path`]), so it can answer the same request again the same
+/// way.
 #[derive(Debug, Clone)]
-pub struct Reusable {
-    doc: Arc<CachedDoc>,
-    opts: DocOptions,
-    gzip: bool,
-    content_type: &'static str,
+pub struct Reusable(Kept);
+
+#[derive(Debug, Clone)]
+enum Kept {
+    Doc {
+        doc: Arc<CachedDoc>,
+        opts: DocOptions,
+        gzip: bool,
+        content_type: &'static str,
+    },
+    File {
+        bytes: bytes::Bytes,
+        content_type: &'static str,
+        private: bool,
+        download: Option<Arc<Download>>,
+    },
+}
+
+/// A package download, counted again each time its answer is repeated.
+#[derive(Debug)]
+pub struct Download {
+    pub lower_id: String,
+    pub lower_version: String,
 }
 
 impl Reusable {
-    /// The answer to a request with these headers: the document, or 304.
+    /// The answer to a request with these headers: the document (or 304), or the file.
     pub fn answer(&self, request: &HeaderMap) -> Response {
-        cached_as(request, &self.doc, self.opts, self.gzip, self.content_type)
+        match &self.0 {
+            Kept::Doc {
+                doc,
+                opts,
+                gzip,
+                content_type,
+            } => cached_as(request, doc, *opts, *gzip, content_type),
+            Kept::File {
+                bytes,
+                content_type,
+                private,
+                ..
+            } => file_bytes(bytes.clone(), content_type, *private),
+        }
     }
 
-    /// What holding it costs (its document's weight in the document cache).
+    /// What holding it costs (its document's weight in the document cache, or the file's
+    /// size).
     pub fn weight(&self) -> usize {
-        self.doc.weight()
+        match &self.0 {
+            Kept::Doc { doc, .. } => doc.weight(),
+            Kept::File { bytes, .. } => bytes.len(),
+        }
+    }
+
+    /// Whether it is a package file rather than a document.
+    pub fn is_file(&self) -> bool {
+        matches!(self.0, Kept::File { .. })
+    }
+
+    /// The download each repeat counts, for a `.nupkg`.
+    pub fn download(&self) -> Option<&Download> {
+        match &self.0 {
+            Kept::File { download, .. } => download.as_deref(),
+            Kept::Doc { .. } => None,
+        }
+    }
+
+    /// `response`, marked as an answer the fast path may repeat.
+    fn mark(self, mut response: Response) -> Response {
+        let extensions = response.extensions_mut();
+        extensions.insert(self);
+        // The metrics middleware names the route it counts the request under, so that the
+        // fast path counts its repeats alike.
+        extensions.insert(RouteLabel::default());
+        response
     }
 }
 
@@ -223,6 +282,25 @@ pub fn redirect(location: &str) -> Response {
     }
 }
 
+/// A stored file of a local package version from the file cache, which the fast path may
+/// repeat (counting `download` each time, for a `.nupkg`): a version's files never change,
+/// and the fast path retires its answers when the feed changes.
+pub fn cached_file(
+    bytes: bytes::Bytes,
+    content_type: &'static str,
+    private: bool,
+    download: Option<Download>,
+) -> Response {
+    let response = file_bytes(bytes.clone(), content_type, private);
+    Reusable(Kept::File {
+        bytes,
+        content_type,
+        private,
+        download: download.map(Arc::new),
+    })
+    .mark(response)
+}
+
 /// A stored file already in memory (the file cache).
 pub fn file_bytes(bytes: bytes::Bytes, content_type: &'static str, private: bool) -> Response {
     let headers = file_headers(content_type, Some(bytes.len() as u64), private);
@@ -289,21 +367,18 @@ pub async fn serve_bytes(
             s.cache.insert(key, CachedDoc::new(stamp, body), !gzip)
         }
     };
-    let answered = Reusable {
+    let answered = Reusable(Kept::Doc {
         doc,
         opts,
         gzip,
         content_type,
-    };
-    let mut response = answered.answer(request);
-    if opts.reuse {
-        let extensions = response.extensions_mut();
-        extensions.insert(answered);
-        // The metrics middleware names the route it counts the request under, so that the
-        // fast path counts its repeats alike.
-        extensions.insert(RouteLabel::default());
-    }
-    Ok(response)
+    });
+    let response = answered.answer(request);
+    Ok(if opts.reuse {
+        answered.mark(response)
+    } else {
+        response
+    })
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use super::{read_path, upstream};
 use crate::api::flat_container;
 use crate::http::cache;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::response;
+use crate::http::response::{self, Download};
 use crate::http::state::AppState;
 use crate::package::PackageId;
 use crate::storage::PackageFile;
@@ -96,20 +96,31 @@ pub async fn file(
         }
     }
     let key = format!("{push_seq}/{kind:?}");
-    if let Some(bytes) = s.files.get(&key) {
-        if kind == PackageFile::Nupkg {
-            s.feed.downloads().record(&lower_id, &v.lower_normalized());
+    // A download is counted here, and again by the fast path each time it repeats the answer.
+    let download = (kind == PackageFile::Nupkg).then(|| Download {
+        lower_id,
+        lower_version: v.lower_normalized(),
+    });
+    let count = |download: &Option<Download>| {
+        if let Some(d) = download {
+            s.feed.downloads().record(&d.lower_id, &d.lower_version);
         }
-        return Ok(response::file_bytes(bytes, content_type, private));
+    };
+    if let Some(bytes) = s.files.get(&key) {
+        count(&download);
+        return Ok(response::cached_file(
+            bytes,
+            content_type,
+            private,
+            download,
+        ));
     }
     let blob = s
         .feed
         .open_file(&pid, &v, kind)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    if kind == PackageFile::Nupkg {
-        s.feed.downloads().record(&lower_id, &v.lower_normalized());
-    }
+    count(&download);
     if blob.size > cache::MAX_CACHED_FILE_BYTES {
         return Ok(response::file(blob, content_type, private));
     }
@@ -124,7 +135,12 @@ pub async fn file(
         Err(chunks) => bytes::Bytes::from(chunks.concat()),
     };
     s.files.insert(key, bytes.clone());
-    Ok(response::file_bytes(bytes, content_type, private))
+    Ok(response::cached_file(
+        bytes,
+        content_type,
+        private,
+        download,
+    ))
 }
 
 /// Icons are PNG or JPEG (the only types NuGet accepts), named by the nuspec's icon path.

@@ -499,6 +499,26 @@ fn path_lists(model: &FeedModel, dir: &Path) -> anyhow::Result<Vec<PathList>> {
         false,
         SEARCH_CONNECTIONS,
     ));
+    // The web pages (issue 15): the feed's page, its search results for a topic word and
+    // a package's page (latest version), as a browser asks for them.
+    lists.push(("page: feed", vec!["/".into()], false, SEARCH_CONNECTIONS));
+    lists.push((
+        "page: search, topic word",
+        (0..n)
+            .map(|_| format!("/?q={}", encode(&topic(&mut rng))))
+            .collect(),
+        false,
+        SEARCH_CONNECTIONS,
+    ));
+    lists.push((
+        "page: package",
+        packages
+            .iter()
+            .map(|p| format!("/packages/{}", encode(&p.id)))
+            .collect(),
+        false,
+        SEARCH_CONNECTIONS,
+    ));
     let mut out = Vec::new();
     for (i, (name, paths, static_baseline, connections)) in lists.into_iter().enumerate() {
         let file = dir.join(format!("paths-{i}.txt"));

@@ -11,7 +11,7 @@
 //! How it stays the same answer: a handler marks the answer of a document that depends on
 //! nothing but the path, a few headers and the feed's state ([`DocOptions::reuse`]: the
 //! service index, flat-container indexes, registration indexes, pages and leaves of local
-//! packages), and of a local package's file from the file cache ([`response::cached_file`]:
+//! packages; V2 documents of local packages, by path and query), and of a local package's file from the file cache ([`response::cached_file`]:
 //! a `.nupkg` repeated is counted as a download, as the router counts it). The fast path keeps it under the method, the path and the raw values of every
 //! header those handlers read to choose it (the encoding, and the base URL's `Host`,
 //! `Forwarded` and `X-Forwarded-*`), with the feed's event sequence at the time. It repeats it
@@ -190,7 +190,9 @@ impl FastPath {
         let values = KEYED
             .each_ref()
             .map(|name| headers.get(name).map(HeaderValue::as_bytes));
-        let path = request.uri().path();
+        // With the query: V2 documents are chosen by theirs.
+        let uri = request.uri();
+        let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
         let hash = self.0.hasher.hash_one((head, path, &values));
         let state = &self.0.state;
         let seq = state.feed.state().seq();
@@ -458,6 +460,12 @@ mod tests {
             "/registration-gz-semver2/Contoso.Lib/index.json",
             "/registration/contoso.lib/1.0.0.json",
             "/registration/contoso.lib/page/1.0.0/1.0.0.json",
+            "/api/v2/",
+            "/api/v2/$metadata",
+            "/api/v2/FindPackagesById()?id='Contoso.Lib'&semVerLevel=2.0.0",
+            "/api/v2/Packages(Id='Contoso.Lib',Version='1.0.0')",
+            "/api/v2/Search()?searchTerm='contoso'&includePrerelease=true",
+            "/api/v2/Packages()/$count?$filter=IsLatestVersion",
         ];
         let header_sets: [&[(&str, &str)]; 5] = [
             &[("host", "localhost:5000")],
@@ -496,6 +504,10 @@ mod tests {
                 }
             }
         }
+        // V2 documents are kept by their query too: another query is the router's.
+        let other = || get("/api/v2/FindPackagesById()?id='Other.Lib'", header_sets[0]);
+        assert!(!server.hits(other()));
+        assert_eq!(server.ask(other()).await, server.route(other()).await);
         // The URLs inside follow the proxy headers of each request, not of the first one.
         let proxied = server.ask(get("/index.json", header_sets[3])).await;
         let body = String::from_utf8(proxied.body.to_vec()).unwrap();

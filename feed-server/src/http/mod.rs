@@ -43,6 +43,7 @@ impl AppState {
             always_gzip,
             private: self.read_tokens.is_some(),
             reuse: false,
+            odata: false,
         }
     }
 }

@@ -65,9 +65,12 @@ pub struct DocOptions {
     pub always_gzip: bool,
     /// The feed is read-protected.
     pub private: bool,
-    /// The answer depends on nothing but the request's path, the headers the fast path keys
-    /// on and the feed's state, so the fast path ([`super::fast_path`]) may repeat it.
+    /// The answer depends on nothing but the request's path and query, the headers the fast
+    /// path keys on and the feed's state, so the fast path ([`super::fast_path`]) may repeat
+    /// it.
     pub reuse: bool,
+    /// A V2 (OData) document: it goes out with `DataServiceVersion: 2.0;`.
+    pub odata: bool,
 }
 
 impl DocOptions {
@@ -225,7 +228,7 @@ fn cached_as(
     content_type: &'static str,
 ) -> Response {
     let etag = if gzip { &doc.etag_gzip } else { &doc.etag };
-    let mut headers = HeaderMap::with_capacity(6);
+    let mut headers = HeaderMap::with_capacity(7);
     headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(if opts.private {
@@ -238,6 +241,9 @@ fn cached_as(
         headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     }
     headers.insert(header::ETAG, etag.clone());
+    if opts.odata {
+        headers.insert("DataServiceVersion", HeaderValue::from_static("2.0;"));
+    }
     if etag.to_str().is_ok_and(|e| if_none_match(request, e)) {
         return (StatusCode::NOT_MODIFIED, headers).into_response();
     }

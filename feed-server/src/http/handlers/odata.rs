@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 
@@ -31,7 +31,7 @@ use crate::http::cache;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::handlers::flat_container;
 use crate::http::handlers::upstream::{self, Listing};
-use crate::http::response;
+use crate::http::response::{self, DocOptions};
 use crate::http::state::AppState;
 use crate::package::PackageId;
 
@@ -40,13 +40,22 @@ const ENTRY: &str = "application/atom+xml;type=entry;charset=utf-8";
 const XML: &str = "application/xml;charset=utf-8";
 const TEXT: &str = "text/plain;charset=utf-8";
 
-/// Every answer says which OData version it speaks: WCF Data Services clients (NuGet 2.x)
-/// check it.
-fn odata(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert("DataServiceVersion", HeaderValue::from_static("2.0;"));
-    response
+/// Every answer says which OData version it speaks ([`DocOptions::odata`]): WCF Data Services
+/// clients (NuGet 2.x) check it.
+fn v2_options(s: &AppState) -> DocOptions {
+    DocOptions {
+        odata: true,
+        ..s.doc_options(false)
+    }
+}
+
+/// [`v2_options`] for a document of this feed's own state, which the fast path may repeat; not
+/// for one built from an upstream's listing, which changes with the upstream, not the feed.
+fn local_options(s: &AppState, listing: Option<&Listing<'_>>) -> DocOptions {
+    match listing {
+        None => v2_options(s).reusable(),
+        Some(_) => v2_options(s),
+    }
 }
 
 impl From<odata::Error> for ApiError {
@@ -63,10 +72,8 @@ pub async fn service_document(
 ) -> ApiResult<Response> {
     let key = cache::key(&["v2-service", urls.base()]);
     let render = async { Ok(Some(edm::render_service_document(&urls))) };
-    let opts = s.doc_options(false);
-    Ok(odata(
-        response::serve_bytes(&s, &headers, key, 0, opts, XML, render).await?,
-    ))
+    let opts = v2_options(&s).reusable();
+    response::serve_bytes(&s, &headers, key, 0, opts, XML, render).await
 }
 
 /// `GET {base}/api/v2/{resource}`: `$metadata`, a collection, or one package.
@@ -80,10 +87,8 @@ pub async fn resource(
     if segment == "$metadata" {
         let render = async { Ok(Some(edm::render_metadata())) };
         let key = cache::key(&["v2-metadata"]);
-        let opts = s.doc_options(false);
-        return Ok(odata(
-            response::serve_bytes(&s, &headers, key, 0, opts, XML, render).await?,
-        ));
+        let opts = v2_options(&s).reusable();
+        return response::serve_bytes(&s, &headers, key, 0, opts, XML, render).await;
     }
     let resource = Resource::parse(&segment).ok_or_else(ApiError::not_found)?;
     let q = V2Query::parse(&resource, &params)?;
@@ -110,10 +115,10 @@ pub async fn resource(
         &params,
         listing.as_ref(),
     );
-    let opts = s.doc_options(false);
+    let opts = local_options(&s, listing.as_ref());
     let response =
         response::serve_bytes(&s, &headers, key, stamp, opts, content_type, render).await?;
-    Ok(odata(warned(response, listing.as_ref())))
+    Ok(warned(response, listing.as_ref()))
 }
 
 /// `response` with the stale warning when `listing` was built from stale upstream documents.
@@ -180,9 +185,9 @@ pub async fn count(
         let n = select(&s, &resource, &q, &records, &built_for).len();
         Ok(Some(n.to_string().into_bytes()))
     };
-    let opts = s.doc_options(false);
+    let opts = local_options(&s, listing.as_ref());
     let response = response::serve_bytes(&s, &headers, key, stamp, opts, TEXT, render).await?;
-    Ok(odata(warned(response, listing.as_ref())))
+    Ok(warned(response, listing.as_ref()))
 }
 
 /// `GET {base}/api/v2/package/{id}/{version}`: the `.nupkg`, served (and counted) as the flat

@@ -272,8 +272,8 @@ async fn envtest() -> TestCluster {
     cluster
 }
 
-/// kube-apiserver's command line, but for its ServiceAccount keys (files in the cluster's
-/// folder).
+/// What kube-apiserver is started with, apart from its ServiceAccount keys (files in the
+/// cluster's folder, named at each start).
 struct ApiServerLaunch {
     binary: PathBuf,
     etcd_port: u16,

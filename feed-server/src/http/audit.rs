@@ -1,10 +1,10 @@
-//! The audit trail of writes. The [`record`] middleware on the publish, symbol, deprecation
-//! and token service routes, and [`Audit::refused_unrouted`] for writes no route took (`unrouted`), are the one
-//! place that logs them: one INFO line per change to the feed (which package
-//! and version, which operation, the NAME of the API key or trusted publisher that made it, and
-//! for a trusted publisher the token's subject) and one WARN line per refused write (its status,
-//! the reason sent to the client, the key name), rate-limited so a flood of refusals cannot fill
-//! a disk. The key or token itself is never logged.
+//! The audit trail of writes. The [`record`] middleware on the publish, symbol, deprecation and
+//! token service routes, and [`Audit::refused_unrouted`] for writes no route took (`unrouted`), are
+//! the one place that logs them: one INFO line per change to the feed (which package and version,
+//! which operation, the NAME of the API key or trusted publisher that made it, and for a trusted
+//! publisher the token's subject) and one WARN line per refused write (its status, the reason sent
+//! to the client, the key name), rate-limited so a flood of refusals cannot fill a disk. The key or
+//! token itself is never logged.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -16,6 +16,7 @@ use axum::response::Response;
 
 use super::change::Change;
 use super::handlers::publish::presented_key;
+use super::handlers::token::bearer_token;
 use super::state::AppState;
 use crate::trust;
 
@@ -52,7 +53,7 @@ impl Audit {
     fn who(&self, headers: &HeaderMap) -> Who {
         match presented_key(headers) {
             // The token service takes its token as `Authorization: Bearer`.
-            None if bearer_sent(headers) => Who::Token,
+            None if bearer_token(headers).is_some() => Who::Token,
             None => Who::NoKey,
             Some(key) if trust::looks_like_jwt(key) => Who::Token,
             Some(key) if trust::is_temporary_key(key) => Who::TemporaryKey,
@@ -63,15 +64,6 @@ impl Audit {
                 .map_or(Who::UnknownKey, |k| Who::Key(k.name.clone())),
         }
     }
-}
-
-/// Whether `Authorization: Bearer …` was sent.
-fn bearer_sent(headers: &HeaderMap) -> bool {
-    headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
 }
 
 /// The API key of a refused write, by name or kind: the key itself is never logged.

@@ -8,21 +8,21 @@
 //! span 1%), and the server reached 0.40-0.56x nginx. The README's "Performance" section has
 //! the figures with the fast path.
 //!
-//! How it stays the same answer: a handler marks the answer of a document that depends on
-//! nothing but the path, a few headers and the feed's state ([`DocOptions::reuse`]: the
-//! service index, flat-container indexes, registration indexes, pages and leaves of local
-//! packages; V2 documents of local packages, by path and query), and of a local package's file from the file cache ([`response::cached_file`]:
-//! a `.nupkg` repeated is counted as a download, as the router counts it). The fast path keeps it under the method, the path and the raw values of every
-//! header those handlers read to choose it (the encoding, and the base URL's `Host`,
-//! `Forwarded` and `X-Forwarded-*`), with the feed's event sequence at the time. It repeats it
-//! for a request with the same key while the feed's sequence has not moved, building it
-//! exactly as the router did ([`Reusable::answer`]: the request's own `If-None-Match` decides
-//! 200 or 304), plus what the router adds (`Content-Length`, no body for HEAD). Everything
-//! else takes the router: other methods, requests with a body or a header sent twice, a
-//! refused read token (so the 401 and its text stay the router's), and any request while DEBUG
-//! tracing of requests is on (so the span and TraceLayer's events are logged as before).
-//! Repeats are counted in the metrics under the route label the router's request was
-//! counted under, with counters resolved once per answer.
+//! How it stays the same answer: a handler marks the answer of a document that depends on nothing
+//! but the path, a few headers and the feed's state ([`DocOptions::reuse`]: the service index,
+//! flat-container indexes, registration indexes, pages and leaves of local packages; V2 documents
+//! of local packages, by path and query), and of a local package's file from the file cache
+//! ([`response::cached_file`]: a `.nupkg` repeated is counted as a download, as the router counts
+//! it). The fast path keeps it under the method, the path and the raw values of every header those
+//! handlers read to choose it (the encoding, and the base URL's `Host`, `Forwarded` and
+//! `X-Forwarded-*`), with the feed's event sequence at the time. It repeats it for a request with
+//! the same key while the feed's sequence has not moved, building it exactly as the router did
+//! ([`Reusable::answer`]: the request's own `If-None-Match` decides 200 or 304), plus what the
+//! router adds (`Content-Length`, no body for HEAD). Everything else takes the router: other
+//! methods, requests with a body or a header sent twice, a refused read token (so the 401 and its
+//! text stay the router's), and any request while DEBUG tracing of requests is on (so the span and
+//! TraceLayer's events are logged as before). Repeats are counted in the metrics under the route
+//! label the router's request was counted under, with counters resolved once per answer.
 //!
 //! [`DocOptions::reuse`]: super::response::DocOptions::reuse
 //! [`response::cached_file`]: super::response::cached_file
@@ -308,18 +308,17 @@ impl Memo {
     /// Counts an answer kept (`added`) or let go.
     fn count(&mut self, reusable: &Reusable, added: bool) {
         let weight = reusable.weight();
-        let (count, bytes) = if reusable.is_file() {
-            (None, &mut self.file_bytes)
+        let (bytes, docs) = if reusable.is_file() {
+            (&mut self.file_bytes, 0)
         } else {
-            (Some(&mut self.docs), &mut self.bytes)
+            (&mut self.bytes, 1)
         };
         if added {
             *bytes += weight;
+            self.docs += docs;
         } else {
             *bytes -= weight;
-        }
-        if let Some(count) = count {
-            *count = if added { *count + 1 } else { *count - 1 };
+            self.docs -= docs;
         }
     }
 }

@@ -67,21 +67,28 @@ pub async fn exchange(
 /// The token of `Authorization: Bearer <token>`.
 fn bearer(headers: &HeaderMap) -> ApiResult<&str> {
     let usage = "send the OIDC token in the Authorization header: `Authorization: Bearer <token>`";
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::InvalidToken(format!("no token was sent; {usage}")))?;
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .filter(|token| !token.is_empty());
-    token.ok_or_else(|| {
+    if !headers.contains_key(header::AUTHORIZATION) {
+        return Err(ApiError::InvalidToken(format!(
+            "no token was sent; {usage}"
+        )));
+    }
+    bearer_token(headers).ok_or_else(|| {
         ApiError::InvalidToken(format!(
             "the Authorization header is not a Bearer token; {usage}"
         ))
     })
+}
+
+/// The non-empty token of an `Authorization: Bearer <token>` header, if one was sent.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty())
 }
 
 /// An empty body, or one that asks for an API key.
